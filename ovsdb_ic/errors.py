@@ -1,0 +1,146 @@
+"""The exception hierarchy of :mod:`ovsdb_ic`.
+
+Every error raised by the library derives from :class:`OvsdbError`. Errors that
+callers typically catch by kind also derive from the matching builtin
+(``ValueError``, ``ConnectionError``, ``TimeoutError``), so generic handlers keep
+working.
+
+Protocol errors are split the way h11 splits them: :class:`LocalProtocolError`
+means *we* (the caller of this library) tried to do something the protocol does not
+allow; :class:`RemoteProtocolError` means the *peer* sent something that violates
+the protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "OvsdbError",
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "FramingError",
+    "MessageTooLargeError",
+    "SchemaError",
+    "DataError",
+    "RpcError",
+    "TransactionError",
+    "SandboxError",
+]
+
+
+class OvsdbError(Exception):
+    """Root of every exception raised by ovsdb_ic."""
+
+
+class ProtocolError(OvsdbError):
+    """A violation of the OVSDB / JSON-RPC protocol."""
+
+
+class LocalProtocolError(ProtocolError, ValueError):
+    """The local side tried to do something the protocol forbids.
+
+    For example: sending a response to a request id that is not pending, or
+    building an operation that names a column the schema does not have.
+    """
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something that violates the protocol."""
+
+
+class FramingError(RemoteProtocolError, ValueError):
+    """The byte stream is not a sequence of JSON values.
+
+    ``offset`` is the position in the stream (counted from the first byte ever
+    fed) at or after which the problem was detected, when known.
+    """
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        super().__init__(message if offset is None else f"{message} (at stream byte {offset})")
+        self.offset = offset
+
+
+class MessageTooLargeError(FramingError):
+    """A single JSON value grew beyond the configured maximum message size."""
+
+    def __init__(self, size: int, limit: int, *, offset: int | None = None) -> None:
+        super().__init__(
+            f"message of at least {size} bytes exceeds the limit of {limit} bytes",
+            offset=offset,
+        )
+        self.size = size
+        self.limit = limit
+
+
+class SchemaError(OvsdbError, ValueError):
+    """A database schema is malformed.
+
+    ``path`` names the offending element, e.g. ``tables.Route.columns.nexthop.type``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+class DataError(OvsdbError, ValueError):
+    """A value does not fit an OVSDB type.
+
+    ``where`` names the column as ``Table.column`` when known; ``value`` is the
+    offending value (JSON or Python form) and ``reason`` says why it was rejected.
+    """
+
+    def __init__(self, reason: str, *, value: Any = None, where: str | None = None) -> None:
+        text = f"{where}: {reason}" if where else reason
+        if value is not None:
+            text += f" (got {value!r:.200})"
+        super().__init__(text)
+        self.reason = reason
+        self.value = value
+        self.where = where
+
+
+class RpcError(OvsdbError):
+    """The server answered a JSON-RPC request with an error.
+
+    ``error`` is the server's error value (usually a string such as
+    ``"unknown database"``), ``method`` the request's method.
+    """
+
+    def __init__(self, method: str, error: Any) -> None:
+        super().__init__(f"{method} failed: {error!r}")
+        self.method = method
+        self.error = error
+
+
+class TransactionError(OvsdbError):
+    """An OVSDB transaction failed.
+
+    ``index`` is the position of the failing operation in the transaction (equal
+    to the number of operations for errors reported after the last operation,
+    such as referential integrity violations found at commit); ``op`` is that
+    operation's JSON (``None`` for commit-time errors); ``error`` and ``details``
+    are the server's strings.
+    """
+
+    def __init__(
+        self, index: int, op: dict[str, Any] | None, error: str, details: str | None
+    ) -> None:
+        what = f"operation {index} ({op.get('op')} on {op.get('table', '-')})" if op else (
+            f"commit after operation {index - 1}"
+        )
+        text = f"{what} failed: {error}"
+        if details:
+            text += f": {details}"
+        super().__init__(text)
+        self.index = index
+        self.op = op
+        self.error = error
+        self.details = details
+
+
+class SandboxError(OvsdbError, RuntimeError):
+    """A sandbox of real OVSDB servers could not be started or controlled."""

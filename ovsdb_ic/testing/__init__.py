@@ -1,0 +1,49 @@
+"""Real ``ovsdb-server`` sandboxes for tests, demos and benchmarks.
+
+* :class:`Sandbox` owns a temporary directory and the processes started in it:
+  :meth:`Sandbox.start_server` (standalone) and :meth:`Sandbox.start_cluster` (Raft).
+* :class:`Server` and :class:`Cluster` control them (kill, SIGSTOP/SIGCONT, restart,
+  ``ovs-appctl``, leader election, leadership transfer).
+* :class:`IcDeployment` starts a whole OVN-IC database set (IC-NB, a 3-member IC-SB
+  cluster, NB and SB per availability zone).
+* :func:`require_binaries` and :func:`schema_path` locate the binaries and schemas.
+* :mod:`ovsdb_ic.testing.pytest_plugin` offers pytest fixtures built on these.
+
+Nothing in the library imports this package; only tests, benchmarks and the CLI do.
+"""
+
+from ovsdb_ic.testing.deployment import (
+    AvailabilityZone,
+    ComponentInfo,
+    IcDeployment,
+    format_table,
+)
+from ovsdb_ic.testing.sandbox import (
+    DEBIAN_PACKAGES,
+    SANDBOX_BINARIES,
+    Cluster,
+    ClusterStatus,
+    Sandbox,
+    Server,
+    require_binaries,
+    schema_database_name,
+    schema_path,
+    schemas_dir,
+)
+
+__all__ = [
+    "DEBIAN_PACKAGES",
+    "SANDBOX_BINARIES",
+    "AvailabilityZone",
+    "Cluster",
+    "ClusterStatus",
+    "ComponentInfo",
+    "IcDeployment",
+    "Sandbox",
+    "Server",
+    "format_table",
+    "require_binaries",
+    "schema_database_name",
+    "schema_path",
+    "schemas_dir",
+]

@@ -1,0 +1,98 @@
+"""pytest fixtures that start real ``ovsdb-server`` processes.
+
+Enable them in a ``conftest.py``::
+
+    pytest_plugins = ["ovsdb_ic.testing.pytest_plugin"]
+
+Fixtures (all function-scoped, each test gets fresh servers):
+
+``sandbox``
+    A :class:`~ovsdb_ic.testing.Sandbox`; closed (processes stopped, files removed) after
+    the test. If the test failed, the end of every server log is attached to the report.
+``ic_nb_server`` / ``ic_sb_server``
+    A standalone ``OVN_IC_Northbound`` / ``OVN_IC_Southbound`` server listening on a unix
+    socket and a loopback TCP port.
+``ic_sb_cluster``
+    A 3-member ``OVN_IC_Southbound`` Raft cluster with an elected leader.
+``ic_deployment``
+    An :class:`~ovsdb_ic.testing.IcDeployment`: IC-NB, a 3-member IC-SB cluster, and NB
+    and SB servers for availability zones ``az1`` and ``az2``.
+
+When the OVS binaries are missing, the fixtures raise
+:class:`~ovsdb_ic.errors.SandboxError` (the test errors out; it is never skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+
+import pytest
+
+from ovsdb_ic.testing.deployment import IcDeployment
+from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server, schema_path
+
+__all__ = [
+    "ic_deployment",
+    "ic_nb_server",
+    "ic_sb_cluster",
+    "ic_sb_server",
+    "sandbox",
+]
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``integration`` marker."""
+    config.addinivalue_line(
+        "markers", "integration: needs real ovsdb-server binaries (never skipped)"
+    )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember each phase's report so the ``sandbox`` fixture knows if the test failed."""
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A fresh :class:`~ovsdb_ic.testing.Sandbox`, closed after the test."""
+    box = Sandbox()
+    try:
+        yield box
+    finally:
+        try:
+            reports = request.node.stash.get(_REPORTS, {})
+            if any(r.failed for r in reports.values()) and box.servers:
+                request.node.add_report_section("teardown", "ovsdb-server logs", box.log_tails())
+        finally:
+            box.close()
+
+
+@pytest.fixture
+def ic_nb_server(sandbox: Sandbox) -> Server:
+    """A standalone OVN_IC_Northbound server (unix socket and loopback TCP)."""
+    return sandbox.start_server(schema_path("ic-nb"), name="ic-nb", tcp=True)
+
+
+@pytest.fixture
+def ic_sb_server(sandbox: Sandbox) -> Server:
+    """A standalone OVN_IC_Southbound server (unix socket and loopback TCP)."""
+    return sandbox.start_server(schema_path("ic-sb"), name="ic-sb", tcp=True)
+
+
+@pytest.fixture
+def ic_sb_cluster(sandbox: Sandbox) -> Cluster:
+    """A 3-member OVN_IC_Southbound Raft cluster whose members agree on a leader."""
+    return sandbox.start_cluster(schema_path("ic-sb"), name="ic-sb-cluster", size=3)
+
+
+@pytest.fixture
+def ic_deployment(sandbox: Sandbox) -> IcDeployment:
+    """IC-NB, a 3-member IC-SB cluster, and NB/SB servers for ``az1`` and ``az2``."""
+    return IcDeployment.start(sandbox)

@@ -1,0 +1,1 @@
+pytest_plugins = ["ovsdb_ic.testing.pytest_plugin"]
