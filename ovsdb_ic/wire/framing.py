@@ -57,6 +57,12 @@ _STR_REST: Final = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
 # A closing bracket followed by anything but , ] } means the value ended there
 # (or the input is malformed): both need the exact scan.
 _RAW_SUSPECT: Final = re.compile(rb"[}\]][ \t\r\n]*[^,\]} \t\r\n]")
+# The quick check runs on regions at least this long (shorter ones are cheaper
+# to scan directly), and cancels bracket pairs at most this many rounds deep.
+_QUICK_MIN: Final = 512
+_MAX_REDUCE: Final = 24
+_DROP_ALL_BUT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'{}[]"')
+_SQUARE_TO_CURLY: Final = bytes.maketrans(b"[]", b"{}")
 _OPEN: Final = frozenset(b"{[")
 _CLOSE: Final = frozenset(b"}]")
 
@@ -145,6 +151,7 @@ class JsonFramer:
         out: list[Any] = []
         end = len(buf)
         pos = self._scan
+        quick = True
         while pos < end:
             if self._start < 0:
                 # Between values: skip whitespace, expect { or [.
@@ -162,7 +169,11 @@ class JsonFramer:
                 self._in_str = False
                 pos += 1
                 continue
-            resume = self._advance(buf, pos, end, out)
+            resume = self._advance(buf, pos, end, out, quick)
+            # One quick check per feed: after a value ended, the rest of the
+            # feed is scanned exactly (a quick check of the remaining bytes
+            # after every small message would make the feed quadratic).
+            quick = False
             if resume == pos:  # a trailing backslash: wait for the next byte
                 break
             pos = resume
@@ -179,11 +190,15 @@ class JsonFramer:
             raise MessageTooLargeError(len(buf), self._max, offset=self._consumed)
         return out
 
-    def _advance(self, buf: bytearray, pos: int, end: int, out: list[Any]) -> int:
+    def _advance(
+        self, buf: bytearray, pos: int, end: int, out: list[Any], quick: bool
+    ) -> int:
         """Scan from pos (inside a value); return where scanning stopped.
 
         Returns after the first value that ends, or at ``end``.
         """
+        if quick and end - pos >= _QUICK_MIN and self._quick_skip(buf, pos, end, out):
+            return end
         start = self._start
         while True:
             # In valid JSON a value can only end at a closing bracket that is
@@ -224,6 +239,70 @@ class JsonFramer:
             if m is None:
                 return end
             pos = stop
+
+    def _quick_skip(self, buf: bytearray, pos: int, end: int, out: list[Any]) -> bool:
+        """Cheap check that no value ends in buf[pos:end] (or exactly one ends at ``end``).
+
+        Returns True when the region is fully handled (state updated, a value
+        ending at ``end`` parsed into ``out``).
+
+        Keeps only brackets and quotes (one C pass), drops every string that
+        holds no bracket (adjacent quote pairs; removing an adjacent pair keeps
+        every other byte's inside/outside parity), then cancels matched bracket
+        pairs: what is left is the unmatched closes followed by the unmatched
+        opens. The depth stays above zero iff there are fewer unmatched closes
+        than the current depth. Anything unusual (backslashes, brackets inside
+        strings, deep nesting) returns False and the exact paths take over.
+        """
+        if buf.find(b"\\", pos, end) >= 0:
+            return False
+        s = buf[pos:end].translate(None, _DROP_ALL_BUT_STRUCTURE)
+        quotes = s.count(b'"')
+        in_str_end = self._in_str ^ (quotes % 2 == 1)
+        if self._in_str:
+            s = b'"' + s
+        if in_str_end:
+            s = s + b'"'
+        if quotes:
+            s = s.replace(b'""', b"")
+            if b'"' in s:
+                return False
+        t = s.translate(_SQUARE_TO_CURLY)
+        opens = t.count(b"{")
+        depth = self._depth + opens - (len(t) - opens)
+        if depth < 0:
+            return False
+        for _ in range(_MAX_REDUCE):
+            r = t.replace(b"{}", b"")
+            if len(r) == len(t):
+                break
+            t = r
+        else:
+            return False
+        unmatched_closes = len(t) - t.count(b"{")
+        if depth == 0 and not in_str_end and unmatched_closes == len(t):
+            # The region closes the value and opens nothing unmatched: most
+            # likely it ends the value exactly (a whole reply in one chunk).
+            # One parse tells: a second value after it fails as "trailing
+            # characters" right after the first, so a wrong guess is cheap.
+            if end - self._start > self._max:
+                raise MessageTooLargeError(end - self._start, self._max,
+                                           offset=self._consumed + self._start)
+            try:
+                value = _loads(buf[self._start : end])
+            except _DecodeErrors:
+                return False
+            self.bytes_examined += end - pos
+            out.append(value)
+            self._start = -1
+            self._depth = 0
+            return True
+        if depth == 0 or unmatched_closes >= self._depth:
+            return False
+        self.bytes_examined += end - pos
+        self._depth = depth
+        self._in_str = in_str_end
+        return True
 
     def _exact(self, buf: bytearray, pos: int, end: int, out: list[Any]) -> int:
         """Token-by-token scan; emits complete values; returns where it stopped."""
