@@ -256,7 +256,7 @@ class JsonFramer:
         """
         if buf.find(b"\\", pos, end) >= 0:
             return False
-        s = buf[pos:end].translate(None, _DROP_ALL_BUT_STRUCTURE)
+        s = bytes(buf[pos:end]).translate(None, _DROP_ALL_BUT_STRUCTURE)
         quotes = s.count(b'"')
         in_str_end = self._in_str ^ (quotes % 2 == 1)
         if self._in_str:
