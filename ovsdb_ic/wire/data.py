@@ -26,6 +26,7 @@ value and the reason. Decoders and encoders are compiled once per column type
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Set
 from functools import lru_cache
@@ -60,6 +61,8 @@ _new_uuid = object.__new__
 _set_attr = object.__setattr__
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
 _UUID = uuid.UUID
+_INF = float("inf")
+_MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 def parse_uuid(text: str) -> uuid.UUID:
@@ -165,7 +168,13 @@ def _atom_decoder(base: BaseType, where: str | None, allow_named: bool) -> _Dec:
         def dec_real(j: Any) -> Any:
             if type(j) is not float and type(j) is not int:
                 raise DataError("expected a real number", value=j, where=where)
-            return check(float(j))
+            try:
+                f = float(j)
+            except OverflowError:
+                raise DataError("real out of range", value=j, where=where) from None
+            if f != f or f in (_INF, -_INF):
+                raise DataError("reals must be finite", value=j, where=where)
+            return check(f)
 
         return dec_real
     if t == "boolean":
@@ -188,8 +197,8 @@ def _atom_decoder(base: BaseType, where: str | None, allow_named: bool) -> _Dec:
                 _set_attr(u, "is_safe", _SAFE_UNKNOWN)
                 return check(u) if base.enum is not None else u
             if tag == "named-uuid" and allow_named:
-                if type(j[1]) is not str:
-                    raise DataError("a named-uuid needs a name", value=j, where=where)
+                if type(j[1]) is not str or not _ID_RE.match(j[1]):
+                    raise DataError("a named-uuid needs an identifier", value=j, where=where)
                 return NamedUUID(j[1])
         want = '["uuid", ...] or ["named-uuid", ...]' if allow_named else '["uuid", ...]'
         raise DataError(f"expected {want}", value=j, where=where)
@@ -211,8 +220,10 @@ def _atom_encoder(base: BaseType, where: str | None) -> _Enc:
         elif t == "real":
             if type(v) is not float and type(v) is not int:
                 raise DataError(f"expected a float, not {_kind(v)}", value=v, where=where)
-            if v != v or v in (float("inf"), float("-inf")):
+            if v != v or v in (_INF, -_INF):
                 raise DataError("reals must be finite", value=v, where=where)
+            if type(v) is int and not -_MAX_FLOAT_INT <= v <= _MAX_FLOAT_INT:
+                raise DataError("real out of range", value=v, where=where)
         elif t == "boolean":
             if type(v) is not bool:
                 raise DataError(f"expected a bool, not {_kind(v)}", value=v, where=where)
@@ -340,9 +351,12 @@ def _make_map_decoder(ctype: ColumnType, kdec: _Dec, vdec: _Dec, where: str | No
 def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> ColumnCodec:
     kdec = _atom_decoder(ctype.key, where, allow_named)
     kenc = _atom_encoder(ctype.key, where)
-    # Diffs of set/optional columns may toggle more elements than max allows
+    # Diffs of set/map columns may toggle more elements than max allows
     # (replacing x by y toggles both), so they are decoded without bounds.
     unbounded = ColumnType(ctype.key, ctype.value, 0, None)
+    # Columns holding at most one value (max 1) are not "composite" for
+    # ovsdb-server: their update2 diff is simply the new value.
+    single = ctype.max == 1
 
     if ctype.value is not None:
         vdec = _atom_decoder(ctype.value, where, allow_named)
@@ -370,6 +384,8 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
                     new[k] = x
             return new
 
+        if single:
+            return ColumnCodec(ctype, decode, encode_map, decode, _replace)
         return ColumnCodec(ctype, decode, encode_map, diff_dec, apply_map)
 
     set_dec = _make_set_decoder(ctype, kdec, where, True)
@@ -388,8 +404,7 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
                 raise DataError("a value is required (the column is not optional)", where=where)
             return kenc(v)
 
-        return ColumnCodec(ctype, decode_scalar, encode_scalar, decode_scalar,
-                           lambda _old, new: new)
+        return ColumnCodec(ctype, decode_scalar, encode_scalar, decode_scalar, _replace)
 
     if ctype.is_optional:
 
@@ -409,15 +424,7 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
                 return ["set", [kenc(x) for x in items]]
             return kenc(v)
 
-        def apply_opt(old: Any, diff: Any) -> Any:
-            cur = frozenset() if old is None else frozenset([old])
-            new = cur ^ diff
-            if len(new) > 1:
-                raise DataError("diff leaves more than one value in an optional column",
-                                value=sorted(map(str, new)), where=where)
-            return next(iter(new)) if new else None
-
-        return ColumnCodec(ctype, decode_opt, encode_opt, toggle_dec, apply_opt)
+        return ColumnCodec(ctype, decode_opt, encode_opt, decode_opt, _replace)
 
     mn, mx = ctype.min, ctype.max
 
@@ -436,6 +443,10 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
         return (old or frozenset()) ^ diff
 
     return ColumnCodec(ctype, set_dec, encode_set, toggle_dec, apply_set)
+
+
+def _replace(_old: Any, new: Any) -> Any:
+    return new
 
 
 @lru_cache(maxsize=4096)
@@ -463,9 +474,10 @@ def datum_to_json(ctype: ColumnType, value: Any, *, where: str | None = None) ->
 def diff_from_json(ctype: ColumnType, value: Any, *, where: str | None = None) -> Any:
     """Decode an ``update2`` "modify" diff of one column.
 
-    Scalars decode to the new value, sets and optional columns to the
-    ``frozenset`` of atoms to toggle, maps to the ``dict`` of pairs to add,
-    remove (same value) or replace (different value).
+    Columns holding at most one value (scalars, optional columns, maps with
+    max 1) decode to the new value, as ``ovsdb-server`` sends them whole; sets
+    decode to the ``frozenset`` of atoms to toggle, maps to the ``dict`` of
+    pairs to add, remove (same value) or replace (different value).
     """
     return column_codec(ctype, where).decode_diff(value)
 
@@ -480,6 +492,8 @@ def make_diff(ctype: ColumnType, old: Any, new: Any) -> Any:
 
     Useful for tests and for servers; ``ovsdb-server`` computes the same thing.
     """
+    if ctype.max == 1:
+        return new
     if ctype.value is not None:
         out: dict[Any, Any] = {}
         old = old or {}
@@ -492,10 +506,4 @@ def make_diff(ctype: ColumnType, old: Any, new: Any) -> Any:
             if k not in old:
                 out[k] = v
         return out
-    if ctype.is_scalar:
-        return new
-    if ctype.is_optional:
-        a = frozenset() if old is None else frozenset([old])
-        b = frozenset() if new is None else frozenset([new])
-        return a ^ b
     return frozenset(old or ()) ^ frozenset(new or ())

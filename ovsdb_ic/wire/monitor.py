@@ -75,14 +75,23 @@ class RowUpdate:
 
 
 def default_value(ctype: ColumnType) -> Any:
-    """The value a column has when nothing was written to it."""
+    """The value a column has when nothing was written to it.
+
+    As in ovsdb-server, a column holds ``min`` default atoms: sets and maps with
+    min 1 hold one default atom (pair), e.g. ``{""}`` for a set of strings.
+    """
     if ctype.value is not None:
+        if ctype.min == 1:
+            return {_default_atom(ctype.key.type): _default_atom(ctype.value.type)}
         return {}
     if ctype.is_optional:
         return None
     if ctype.is_set:
-        return frozenset()
-    t = ctype.key.type
+        return frozenset([_default_atom(ctype.key.type)]) if ctype.min == 1 else frozenset()
+    return _default_atom(ctype.key.type)
+
+
+def _default_atom(t: str) -> Any:
     if t == "integer":
         return 0
     if t == "real":
@@ -281,7 +290,8 @@ def apply_update(
     """Return the row after ``update`` (``None`` once deleted).
 
     For ``update2`` modify diffs each column's diff is applied to the old value
-    (sets toggle, maps add/remove/replace, scalars are replaced).
+    (sets toggle, maps add/remove/replace, columns holding at most one value are
+    replaced).
     """
     if update.kind == "delete":
         return None

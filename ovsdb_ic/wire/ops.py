@@ -126,9 +126,13 @@ def condition_to_json(table: TableSchema, cond: Condition) -> list[Any]:
                 f"{where}: {f!r} applies only to integer or real columns holding one value"
             )
         return [col.name, f, column_codec(ColumnType(ctype.key), where).encode(cond.value)]
+    value = cond.value
     if f in ("includes", "excludes") and not ctype.is_scalar:
+        if ctype.value is None and not isinstance(value, Set | list | tuple):
+            # A value in the column's own form: an atom, or None for optional columns.
+            value = frozenset() if value is None and ctype.is_optional else frozenset([value])
         ctype = ColumnType(ctype.key, ctype.value, 0, None)
-    return [col.name, f, column_codec(ctype, where).encode(cond.value)]
+    return [col.name, f, column_codec(ctype, where).encode(value)]
 
 
 def mutation_to_json(table: TableSchema, mut: Mutation) -> list[Any]:
@@ -153,7 +157,8 @@ def mutation_to_json(table: TableSchema, mut: Mutation) -> list[Any]:
         # Deleting keys from a map: the value is a set of keys.
         keys = ColumnType(ctype.key, None, 0, None)
         return [col.name, m, column_codec(keys, where).encode(mut.value)]
-    relaxed = ColumnType(ctype.key, ctype.value, 0, None)
+    # ovsdb-server parses the value with min 0, and keeps max for "insert".
+    relaxed = ColumnType(ctype.key, ctype.value, 0, ctype.max if m == "insert" else None)
     value = mut.value
     if ctype.value is None and not isinstance(value, Set | list | tuple):
         value = frozenset([value])  # a single atom

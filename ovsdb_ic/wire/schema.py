@@ -469,4 +469,8 @@ def parse_schema(value: Any) -> DatabaseSchema:
                         f"tables.{table.name}.columns.{col.name}.type.{part}.refTable",
                         f"refers to unknown table {base.ref_table!r}",
                     )
+    if not any(t.is_root for t in tables.values()):
+        # Schemas from before "isRoot" existed have no garbage collection: when no
+        # table is in the root set, every table is (as ovsdb-server and python-ovs do).
+        tables = {n: attrs.evolve(t, is_root=True) for n, t in tables.items()}
     return DatabaseSchema(name, version, MappingProxyType(tables), cksum)

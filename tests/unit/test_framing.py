@@ -59,7 +59,7 @@ def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     return chunks
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     values=st.lists(_top, min_size=1, max_size=5),
     seps=st.lists(st.sampled_from(["", " ", "\n", "\r\n\t "]), min_size=5, max_size=5),
@@ -76,7 +76,7 @@ def test_any_split_gives_the_same_values(
     assert _feed_all(_split(stream, cuts)) == values
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(_top, min_size=1, max_size=3), ensure_ascii=st.booleans())
 def test_every_single_split_point_and_byte_by_byte(values: list[Any], ensure_ascii: bool) -> None:
     stream = b"".join(_encode(v, "", ensure_ascii) for v in values)
