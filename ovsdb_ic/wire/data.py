@@ -62,6 +62,12 @@ _set_attr = object.__setattr__
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
 _UUID = uuid.UUID
 _INF = float("inf")
+# References repeat (every Route names its Availability_Zone): decoding each
+# distinct UUID text once saves time, and sharing the UUID objects saves
+# replica memory. Bounded; cleared when full.
+_UUID_CACHE: dict[str, uuid.UUID] = {}
+_UUID_CACHE_SIZE: Final = 1 << 16
+_LIST_ONLY: Final = {list}
 _MAX_FLOAT_INT = int(sys.float_info.max)
 
 
@@ -190,11 +196,19 @@ def _atom_decoder(base: BaseType, where: str | None, allow_named: bool) -> _Dec:
         if type(j) is list and len(j) == 2:
             tag = j[0]
             if tag == "uuid":
-                if type(j[1]) is not str or not _UUID_RE.match(j[1]):
-                    raise DataError("not a UUID in 8-4-4-4-12 hex form", value=j, where=where)
-                u = _new_uuid(_UUID)
-                _set_attr(u, "int", int(j[1].replace("-", ""), 16))
-                _set_attr(u, "is_safe", _SAFE_UNKNOWN)
+                text = j[1]
+                u = _UUID_CACHE.get(text) if type(text) is str else None
+                if u is None:
+                    if type(text) is not str or not _UUID_RE.match(text):
+                        raise DataError(
+                            "not a UUID in 8-4-4-4-12 hex form", value=j, where=where
+                        )
+                    u = _new_uuid(_UUID)
+                    _set_attr(u, "int", int(text.replace("-", ""), 16))
+                    _set_attr(u, "is_safe", _SAFE_UNKNOWN)
+                    if len(_UUID_CACHE) >= _UUID_CACHE_SIZE:
+                        _UUID_CACHE.clear()
+                    _UUID_CACHE[text] = u
                 return check(u) if base.enum is not None else u
             if tag == "named-uuid" and allow_named:
                 if type(j[1]) is not str or not _ID_RE.match(j[1]):
@@ -361,7 +375,7 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
     if ctype.value is not None:
         vdec = _atom_decoder(ctype.value, where, allow_named)
         venc = _atom_encoder(ctype.value, where)
-        decode = _make_map_decoder(ctype, kdec, vdec, where, True)
+        decode = _fast_map(ctype, _make_map_decoder(ctype, kdec, vdec, where, True))
         diff_dec = _make_map_decoder(unbounded, kdec, vdec, where, False)
         mn, mx = ctype.min, ctype.max
 
@@ -393,11 +407,13 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
 
     if ctype.is_scalar:
 
-        def decode_scalar(j: Any) -> Any:
+        def slow_scalar(j: Any) -> Any:
             if type(j) is list and len(j) == 2 and j[0] == "set":
                 (only,) = set_dec(j)
                 return only
             return kdec(j)
+
+        decode_scalar = _fast_scalar(ctype.key, slow_scalar)
 
         def encode_scalar(v: Any) -> Any:
             if v is None:
@@ -447,6 +463,81 @@ def _build_codec(ctype: ColumnType, where: str | None, allow_named: bool) -> Col
 
 def _replace(_old: Any, new: Any) -> Any:
     return new
+
+
+def _fast_scalar(base: BaseType, slow: _Dec) -> _Dec:
+    """Wrap a scalar decoder with an inline path for the common, valid case.
+
+    Anything the fast path does not accept goes to ``slow``, which validates
+    fully and raises the precise error.
+    """
+    t = base.type
+    if t == "string" and base.min_length is None and base.max_length is None:
+        enum = base.enum
+        if enum is None:
+
+            def fast_str(j: Any) -> Any:
+                return j if type(j) is str else slow(j)
+
+            return fast_str
+
+        def fast_enum(j: Any) -> Any:
+            return j if type(j) is str and j in enum else slow(j)
+
+        return fast_enum
+    if t == "uuid" and base.enum is None:
+        cache = _UUID_CACHE
+
+        def fast_uuid(j: Any) -> Any:
+            if type(j) is list and len(j) == 2 and j[0] == "uuid":
+                u = cache.get(j[1])
+                if u is not None:
+                    return u
+            return slow(j)
+
+        return fast_uuid
+    if t == "integer" and base.enum is None:
+        lo = INT64_MIN if base.min_integer is None else base.min_integer
+        hi = INT64_MAX if base.max_integer is None else base.max_integer
+
+        def fast_int(j: Any) -> Any:
+            return j if type(j) is int and lo <= j <= hi else slow(j)
+
+        return fast_int
+    return slow
+
+
+def _fast_map(ctype: ColumnType, slow: _Dec) -> _Dec:
+    """Inline path for unconstrained string-to-string maps (external_ids, options)."""
+    key, value = ctype.key, ctype.value
+    if (
+        value is None
+        or key.type != "string" or key.has_constraints
+        or value.type != "string" or value.has_constraints
+    ):
+        return slow
+    mn, mx = ctype.min, ctype.max
+
+    def fast_map(j: Any) -> Any:
+        if type(j) is list and len(j) == 2 and j[0] == "map" and type(j[1]) is list:
+            pairs = j[1]
+            # dict() checks each pair has two items, but would also take a
+            # two-character string as a pair: insist on lists.
+            if pairs and set(map(type, pairs)) != _LIST_ONLY:
+                return slow(j)
+            try:
+                out = dict(pairs)
+            except (TypeError, ValueError):
+                return slow(j)
+            n = len(out)
+            if n == len(pairs) and n >= mn and (mx is None or n <= mx):
+                for k, v in out.items():
+                    if type(k) is not str or type(v) is not str:
+                        return slow(j)
+                return out
+        return slow(j)
+
+    return fast_map
 
 
 @lru_cache(maxsize=4096)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import attrs
 
@@ -57,9 +57,8 @@ UpdateKind: TypeAlias = Literal["initial", "insert", "modify", "delete"]
 _ZERO_UUID: Final = uuid.UUID(int=0)
 
 
-@attrs.frozen(slots=True)
-class RowUpdate:
-    """One row's change within one server transaction.
+class RowUpdate(NamedTuple):
+    """One row's change within one server transaction (an immutable NamedTuple).
 
     ``new`` is the full new row (initial, insert; and modify for ``update`` v1),
     ``old`` the old values (v1 modify: only changed columns; delete: the old row

@@ -600,3 +600,25 @@ def test_parse_uuid_canonical_only() -> None:
     parsed = parse_uuid(U2)
     assert str(parsed) == U2
     assert hash(parsed) == hash(uuid.UUID(U2))
+
+
+def test_fast_paths_still_reject_look_alikes() -> None:
+    """The inline decoders for common columns must not accept what the full ones refuse."""
+    sb = schema("OVN_IC_Southbound")
+    route = sb.tables["Route"].columns
+    ids = route["external_ids"].type
+    with pytest.raises(DataError, match=r"Route\.external_ids: map entries must be"):
+        datum_from_json(ids, ["map", ["ab"]], where="Route.external_ids")  # "ab" is no pair
+    with pytest.raises(DataError, match="duplicate keys"):
+        datum_from_json(ids, ["map", [["a", "1"], ["a", "2"]]], where="Route.external_ids")
+    with pytest.raises(DataError, match="expected a string"):
+        datum_from_json(ids, ["map", [["a", 1]]], where="Route.external_ids")
+    origin = route["origin"].type
+    with pytest.raises(DataError, match="not one of the allowed values"):
+        datum_from_json(origin, "bogus", where="Route.origin")
+    az = route["availability_zone"].type
+    with pytest.raises(DataError, match="8-4-4-4-12"):
+        datum_from_json(az, ["uuid", "not-a-uuid"], where="Route.availability_zone")
+    tkey = sb.tables["Datapath_Binding"].columns["tunnel_key"].type
+    with pytest.raises(DataError, match="out of range"):
+        datum_from_json(tkey, 2**70, where="Datapath_Binding.tunnel_key")
