@@ -27,6 +27,10 @@ __all__ = [
     "RpcError",
     "TransactionError",
     "SandboxError",
+    "ConfigError",
+    "ConnectError",
+    "ConnectionClosedError",
+    "InactivityTimeoutError",
 ]
 
 
@@ -144,3 +148,25 @@ class TransactionError(OvsdbError):
 
 class SandboxError(OvsdbError, RuntimeError):
     """A sandbox of real OVSDB servers could not be started or controlled."""
+
+
+class ConfigError(OvsdbError, ValueError):
+    """A configuration value is wrong: ``field`` names it, ``reason`` says why."""
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        super().__init__(f"{field}: {reason} (got {value!r:.200})")
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class ConnectError(OvsdbError, ConnectionError):
+    """No remote could be connected to; ``__cause__`` groups each attempt's error."""
+
+
+class ConnectionClosedError(OvsdbError, ConnectionError):
+    """The connection closed (or failed) while a request was waiting for its answer."""
+
+
+class InactivityTimeoutError(OvsdbError, TimeoutError):
+    """The peer sent nothing, not even an echo reply, within the inactivity probe."""

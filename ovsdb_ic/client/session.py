@@ -1,0 +1,241 @@
+"""One OVSDB connection under trio: concurrent requests, echo, inactivity probe.
+
+:class:`Session` wraps the sans-IO :class:`~ovsdb_ic.wire.jsonrpc.Connection`
+around a trio stream. Three tasks run while the session is open (start it
+with ``await nursery.start(session.run)``):
+
+* the reader feeds every received byte to the connection, hands responses to
+  their waiting callers and notifications to :attr:`Session.notifications`,
+  and queues answers to the server's ``echo`` at once, so the server's
+  inactivity probe is answered even while the caller is busy with a large
+  update (the reader never waits for a consumer);
+* the writer sends queued messages one at a time, so a caller cancelled in
+  the middle of a request can never leave half a message on the wire;
+* the prober sends an ``echo`` after ``probe_interval`` seconds of silence and
+  fails the session with :class:`~ovsdb_ic.errors.InactivityTimeoutError` when
+  nothing at all arrives for another interval (a hung or stopped server).
+
+A caller cancelled while waiting abandons its request id: a late answer is
+dropped, never delivered to someone else.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import trio
+
+from ovsdb_ic.errors import (
+    ConnectionClosedError,
+    InactivityTimeoutError,
+    OvsdbError,
+    RpcError,
+)
+from ovsdb_ic.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
+from ovsdb_ic.wire.jsonrpc import (
+    NEED_DATA,
+    Connection,
+    ErrorResponse,
+    Notification,
+    Request,
+    Response,
+)
+
+__all__ = ["Session"]
+
+_RECV_SIZE = 1 << 18
+
+
+class _Slot:
+    __slots__ = ("event", "outcome")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.outcome: Response | ErrorResponse | BaseException | None = None
+
+
+class Session:
+    """A JSON-RPC session over one trio stream (see the module docstring)."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        name: str = "",
+        probe_interval: float | None = 5.0,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        """Wrap ``stream``; ``probe_interval`` ``None`` disables the probe."""
+        if probe_interval is not None and probe_interval <= 0:
+            raise ValueError("probe_interval must be positive or None")
+        self.name = name
+        self._stream = stream
+        self._conn = Connection(max_message_size=max_message_size)
+        self._probe = probe_interval
+        self._slots: dict[int, _Slot] = {}
+        self._out_send, self._out_recv = trio.open_memory_channel[bytes](math.inf)
+        notif_send, self.notifications = trio.open_memory_channel[Notification | Request](
+            math.inf
+        )
+        self._notif_send = notif_send
+        self._closed: BaseException | None = None
+        self._last_rx = 0.0
+        self._cancel = trio.CancelScope()
+        self.bytes_received = 0
+        """Bytes received so far."""
+
+    @property
+    def closed(self) -> bool:
+        """True once the session has ended (closed, failed or timed out)."""
+        return self._closed is not None
+
+    @property
+    def connection(self) -> Connection:
+        """The underlying sans-IO connection (for statistics such as echo counts)."""
+        return self._conn
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the reader, writer and prober until the session ends.
+
+        Returns normally after :meth:`aclose`; raises
+        :class:`~ovsdb_ic.errors.ConnectionClosedError`,
+        :class:`~ovsdb_ic.errors.InactivityTimeoutError` or a protocol error
+        when the connection fails. Waiting callers get the same error.
+        """
+        self._last_rx = trio.current_time()
+        error: BaseException | None = None
+        try:
+            with self._cancel:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer)
+                    if self._probe is not None:
+                        nursery.start_soon(self._prober)
+                    task_status.started()
+                    await self._reader()
+                    nursery.cancel_scope.cancel()
+        except* (OvsdbError, trio.BrokenResourceError, trio.ClosedResourceError, OSError) as eg:
+            error = _first(eg)
+        finally:
+            self._finish(error)
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(self._stream)
+        if error is not None and not isinstance(error, OvsdbError):
+            raise ConnectionClosedError(f"{self.name or 'connection'}: {error}") from error
+        if error is not None:
+            raise error
+
+    async def aclose(self) -> None:
+        """Close the session; waiting callers get ConnectionClosedError."""
+        self._finish(ConnectionClosedError(f"{self.name or 'session'} closed"))
+        self._cancel.cancel()
+        await trio.lowlevel.checkpoint()
+
+    def _finish(self, error: BaseException | None) -> None:
+        if self._closed is None:
+            self._closed = error or ConnectionClosedError(
+                f"{self.name or 'connection'} closed by the peer"
+            )
+        for slot in self._slots.values():
+            if slot.outcome is None:
+                slot.outcome = self._closed
+            slot.event.set()
+        self._slots.clear()
+        self._notif_send.close()
+        self._out_send.close()
+
+    async def request(self, method: str, params: list[Any]) -> Any:
+        """Send a request and wait for its result.
+
+        Raises :class:`~ovsdb_ic.errors.RpcError` when the server answers with an
+        error, :class:`~ovsdb_ic.errors.ConnectionClosedError` when the session
+        ends first. Cancellation abandons the request cleanly.
+        """
+        if self._closed is not None:
+            raise ConnectionClosedError(f"{self.name or 'session'} is closed") from self._closed
+        rid, data = self._conn.send_request(method, params)
+        slot = self._slots[rid] = _Slot()
+        self._out_send.send_nowait(data)
+        try:
+            await slot.event.wait()
+        finally:
+            if slot.outcome is None:  # cancelled before the answer came
+                self._slots.pop(rid, None)
+                self._conn.abandon(rid)
+        outcome = slot.outcome
+        if isinstance(outcome, Response):
+            return outcome.result
+        if isinstance(outcome, ErrorResponse):
+            raise RpcError(method, outcome.error)
+        assert outcome is not None
+        if isinstance(outcome, InactivityTimeoutError):
+            raise InactivityTimeoutError(f"{method}: {outcome}") from outcome
+        raise ConnectionClosedError(
+            f"{self.name or 'connection'} ended while {method} was pending: {outcome}"
+        ) from outcome
+
+    def send_reply(self, request: Request, result: Any) -> None:
+        """Answer a request the server sent us (other than echo, which is automatic)."""
+        if self._closed is None:
+            self._out_send.send_nowait(self._conn.send_response(request.id, result))
+
+    async def _writer(self) -> None:
+        async for data in self._out_recv:
+            await self._stream.send_all(data)
+
+    async def _reader(self) -> None:
+        conn = self._conn
+        while True:
+            data = await self._stream.receive_some(_RECV_SIZE)
+            self._last_rx = trio.current_time()
+            if not data:
+                conn.receive_eof()
+                raise ConnectionClosedError(f"{self.name or 'connection'} closed by the peer")
+            self.bytes_received += len(data)
+            conn.receive_data(data)
+            while (event := conn.next_event()) is not NEED_DATA:
+                if isinstance(event, Response | ErrorResponse):
+                    slot = self._slots.pop(event.id, None)
+                    if slot is not None:
+                        slot.outcome = event
+                        slot.event.set()
+                elif isinstance(event, Notification | Request):
+                    self._notif_send.send_nowait(event)
+            echo = conn.data_to_send()
+            if echo:
+                self._out_send.send_nowait(echo)
+
+    async def _prober(self) -> None:
+        assert self._probe is not None
+        interval = self._probe
+        while True:
+            await trio.sleep_until(self._last_rx + interval)
+            if trio.current_time() - self._last_rx < interval:
+                continue
+            # Silent for a whole interval: ask, and give it one more.
+            probe_sent = trio.current_time()
+            _, data = self._conn.send_request("echo", [])
+            self._out_send.send_nowait(data)
+            await trio.sleep_until(probe_sent + interval)
+            if self._last_rx < probe_sent:
+                raise InactivityTimeoutError(
+                    f"{self.name or 'peer'} sent nothing for {2 * interval:g} s"
+                )
+
+
+def _first(eg: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The most telling error of a group (OvsdbErrors first)."""
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(eg)
+    for e in leaves:
+        if isinstance(e, OvsdbError):
+            return e
+    return leaves[0]

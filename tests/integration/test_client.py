@@ -1,0 +1,188 @@
+"""The trio client against real ovsdb-server processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import trio
+
+from ovsdb_ic.client import connect
+from ovsdb_ic.errors import (
+    ConnectError,
+    ConnectionClosedError,
+    InactivityTimeoutError,
+    RpcError,
+    TransactionError,
+)
+from ovsdb_ic.testing import Sandbox, Server
+from ovsdb_ic.wire import ops
+from ovsdb_ic.wire.ops import Condition
+
+DB = "OVN_IC_Southbound"
+
+
+def run(fn: Callable[[], Awaitable[Any]]) -> Any:
+    return trio.run(fn)
+
+
+def test_unix_and_tcp_basics(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        for remote in (ic_sb_server.unix_remote, ic_sb_server.tcp_remote):
+            assert remote is not None
+            async with connect(remote, database=DB) as client:
+                assert sorted(await client.list_dbs()) == [DB, "_Server"]
+                assert client.schema is not None and client.schema.name == DB
+                assert await client.echo("x", 1) == ["x", 1]
+                name = f"az-{remote[:3]}"
+                res = await client.transact(
+                    [ops.insert(client.schema, "Availability_Zone", {"name": name})]
+                )
+                assert res[0].uuid is not None
+                sel = await client.transact(
+                    [ops.select(client.schema, "Availability_Zone",
+                                [Condition("name", "==", name)], ["name", "_uuid"])]
+                )
+                assert sel[0].rows == ({"name": name, "_uuid": res[0].uuid},)
+
+    run(main)
+
+
+def test_concurrent_requests_are_matched(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            assert client.schema is not None
+            schema = client.schema
+            results: dict[int, Any] = {}
+
+            async def one(i: int) -> None:
+                if i % 2:
+                    results[i] = await client.echo(i)
+                else:
+                    r = await client.transact(
+                        [ops.insert(schema, "Availability_Zone", {"name": f"az{i}"})]
+                    )
+                    results[i] = r[0].uuid
+
+            async with trio.open_nursery() as nursery:
+                for i in range(200):
+                    nursery.start_soon(one, i)
+            assert all(results[i] == [i] for i in range(1, 200, 2))
+            assert len({results[i] for i in range(0, 200, 2)}) == 100
+            assert client.session.connection.pending == frozenset()
+
+    run(main)
+
+
+def test_cancelled_caller_leaves_the_session_clean(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            assert client.schema is not None
+            schema = client.schema
+            # A wait that cannot succeed holds the server's answer for 1.5 s.
+            blocked = [ops.wait(schema, "Availability_Zone", [], ["name"], [{"name": "nope"}],
+                                timeout_ms=1500)]
+            with trio.move_on_after(0.2) as scope:
+                await client.transact(blocked)
+            assert scope.cancelled_caught
+            assert client.session.connection.pending == frozenset()
+            # The session keeps working while the abandoned answer is pending...
+            assert await client.echo("still here") == ["still here"]
+            # ...and when it arrives it is dropped, not given to anyone else.
+            await trio.sleep(1.6)
+            assert await client.echo(2) == [2]
+            assert client.session.connection.late_responses_dropped == 1
+            with pytest.raises(TransactionError, match="timed out"):
+                await client.transact(
+                    [ops.wait(schema, "Availability_Zone", [], ["name"], [{"name": "x"}],
+                              timeout_ms=0)]
+                )
+
+    run(main)
+
+
+def test_rpc_error_and_unknown_database(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote) as client:
+            with pytest.raises(RpcError) as exc:
+                await client.get_schema("Nope")
+            assert "unknown database" in json.dumps(exc.value.error)
+        with pytest.raises(ConnectError) as cexc:
+            async with connect(ic_sb_server.remote, database="Nope"):
+                pass
+        cause = cexc.value.__cause__
+        assert isinstance(cause, ExceptionGroup)
+        assert "Nope" in str(cause.exceptions[0])
+
+    run(main)
+
+
+def test_remote_list_uses_first_that_answers(sandbox: Sandbox, ic_sb_server: Server) -> None:
+    dead = f"unix:{sandbox.path}/nobody-listens.sock"
+
+    async def main() -> None:
+        async with connect(f"{dead},{ic_sb_server.remote}", database=DB) as client:
+            assert str(client.remote) == ic_sb_server.remote
+        with pytest.raises(ConnectError, match="could not connect to any of") as exc:
+            async with connect(f"{dead},tcp:127.0.0.1:1"):
+                pass
+        assert isinstance(exc.value.__cause__, ExceptionGroup)
+        assert len(exc.value.__cause__.exceptions) == 2
+
+    run(main)
+
+
+def test_hung_server_is_detected_by_the_probe(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, probe_interval=0.3) as client:
+            assert await client.echo() == []
+            ic_sb_server.stop()  # SIGSTOP: the socket stays open, nothing answers
+            try:
+                with trio.fail_after(5):
+                    with pytest.raises(InactivityTimeoutError):
+                        await client.list_dbs()
+            finally:
+                ic_sb_server.cont()
+            assert client.session.closed
+            with pytest.raises(ConnectionClosedError):
+                await client.list_dbs()
+
+    run(main)
+
+
+def test_killed_server_is_noticed_at_once(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, probe_interval=None) as client:
+            assert await client.echo() == []
+            with trio.fail_after(5):
+                async with trio.open_nursery() as nursery:
+
+                    async def kill_soon() -> None:
+                        await trio.sleep(0.2)
+                        ic_sb_server.kill()
+
+                    nursery.start_soon(kill_soon)
+                    with pytest.raises(ConnectionClosedError):
+                        # Blocks on the server until it dies.
+                        await client.request("transact", [DB, {
+                            "op": "wait", "table": "Availability_Zone", "where": [],
+                            "columns": ["name"], "until": "==", "rows": [{"name": "z"}],
+                            "timeout": 10000}])
+
+    run(main)
+
+
+def test_server_echo_is_answered_while_idle(ic_sb_server: Server) -> None:
+    # ovsdb-server probes TCP clients after 5 s of silence and drops those that
+    # do not answer; idling 6 s and still working proves the reader answers.
+    async def main() -> None:
+        assert ic_sb_server.tcp_remote is not None
+        async with connect(ic_sb_server.tcp_remote, probe_interval=None) as client:
+            await trio.sleep(6.5)
+            assert client.session.connection.echo_requests_answered >= 1
+            assert not client.session.closed
+            assert await client.echo("alive") == ["alive"]
+
+    run(main)
