@@ -11,8 +11,8 @@ until it returns :data:`NEED_DATA`, and write out whatever
     while True:
         event = conn.next_event()
         if event is NEED_DATA:
+            sock.sendall(conn.data_to_send())   # echo replies, before blocking
             conn.receive_data(sock.recv(65536))
-            sock.sendall(conn.data_to_send())   # echo replies, if any
             continue
         ...
 

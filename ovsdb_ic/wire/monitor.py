@@ -318,8 +318,8 @@ class MonitorRequest:
     """What to monitor in one table.
 
     ``columns`` ``None`` means all columns. ``where`` (``monitor_cond`` only) is a
-    list of conditions ANDed together, or ``None`` for all rows (``[]`` would
-    select none, as in the protocol; ``[True]`` is all rows too).
+    list of conditions ANDed together; ``None``, ``()`` and ``(True,)`` all select
+    every row, ``(False,)`` selects none.
     ``initial``/``insert``/``delete``/``modify`` select which changes are sent.
     """
 
@@ -390,9 +390,18 @@ def monitor_cond_change_params(
     new_monitor_id: Any,
     changes: Iterable[MonitorRequest],
 ) -> list[Any]:
-    """The params of ``monitor_cond_change``: new conditions (and columns) per table."""
+    """The params of ``monitor_cond_change``: new conditions per table.
+
+    ovsdb-server does not support changing the monitored columns this way
+    ("changing columns is unsupported"), so ``columns`` must be ``None``.
+    """
     tables: dict[str, list[dict[str, Any]]] = {}
     for r in changes:
+        if r.columns is not None:
+            raise LocalProtocolError(
+                f"monitor_cond_change cannot change the columns of {r.table}; "
+                "cancel the monitor and start a new one"
+            )
         body = r.to_json(schema, cond=True)
         body.pop("select", None)
         tables.setdefault(r.table, []).append(body)

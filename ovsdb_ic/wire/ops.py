@@ -128,10 +128,13 @@ def condition_to_json(table: TableSchema, cond: Condition) -> list[Any]:
         return [col.name, f, column_codec(ColumnType(ctype.key), where).encode(cond.value)]
     value = cond.value
     if f in ("includes", "excludes") and not ctype.is_scalar:
-        if ctype.value is None and not isinstance(value, Set | list | tuple):
+        # The server relaxes the minimum for both, and the maximum for
+        # excludes only (includes of more elements than fit can never hold).
+        ctype = ColumnType(ctype.key, ctype.value, 0, ctype.max if f == "includes" else None)
+        if ctype.is_set and not isinstance(value, Set | list | tuple):
             # A value in the column's own form: an atom, or None for optional columns.
-            value = frozenset() if value is None and ctype.is_optional else frozenset([value])
-        ctype = ColumnType(ctype.key, ctype.value, 0, None)
+            optional = col.type.is_optional
+            value = frozenset() if value is None and optional else frozenset([value])
     return [col.name, f, column_codec(ctype, where).encode(value)]
 
 

@@ -430,14 +430,14 @@ def test_monitor_request_bad_values() -> None:
 
 def test_monitor_cond_change_params() -> None:
     params = monitor_cond_change_params(SB, "old", "new", [
-        MonitorRequest("Route", columns=("nexthop",), where=(Condition("transit_switch", "==",
-                                                                       "ts1"),),
+        MonitorRequest("Route", where=(Condition("transit_switch", "==", "ts1"),),
                        initial=False),
         MonitorRequest("Port_Binding", where=(False,)),
     ])
+    # select flags are not part of a condition change; columns can't change.
     assert params == [
         "old", "new",
-        {"Route": [{"columns": ["nexthop"], "where": [["transit_switch", "==", "ts1"]]}],
+        {"Route": [{"where": [["transit_switch", "==", "ts1"]]}],
          "Port_Binding": [{"where": [False]}]},
     ]
 

@@ -445,12 +445,14 @@ def _condition_type(ctype: ColumnType, f: str) -> ColumnType:
     if f in ("<", "<=", ">=", ">"):
         return ColumnType(ctype.key)
     if f in ("includes", "excludes") and not ctype.is_scalar:
-        return ColumnType(ctype.key, ctype.value, 0, None)
+        return ColumnType(ctype.key, ctype.value, 0, ctype.max if f == "includes" else None)
     return ctype
 
 
 def _expected(ctype: ColumnType, f: str, value: Any) -> Any:
-    if f in ("includes", "excludes") and ctype.is_optional:
+    # includes keeps the column's max (an optional column stays optional);
+    # excludes takes any number of elements (decoded as a set).
+    if f == "excludes" and ctype.is_optional:
         return frozenset() if value is None else frozenset([value])
     return value
 
@@ -595,3 +597,27 @@ def test_decode_malformed(index: int | None, bad: Any) -> None:
 def test_decode_too_few_results() -> None:
     with pytest.raises(RemoteProtocolError):
         decode_transact_result(SB, _ops(), _success()[:-1])
+
+
+def test_includes_keeps_the_column_maximum_excludes_does_not() -> None:
+    """ovsdb-server: includes of more elements than the column holds is a syntax error."""
+    import uuid as _uuid
+
+    from ovsdb_ic.wire import ops as _ops
+    from tests.strategies import schema as _schema
+
+    sb = _schema("OVN_IC_Southbound")
+    two = {_uuid.UUID(int=1), _uuid.UUID(int=2)}
+    with pytest.raises(DataError, match=r"Port_Binding\.encap"):
+        _ops.select(sb, "Port_Binding", [_ops.Condition("encap", "includes", two)])
+    op = _ops.select(sb, "Port_Binding", [_ops.Condition("encap", "excludes", two)])
+    assert op["where"][0][1] == "excludes"
+
+
+def test_monitor_cond_change_refuses_column_changes() -> None:
+    from ovsdb_ic.wire.monitor import MonitorRequest, monitor_cond_change_params
+    from tests.strategies import schema as _schema
+
+    sb = _schema("OVN_IC_Southbound")
+    with pytest.raises(LocalProtocolError, match="cannot change the columns"):
+        monitor_cond_change_params(sb, "m1", "m2", [MonitorRequest("Route", ("nexthop",))])
