@@ -13,12 +13,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, final
 
+import attrs
 import trio
 
+from ovsdb_ic.client.monitor import Lock, Monitor, MonitorMethod
 from ovsdb_ic.client.remotes import Remote, parse_remotes
-from ovsdb_ic.client.session import Session
-from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError
+from ovsdb_ic.client.session import OrderedResponse, Session
+from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError, RpcError
 from ovsdb_ic.wire import ops as wire_ops
+from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
+from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest
 from ovsdb_ic.wire.ops import OpResult
 from ovsdb_ic.wire.schema import DatabaseSchema, parse_schema
 
@@ -48,6 +52,14 @@ class Client:
         self.remote = remote
         self.schema: DatabaseSchema | None = None
         """The schema of the database named at connect time, if any."""
+        self._monitors: dict[str, Monitor] = {}
+        self._locks: dict[str, Lock] = {}
+        self._nursery: trio.Nursery | None = None
+        self._next_monitor = 0
+        self.remonitors = 0
+        """Monitors re-established after the server cancelled them (schema change)."""
+
+    # ------------------------------------------------------------ plain calls
 
     async def request(self, method: str, params: list[Any]) -> Any:
         """Send any JSON-RPC request and return its result."""
@@ -78,6 +90,146 @@ class Client:
         )
         return wire_ops.decode_transact_result(schema, operations, result)
 
+    async def set_db_change_aware(self, aware: bool = True) -> None:
+        """Ask to be told (monitor_canceled) instead of disconnected on schema changes."""
+        await self.session.request("set_db_change_aware", [aware])
+
+    # --------------------------------------------------------------- monitors
+
+    async def monitor(
+        self,
+        requests: Sequence[MonitorRequest],
+        *,
+        method: MonitorMethod = "monitor_cond_since",
+        last_txn_id: str = ZERO_TXN_ID,
+        schema: DatabaseSchema | None = None,
+    ) -> Monitor:
+        """Start a monitor; iterate the returned :class:`Monitor` for batches.
+
+        The first batch holds the initial contents. If the server cancels the
+        monitor because the database's schema changed (``monitor_canceled``,
+        e.g. ``ovsdb-client convert``), the client fetches the new schema and
+        monitors again; the next batch is then a full ``initial`` one.
+        """
+        schema = schema or self.schema
+        if schema is None:
+            raise ConfigError("database", None, "monitor needs connect(database=...) or schema=")
+        self._next_monitor += 1
+        mon = Monitor(f"m{self._next_monitor}", schema, requests, method, last_txn_id)
+        self._monitors[mon.id] = mon
+        try:
+            await self.session.request(method, mon.params(), ordered=mon)
+        except BaseException:
+            self._monitors.pop(mon.id, None)
+            mon.close()
+            raise
+        return mon
+
+    async def monitor_cond_change(
+        self, monitor: Monitor, changes: Sequence[MonitorRequest]
+    ) -> None:
+        """Replace the conditions (and columns) of tables of a live monitor."""
+        self._next_monitor += 1
+        new_id = f"m{self._next_monitor}"
+        params = monitor.change_params(new_id, changes)
+        await self.session.request("monitor_cond_change", params)
+        # Updates for the new conditions come under the new id.
+        self._monitors.pop(monitor.id, None)
+        monitor.id = new_id
+        by_table = {c.table: c for c in changes}
+        monitor.requests = tuple(
+            attrs.evolve(r, where=by_table[r.table].where) if r.table in by_table else r
+            for r in monitor.requests
+        )
+        self._monitors[new_id] = monitor
+
+    async def monitor_cancel(self, monitor: Monitor) -> None:
+        """Cancel a monitor; its iteration ends."""
+        self._monitors.pop(monitor.id, None)
+        try:
+            await self.session.request("monitor_cancel", [monitor.id])
+        finally:
+            monitor.close()
+
+    # ------------------------------------------------------------------ locks
+
+    async def lock(self, name: str) -> Lock:
+        """Request lock ``name``; ``Lock.held`` tells whether it was granted now."""
+        lk = self._locks.setdefault(name, Lock(name))
+        result = await self.session.request("lock", [name])
+        if isinstance(result, dict) and result.get("locked") is True:
+            lk._set_held()
+        return lk
+
+    async def steal(self, name: str) -> Lock:
+        """Take lock ``name`` from whoever holds it."""
+        lk = self._locks.setdefault(name, Lock(name))
+        await self.session.request("steal", [name])
+        lk._set_held()
+        return lk
+
+    async def unlock(self, name: str) -> None:
+        """Release (or stop waiting for) lock ``name``."""
+        await self.session.request("unlock", [name])
+        lk = self._locks.pop(name, None)
+        if lk is not None:
+            lk.held = False
+
+    # ------------------------------------------------------------- dispatcher
+
+    async def _dispatch(self, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            async for event in self.session.notifications:
+                if isinstance(event, OrderedResponse):
+                    mon = event.tag
+                    if isinstance(mon, Monitor) and isinstance(event.response, Response):
+                        mon.handle_reply(event.response.result)
+                elif isinstance(event, Notification):
+                    self._notification(event)
+                elif isinstance(event, Request):
+                    # Requests other than echo (answered by the session): refuse.
+                    self.session.send_reply(event, None)
+        finally:
+            for mon in self._monitors.values():
+                mon.close()
+
+    def _notification(self, event: Notification) -> None:
+        p = event.params
+        if event.method in ("update", "update2", "update3") and p:
+            mon = self._monitors.get(p[0]) if isinstance(p[0], str) else None
+            if mon is not None:
+                mon.handle_notification(event.method, p)
+        elif event.method == "locked" and p:
+            lk = self._locks.get(p[0])
+            if lk is not None:
+                lk._set_held()
+        elif event.method == "stolen" and p:
+            lk = self._locks.get(p[0])
+            if lk is not None:
+                lk._set_stolen()
+        elif event.method == "monitor_canceled" and p:
+            mon = self._monitors.pop(p[0], None) if isinstance(p[0], str) else None
+            if mon is not None and self._nursery is not None:
+                self._nursery.start_soon(self._remonitor, mon)
+
+    async def _remonitor(self, mon: Monitor) -> None:
+        try:
+            await self._remonitor_once(mon)
+        except OvsdbError:
+            # The connection failed meanwhile: the monitor ends, like the others.
+            mon.close()
+
+    async def _remonitor_once(self, mon: Monitor) -> None:
+        schema = await self.get_schema(mon.schema.name)
+        if self.schema is not None and self.schema.name == schema.name:
+            self.schema = schema
+        mon.schema = schema
+        mon._decoders.clear()
+        self._monitors[mon.id] = mon
+        self.remonitors += 1
+        await self.session.request(mon.method, mon.params(), ordered=mon)
+
 
 @asynccontextmanager
 async def connect(
@@ -104,6 +256,8 @@ async def connect(
                 nursery, parsed, database, ssl_context, probe_interval, failures
             )
             if client is not None:
+                client._nursery = nursery
+                await nursery.start(client._dispatch)
                 try:
                     yield client
                 finally:
@@ -145,6 +299,10 @@ async def _first_answering(
                 failures.append(ConnectError(f"{remote}: {database}: {exc}"))
                 await session.aclose()
                 continue
+            # Be told about schema changes (monitor_canceled) instead of being
+            # disconnected; servers older than OVS 2.11 refuse, which is fine.
+            with contextlib.suppress(RpcError):
+                await client.set_db_change_aware(True)
         return client
     return None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
 import trio
 
 from ovsdb_ic.errors import (
@@ -42,9 +43,17 @@ from ovsdb_ic.wire.jsonrpc import (
     Response,
 )
 
-__all__ = ["Session"]
+__all__ = ["OrderedResponse", "Session"]
 
 _RECV_SIZE = 1 << 18
+
+
+@attrs.frozen
+class OrderedResponse:
+    """A response to a request sent with ``ordered=tag``, in stream order."""
+
+    tag: Any
+    response: Response | ErrorResponse
 
 
 class _Slot:
@@ -74,10 +83,11 @@ class Session:
         self._conn = Connection(max_message_size=max_message_size)
         self._probe = probe_interval
         self._slots: dict[int, _Slot] = {}
+        self._ordered: dict[int, object] = {}
         self._out_send, self._out_recv = trio.open_memory_channel[bytes](math.inf)
-        notif_send, self.notifications = trio.open_memory_channel[Notification | Request](
-            math.inf
-        )
+        notif_send, self.notifications = trio.open_memory_channel[
+            Notification | Request | OrderedResponse
+        ](math.inf)
         self._notif_send = notif_send
         self._closed: BaseException | None = None
         self._last_rx = 0.0
@@ -144,23 +154,32 @@ class Session:
         self._notif_send.close()
         self._out_send.close()
 
-    async def request(self, method: str, params: list[Any]) -> Any:
+    async def request(self, method: str, params: list[Any], *, ordered: object = None) -> Any:
         """Send a request and wait for its result.
 
         Raises :class:`~ovsdb_ic.errors.RpcError` when the server answers with an
         error, :class:`~ovsdb_ic.errors.ConnectionClosedError` when the session
         ends first. Cancellation abandons the request cleanly.
+
+        With ``ordered`` (any object but None, e.g. the monitor the request
+        starts), the response is also put on :attr:`notifications` as an
+        :class:`OrderedResponse` carrying that tag, in its place among the
+        notifications (a monitor's reply must be applied before the updates
+        that follow it).
         """
         if self._closed is not None:
             raise ConnectionClosedError(f"{self.name or 'session'} is closed") from self._closed
         rid, data = self._conn.send_request(method, params)
         slot = self._slots[rid] = _Slot()
+        if ordered is not None:
+            self._ordered[rid] = ordered
         self._out_send.send_nowait(data)
         try:
             await slot.event.wait()
         finally:
             if slot.outcome is None:  # cancelled before the answer came
                 self._slots.pop(rid, None)
+                self._ordered.pop(rid, None)
                 self._conn.abandon(rid)
         outcome = slot.outcome
         if isinstance(outcome, Response):
@@ -195,6 +214,9 @@ class Session:
             conn.receive_data(data)
             while (event := conn.next_event()) is not NEED_DATA:
                 if isinstance(event, Response | ErrorResponse):
+                    tag = self._ordered.pop(event.id, None)
+                    if tag is not None:
+                        self._notif_send.send_nowait(OrderedResponse(tag, event))
                     slot = self._slots.pop(event.id, None)
                     if slot is not None:
                         slot.outcome = event

@@ -19,6 +19,7 @@ from ovsdb_ic.errors import (
 )
 from ovsdb_ic.testing import Sandbox, Server
 from ovsdb_ic.wire import ops
+from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest
 from ovsdb_ic.wire.ops import Condition
 
 DB = "OVN_IC_Southbound"
@@ -184,5 +185,137 @@ def test_server_echo_is_answered_while_idle(ic_sb_server: Server) -> None:
             assert client.session.connection.echo_requests_answered >= 1
             assert not client.session.closed
             assert await client.echo("alive") == ["alive"]
+
+    run(main)
+
+
+def _route(schema: Any, az: Any, prefix: str, ts: str = "ts") -> dict[str, Any]:
+    return ops.insert(schema, "Route", {
+        "transit_switch": ts, "availability_zone": az, "ip_prefix": prefix,
+        "nexthop": "169.254.100.1", "origin": "connected"})
+
+
+def test_monitor_batches_follow_transactions(ic_sb_cluster: Any) -> None:
+    leader = ic_sb_cluster.leader()
+
+    async def main() -> None:
+        async with connect(leader.remote, database=DB) as client:
+            s = client.schema
+            assert s is not None
+            az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "az1"})]))[0]
+            mon = await client.monitor(
+                [MonitorRequest("Route"), MonitorRequest("Availability_Zone")]
+            )
+            first = await mon.next_batch()
+            assert first.initial and first.found is False
+            assert [u.new["name"] for u in first.updates if u.new] == ["az1"]
+            assert first.last_txn_id not in (None, ZERO_TXN_ID)
+            await client.transact([_route(s, az.uuid, "10.0.0.0/24"),
+                                   _route(s, az.uuid, "10.0.1.0/24")])
+            batch = await mon.next_batch()
+            assert not batch.initial
+            assert sorted(u.new["ip_prefix"] for u in batch.updates if u.new) == [
+                "10.0.0.0/24", "10.0.1.0/24"]
+            assert batch.last_txn_id == mon.last_txn_id != first.last_txn_id
+            # Resume: a new monitor from that transaction id gets found=true, no rows.
+            again = await client.monitor([MonitorRequest("Route")],
+                                         last_txn_id=mon.last_txn_id)
+            resumed = await again.next_batch()
+            assert resumed.found is True and resumed.updates == ()
+            await client.transact([ops.delete(s, "Route", [Condition("ip_prefix", "==",
+                                                                     "10.0.0.0/24")])])
+            for m in (mon, again):
+                b = await m.next_batch()
+                assert [u.kind for u in b.updates] == ["delete"]
+            await client.monitor_cancel(again)
+            assert [b async for b in again] == []
+
+    run(main)
+
+
+def test_monitor_cond_change_moves_the_window(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            s = client.schema
+            assert s is not None
+            az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "az"})]))[0]
+            await client.transact([_route(s, az.uuid, "10.0.0.0/24", "ts1"),
+                                   _route(s, az.uuid, "10.0.1.0/24", "ts2")])
+            mon = await client.monitor(
+                [MonitorRequest("Route", where=(Condition("transit_switch", "==", "ts1"),))],
+                method="monitor_cond")
+            first = await mon.next_batch()
+            assert [u.new["transit_switch"] for u in first.updates if u.new] == ["ts1"]
+            await client.monitor_cond_change(
+                mon, [MonitorRequest("Route", where=(Condition("transit_switch", "==", "ts2"),))])
+            change = await mon.next_batch()
+            kinds = sorted((u.kind, (u.new or u.old or {}).get("transit_switch", "?"))
+                           for u in change.updates)
+            assert [k for k, _ in kinds] == ["delete", "insert"]
+            assert ("insert", "ts2") in kinds
+            await client.transact([_route(s, az.uuid, "10.0.2.0/24", "ts1"),
+                                   _route(s, az.uuid, "10.0.3.0/24", "ts2")])
+            b = await mon.next_batch()
+            assert [u.new["ip_prefix"] for u in b.updates if u.new] == ["10.0.3.0/24"]
+
+    run(main)
+
+
+def test_locks_between_two_clients(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote) as a, connect(ic_sb_server.remote) as b:
+            la = await a.lock("ovn_ic")
+            assert la.held
+            lb = await b.lock("ovn_ic")
+            assert not lb.held
+            await a.unlock("ovn_ic")
+            with trio.fail_after(5):
+                await lb.wait_acquired()  # the "locked" notification
+            assert lb.held
+            la2 = await a.steal("ovn_ic")
+            assert la2.held
+            with trio.fail_after(5):
+                await lb.wait_lost()  # the "stolen" notification
+            assert not lb.held and lb.stolen == 1
+            assert a.schema is None  # no database named: assert ops need one
+            s = await a.get_schema(DB)
+            await a.transact([ops.assert_lock("ovn_ic")], schema=s)
+            with pytest.raises(TransactionError, match="not owner"):
+                await b.transact([ops.assert_lock("ovn_ic")], schema=s)
+
+    run(main)
+
+
+def test_schema_conversion_while_monitoring(sandbox: Sandbox, ic_sb_server: Server) -> None:
+    from ovsdb_ic.testing import schema_path
+
+    new_schema = json.loads(schema_path("ic-sb").read_text())
+    new_schema["version"] = "1.99.0"
+    new_schema["tables"]["Route"]["columns"]["note"] = {
+        "type": {"key": "string", "min": 0, "max": 1}}
+    new_path = sandbox.path / "ic-sb-new.ovsschema"
+    new_path.write_text(json.dumps(new_schema))
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            s = client.schema
+            assert s is not None
+            az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "a"})]))[0]
+            await client.transact([_route(s, az.uuid, "10.9.0.0/16")])
+            mon = await client.monitor([MonitorRequest("Route")])
+            first = await mon.next_batch()
+            assert len(first.updates) == 1
+            await trio.run_process(
+                ["ovsdb-client", "convert", ic_sb_server.remote, str(new_path)])
+            with trio.fail_after(10):
+                again = await mon.next_batch()
+            assert again.initial
+            assert [u.new["ip_prefix"] for u in again.updates if u.new] == ["10.9.0.0/16"]
+            assert client.remonitors == 1
+            assert client.schema is not None and client.schema.version == "1.99.0"
+            assert "note" in again.updates[0].new  # the new column is known now
+            await client.transact([_route(client.schema, az.uuid, "10.10.0.0/16")])
+            b = await mon.next_batch()
+            assert [u.new["ip_prefix"] for u in b.updates if u.new] == ["10.10.0.0/16"]
 
     run(main)

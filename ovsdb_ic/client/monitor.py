@@ -1,0 +1,187 @@
+"""Live monitors and locks on top of a :class:`~ovsdb_ic.client.session.Session`.
+
+A :class:`Monitor` yields :class:`UpdateBatch` objects, one per server
+transaction, in the order the server sent them: first the initial contents
+(``batch.initial``), then the changes. With ``monitor_cond_since`` (the
+default) it remembers the last transaction id it saw (``last_txn_id``).
+
+Slow consumers: batches queue without bound (the reader must never wait, or
+the server's inactivity probe would go unanswered and the server would drop
+the connection). :attr:`Monitor.backlog` tells how far behind a consumer is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, final
+
+import attrs
+import trio
+
+from ovsdb_ic.errors import RemoteProtocolError
+from ovsdb_ic.wire.monitor import (
+    ZERO_TXN_ID,
+    MonitorRequest,
+    RowUpdate,
+    TableDecoder,
+    decode_cond_since_reply,
+    decode_update,
+    decode_update2,
+    decode_update3_params,
+    monitor_cond_change_params,
+    monitor_params,
+)
+from ovsdb_ic.wire.schema import DatabaseSchema
+
+__all__ = ["Lock", "Monitor", "MonitorMethod", "UpdateBatch"]
+
+MonitorMethod = Literal["monitor", "monitor_cond", "monitor_cond_since"]
+
+
+@attrs.frozen
+class UpdateBatch:
+    """The row changes of one server transaction.
+
+    ``initial`` marks the monitor's initial contents (or a full resync: after
+    one, rows not in it are gone). ``found`` is the ``monitor_cond_since`` answer
+    for the initial batch (True: only changes since ``last_txn_id`` follow).
+    """
+
+    updates: tuple[RowUpdate, ...]
+    initial: bool = False
+    last_txn_id: str | None = None
+    found: bool | None = None
+
+
+@final
+class Monitor:
+    """A monitor's stream of :class:`UpdateBatch` (async-iterate it)."""
+
+    def __init__(
+        self,
+        monitor_id: str,
+        schema: DatabaseSchema,
+        requests: Sequence[MonitorRequest],
+        method: MonitorMethod,
+        last_txn_id: str = ZERO_TXN_ID,
+    ) -> None:
+        """Create the monitor state; :meth:`Client.monitor` does this for you."""
+        self.id = monitor_id
+        self.schema = schema
+        self.requests = tuple(requests)
+        self.method: MonitorMethod = method
+        self.last_txn_id = last_txn_id
+        self.columns = {r.table: r.columns for r in self.requests if r.columns is not None}
+        self._decoders: dict[str, TableDecoder] = {}
+        self._send, self._recv = trio.open_memory_channel[UpdateBatch](math.inf)
+        self.batches_received = 0
+        """Batches delivered so far (initial ones included)."""
+
+    @property
+    def backlog(self) -> int:
+        """Batches received but not yet consumed."""
+        return self._recv.statistics().current_buffer_used
+
+    def params(self) -> list[Any]:
+        """The params of the monitor request (resuming from :attr:`last_txn_id`)."""
+        return monitor_params(self.schema, self.id, self.requests, method=self.method,
+                              last_txn_id=self.last_txn_id)
+
+    def _decode(self, updates: Any) -> list[RowUpdate]:
+        cols = {t: c for t, c in self.columns.items() if c is not None} or None
+        if self.method == "monitor":
+            return decode_update(self.schema, updates, columns=cols, decoders=self._decoders)
+        return decode_update2(self.schema, updates, columns=cols, decoders=self._decoders)
+
+    def _deliver(self, batch: UpdateBatch) -> None:
+        self.batches_received += 1
+        self._send.send_nowait(batch)
+
+    def handle_reply(self, result: Any) -> None:
+        """Deliver the monitor request's reply as the initial batch."""
+        if self.method == "monitor_cond_since":
+            found, txn, updates = decode_cond_since_reply(
+                self.schema, result, decoders=self._decoders,
+                columns={t: c for t, c in self.columns.items() if c is not None} or None,
+            )
+            self.last_txn_id = txn
+            self._deliver(UpdateBatch(tuple(updates), initial=not found, last_txn_id=txn,
+                                      found=found))
+            return
+        if self.method == "monitor":
+            updates = decode_update(self.schema, result, initial=True, decoders=self._decoders)
+        else:
+            updates = self._decode(result)
+        self._deliver(UpdateBatch(tuple(updates), initial=True))
+
+    def handle_notification(self, method: str, params: list[Any]) -> None:
+        """Deliver an update/update2/update3 notification."""
+        if method == "update3":
+            _, txn, updates = decode_update3_params(self.schema, params,
+                                                    decoders=self._decoders)
+            self.last_txn_id = txn
+            self._deliver(UpdateBatch(tuple(updates), last_txn_id=txn))
+            return
+        if len(params) != 2:
+            raise RemoteProtocolError(f"{method} params must be [monitor-id, updates]")
+        self._deliver(UpdateBatch(tuple(self._decode(params[1]))))
+
+    def change_params(self, new_id: str, changes: Sequence[MonitorRequest]) -> list[Any]:
+        """The params of monitor_cond_change to ``changes``."""
+        return monitor_cond_change_params(self.schema, self.id, new_id, changes)
+
+    def close(self) -> None:
+        """End the stream (iteration stops after the queued batches)."""
+        self._send.close()
+
+    def __aiter__(self) -> Monitor:
+        """Iterate batches."""
+        return self
+
+    async def __anext__(self) -> UpdateBatch:
+        """The next batch; stops when the monitor is cancelled or the client closes."""
+        try:
+            return await self._recv.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    async def next_batch(self) -> UpdateBatch:
+        """The next batch (raises trio.EndOfChannel when the monitor ended)."""
+        return await self._recv.receive()
+
+
+@final
+class Lock:
+    """An OVSDB lock (``lock``/``steal``/``unlock``) and its notifications.
+
+    ``held`` tells whether this client owns the lock now; :meth:`wait_acquired`
+    returns once it does; :attr:`stolen` counts how often another client stole it.
+    """
+
+    def __init__(self, name: str) -> None:
+        """State for lock ``name``; :meth:`Client.lock` creates it."""
+        self.name = name
+        self.held = False
+        self.stolen = 0
+        self._acquired = trio.Event()
+        self._lost = trio.Event()
+
+    def _set_held(self) -> None:
+        self.held = True
+        self._acquired.set()
+        self._lost = trio.Event()
+
+    def _set_stolen(self) -> None:
+        self.held = False
+        self.stolen += 1
+        self._acquired = trio.Event()
+        self._lost.set()
+
+    async def wait_acquired(self) -> None:
+        """Wait until this client holds the lock."""
+        await self._acquired.wait()
+
+    async def wait_lost(self) -> None:
+        """Wait until the lock is stolen from this client."""
+        await self._lost.wait()
