@@ -7,6 +7,12 @@ Subcommands:
     3-member Raft cluster, NB and SB for two availability zones), print what runs where
     and which IC-SB member leads, then wait for Ctrl-C (or SIGTERM) and stop everything.
     ``--once`` prints and exits.
+
+``dump --db=REMOTES DATABASE [TABLE...]``
+    Print tables as JSON, like ``ovsdb-client -f json dump``.
+
+``monitor --db=REMOTES DATABASE TABLE...``
+    Print every change as one JSON object per line until stopped.
 """
 
 from __future__ import annotations
@@ -69,7 +75,81 @@ def build_parser() -> argparse.ArgumentParser:
         help="put databases, sockets and logs in DIR instead of a temporary directory",
     )
     demo.set_defaults(func=_cmd_demo)
+
+    dump = sub.add_parser(
+        "dump",
+        help="print tables as JSON, like ovsdb-client -f json dump",
+        description=(
+            "Print the rows of TABLEs (default: all) of DATABASE, one JSON object per table "
+            "({caption, data, headings}, as ovsdb-client -f json dump). Each remote of "
+            "--db is tried once; if none works, one line per remote says why and the exit "
+            "status is 1."
+        ),
+    )
+    dump.add_argument("--db", required=True, metavar="REMOTES",
+                      help="comma-separated remotes: tcp:HOST:PORT, tcp:[IPv6]:PORT, unix:PATH")
+    dump.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                      help="give up on a remote after this long (default: 10)")
+    dump.add_argument("database", metavar="DATABASE")
+    dump.add_argument("tables", nargs="*", metavar="TABLE")
+    dump.set_defaults(func=_cmd_dump)
+
+    monitor = sub.add_parser(
+        "monitor",
+        help="print every change of TABLEs as one JSON object per line",
+        description=(
+            "Print the initial rows of each TABLE, then every insert, modify and delete, "
+            "one JSON object per line, until stopped. Reconnects with backoff after "
+            "failures (logged on stderr) and resumes from the last transaction."
+        ),
+    )
+    monitor.add_argument("--db", required=True, metavar="REMOTES",
+                         help="comma-separated remotes: tcp:HOST:PORT, tcp:[IPv6]:PORT, unix:PATH")
+    monitor.add_argument("database", metavar="DATABASE")
+    monitor.add_argument("tables", nargs="+", metavar="TABLE")
+    monitor.set_defaults(func=_cmd_monitor)
     return parser
+
+
+def _cmd_dump(args: argparse.Namespace) -> int:
+    import json
+
+    import trio
+
+    from ovsdb_ic.client.commands import DumpError, dump
+
+    try:
+        tables = trio.run(lambda: dump(args.db, args.database, args.tables,
+                                       attempt_seconds=args.timeout))
+    except DumpError as exc:
+        for line in exc.problems:
+            print(f"ovsdb-ic dump: {line}", file=sys.stderr)
+        return 1
+    for t in tables:
+        print(json.dumps(t, separators=(",", ":")))
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    import json
+
+    import trio
+
+    from ovsdb_ic.client.commands import DumpError, monitor_changes
+
+    def emit(event: dict[str, Any]) -> None:
+        print(json.dumps(event, separators=(",", ":")), flush=True)
+
+    def log(message: str) -> None:
+        print(f"ovsdb-ic monitor: {message}", file=sys.stderr, flush=True)
+
+    try:
+        trio.run(lambda: monitor_changes(args.db, args.database, args.tables, emit, log=log))
+    except DumpError as exc:
+        for line in exc.problems:
+            print(f"ovsdb-ic monitor: {line}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -287,7 +287,7 @@ async def _first_answering(
         try:
             stream = await open_stream(remote, ssl_context=ssl_context)
         except OSError as exc:
-            failures.append(ConnectError(f"{remote}: {exc.strerror or exc}"))
+            failures.append(ConnectError(f"{remote}: {_os_reason(exc)}"))
             continue
         session = Session(stream, name=str(remote), probe_interval=probe_interval)
         await nursery.start(_run_quietly, session)
@@ -305,6 +305,16 @@ async def _first_answering(
                 await client.set_db_change_aware(True)
         return client
     return None
+
+
+def _os_reason(exc: OSError) -> str:
+    """The most specific reason of a failed connect (trio groups per-address errors)."""
+    cause = exc.__cause__
+    while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return exc.strerror or str(exc)
 
 
 async def _run_quietly(session: Session, *, task_status: trio.TaskStatus[None]) -> None:

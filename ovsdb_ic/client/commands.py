@@ -1,0 +1,220 @@
+"""What ``ovsdb-ic dump`` and ``ovsdb-ic monitor`` do, as reusable coroutines.
+
+:func:`dump` is one-shot: it tries each remote once (each within a time
+limit) and either returns the tables or raises :class:`DumpError` carrying one
+line per remote saying what went wrong. :func:`monitor_changes` runs until
+cancelled: it reconnects with exponential backoff after any failure, resumes
+with ``monitor_cond_since`` from the last transaction id, and reports a full
+resync as ordinary insert/modify/delete events.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from ovsdb_ic.client.connection import Client, connect
+from ovsdb_ic.client.remotes import parse_remotes
+from ovsdb_ic.errors import ConnectError, OvsdbError, RpcError
+from ovsdb_ic.wire import ops as wire_ops
+from ovsdb_ic.wire.data import column_codec
+from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest, RowUpdate, apply_update
+from ovsdb_ic.wire.schema import DatabaseSchema, TableSchema
+
+__all__ = ["DumpError", "dump", "monitor_changes", "row_to_json"]
+
+
+class DumpError(OvsdbError):
+    """No remote could be dumped; ``problems`` has one line per remote."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an attempt's failure, without traceback noise."""
+    if isinstance(exc, ConnectError) and isinstance(exc.__cause__, BaseExceptionGroup):
+        inner = exc.__cause__.exceptions
+        if inner:
+            text = str(inner[0])
+            return text.split(": ", 1)[1] if ": " in text else text
+    if isinstance(exc, RpcError):
+        err = exc.error
+        if isinstance(err, dict):
+            return f"{err.get('error')}: {err.get('details', '')}".rstrip(": ")
+        return str(err)
+    return str(exc)
+
+
+def row_to_json(table: TableSchema, row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """The OVSDB JSON form of ``row``'s ``columns``."""
+    out: dict[str, Any] = {}
+    for name in columns:
+        if name in row:
+            col = table.column(name)
+            out[name] = column_codec(col.type, f"{table.name}.{name}").encode(row[name])
+    return out
+
+
+async def _dump_with(client: Client, schema: DatabaseSchema, tables: Sequence[str]) -> list[
+    dict[str, Any]
+]:
+    names = list(tables) or sorted(schema.tables)
+    for name in names:
+        if name not in schema.tables:
+            raise DumpError([f"database {schema.name} has no table {name!r}"])
+    selects = [wire_ops.select(schema, name) for name in names]
+    results = await client.transact(selects, schema=schema)
+    out = []
+    for name, res in zip(names, results, strict=True):
+        table = schema.tables[name]
+        headings = ["_uuid", *sorted(table.columns)]
+        rows = sorted(res.rows or (), key=lambda r: str(r["_uuid"]))
+        data = [[row_to_json(table, r, [h])[h] for h in headings] for r in rows]
+        out.append({"caption": f"{name} table", "data": data, "headings": headings})
+    return out
+
+
+async def dump(
+    remotes: str, database: str, tables: Sequence[str] = (), *, attempt_seconds: float = 10.0
+) -> list[dict[str, Any]]:
+    """Dump ``tables`` (default: all) like ``ovsdb-client -f json dump``: one dict per table.
+
+    Each remote is tried once, for at most ``attempt_seconds``.
+    """
+    problems: list[str] = []
+    for remote in parse_remotes(remotes, field="--db"):
+        with trio.move_on_after(attempt_seconds) as scope:
+            try:
+                async with connect(str(remote), database=database, probe_interval=None) as c:
+                    assert c.schema is not None
+                    return await _dump_with(c, c.schema, tables)
+            except DumpError:
+                raise
+            except OvsdbError as exc:
+                problems.append(f"{remote}: {_describe(exc)}")
+                continue
+        if scope.cancelled_caught:
+            problems.append(f"{remote}: timed out after {attempt_seconds:g} s")
+    raise DumpError(problems)
+
+
+def _event(table: TableSchema, kind: str, u: Any, **rows: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"table": table.name, "uuid": str(u), "kind": kind}
+    for key, row in rows.items():
+        if row is not None:
+            out[key] = row_to_json(table, row, sorted(row))
+    return out
+
+
+async def monitor_changes(
+    remotes: str,
+    database: str,
+    tables: Sequence[str],
+    emit: Callable[[dict[str, Any]], None],
+    *,
+    log: Callable[[str], None] = lambda _msg: None,
+    backoff_max: float = 8.0,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Emit every change of ``tables`` as a JSON-able dict until cancelled.
+
+    Initial rows come first (kind ``initial``), then ``insert``/``modify``
+    (with ``old`` and ``new`` values of the changed columns)/``delete``. After
+    a reconnect the monitor resumes from the last transaction id; when the
+    server cannot resume, the fresh copy is compared with what was reported
+    and only the differences are emitted.
+    """
+    parse_remotes(remotes, field="--db")
+    rows: dict[tuple[str, Any], dict[str, Any]] = {}
+    last_txn = ZERO_TXN_ID
+    first = True
+    started = False
+    delay = 0.25
+    while True:
+        try:
+            async with connect(remotes, database=database) as client:
+                schema = client.schema
+                assert schema is not None
+                for t in tables:
+                    if t not in schema.tables:
+                        raise DumpError([f"database {database} has no table {t!r}"])
+                mon = await client.monitor([MonitorRequest(t) for t in tables],
+                                           last_txn_id=last_txn)
+                if not started:
+                    started = True
+                    task_status.started()
+                delay = 0.25
+                async for batch in mon:
+                    if batch.initial:
+                        _resync(schema, rows, batch.updates, emit, first)
+                        first = False
+                    else:
+                        _apply(schema, rows, batch.updates, emit)
+                    if batch.last_txn_id is not None:
+                        last_txn = batch.last_txn_id
+                raise ConnectError(f"{client.remote}: connection closed")
+        except DumpError:
+            raise
+        except OvsdbError as exc:
+            wait = min(delay, backoff_max) * (0.5 + random.random() / 2)
+            log(f"{_describe(exc)}; retrying in {wait:.1f} s")
+            await trio.sleep(wait)
+            delay = min(delay * 2, backoff_max)
+
+
+def _resync(
+    schema: DatabaseSchema,
+    rows: dict[tuple[str, Any], dict[str, Any]],
+    updates: Sequence[RowUpdate],
+    emit: Callable[[dict[str, Any]], None],
+    first: bool,
+) -> None:
+    fresh = {(u.table, u.uuid): dict(u.new or {}) for u in updates}
+    if first:
+        for (t, u), row in fresh.items():
+            emit(_event(schema.tables[t], "initial", u, new=row))
+    else:
+        for key, row in fresh.items():
+            old = rows.get(key)
+            table = schema.tables[key[0]]
+            if old is None:
+                emit(_event(table, "insert", key[1], new=row))
+            elif old != row:
+                changed = [c for c in row if old.get(c) != row.get(c)]
+                emit(_event(table, "modify", key[1], old={c: old[c] for c in changed if c in old},
+                            new={c: row[c] for c in changed}))
+        for key, old in rows.items():
+            if key not in fresh:
+                emit(_event(schema.tables[key[0]], "delete", key[1], old=old))
+    rows.clear()
+    rows.update(fresh)
+
+
+def _apply(
+    schema: DatabaseSchema,
+    rows: dict[tuple[str, Any], dict[str, Any]],
+    updates: Sequence[RowUpdate],
+    emit: Callable[[dict[str, Any]], None],
+) -> None:
+    for u in updates:
+        table = schema.tables[u.table]
+        key = (u.table, u.uuid)
+        old = rows.get(key)
+        new = apply_update(table, old, u)
+        if new is None:
+            rows.pop(key, None)
+            emit(_event(table, "delete", u.uuid, old=old))
+        elif old is None:
+            rows[key] = new
+            emit(_event(table, "insert", u.uuid, new=new))
+        else:
+            rows[key] = new
+            changed = [c for c in new if old.get(c) != new.get(c)]
+            if changed:
+                emit(_event(table, "modify", u.uuid, old={c: old[c] for c in changed if c in old},
+                            new={c: new[c] for c in changed}))
