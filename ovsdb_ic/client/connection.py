@@ -128,12 +128,18 @@ class Client:
     async def monitor_cond_change(
         self, monitor: Monitor, changes: Sequence[MonitorRequest]
     ) -> None:
-        """Replace the conditions (and columns) of tables of a live monitor."""
+        """Replace the conditions of tables of a live monitor (not its columns)."""
         self._next_monitor += 1
         new_id = f"m{self._next_monitor}"
         params = monitor.change_params(new_id, changes)
-        await self.session.request("monitor_cond_change", params)
-        # Updates for the new conditions come under the new id.
+        # ovsdb-server sends the updates for the new conditions, under the new
+        # id, before its reply: route that id to the monitor before asking.
+        self._monitors[new_id] = monitor
+        try:
+            await self.session.request("monitor_cond_change", params)
+        except BaseException:
+            self._monitors.pop(new_id, None)
+            raise
         self._monitors.pop(monitor.id, None)
         monitor.id = new_id
         by_table = {c.table: c for c in changes}
@@ -141,7 +147,6 @@ class Client:
             attrs.evolve(r, where=by_table[r.table].where) if r.table in by_table else r
             for r in monitor.requests
         )
-        self._monitors[new_id] = monitor
 
     async def monitor_cancel(self, monitor: Monitor) -> None:
         """Cancel a monitor; its iteration ends."""

@@ -33,6 +33,7 @@ import re
 from typing import Any, Final
 
 from ovsdb_ic.errors import FramingError, LocalProtocolError, MessageTooLargeError
+from ovsdb_ic.wire._gc import gc_paused
 
 try:
     import orjson
@@ -60,6 +61,8 @@ _RAW_SUSPECT: Final = re.compile(rb"[}\]][ \t\r\n]*[^,\]} \t\r\n]")
 # The quick check runs on regions at least this long (shorter ones are cheaper
 # to scan directly), and cancels bracket pairs at most this many rounds deep.
 _QUICK_MIN: Final = 512
+# Messages at least this big are parsed with the cyclic GC paused (see _gc.py).
+_BIG_MESSAGE: Final = 1 << 20
 _MAX_REDUCE: Final = 24
 _DROP_ALL_BUT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'{}[]"')
 _SQUARE_TO_CURLY: Final = bytes.maketrans(b"[]", b"{}")
@@ -289,7 +292,8 @@ class JsonFramer:
                 raise MessageTooLargeError(end - self._start, self._max,
                                            offset=self._consumed + self._start)
             try:
-                value = _loads(buf[self._start : end])
+                with gc_paused(end - self._start >= _BIG_MESSAGE):
+                    value = _loads(buf[self._start : end])
             except _DecodeErrors:
                 return False
             self.bytes_examined += end - pos
@@ -353,7 +357,8 @@ class JsonFramer:
             raise MessageTooLargeError(stop - start, self._max, offset=self._consumed + start)
         chunk = buf if (start == 0 and stop == len(buf)) else buf[start:stop]
         try:
-            return _loads(chunk)
+            with gc_paused(stop - start >= _BIG_MESSAGE):
+                return _loads(chunk)
         except _DecodeErrors as exc:
             raise self._error(f"malformed JSON: {exc}", start) from None
         except RecursionError:

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal, NamedTuple, TypeAlias
 import attrs
 
 from ovsdb_ic.errors import DataError, LocalProtocolError, RemoteProtocolError
+from ovsdb_ic.wire._gc import gc_paused
 from ovsdb_ic.wire.data import ColumnCodec, column_codec, parse_uuid
 from ovsdb_ic.wire.ops import Condition, condition_to_json
 from ovsdb_ic.wire.schema import ColumnType, DatabaseSchema, TableSchema
@@ -180,7 +181,7 @@ def _uuid_key(key: Any, table: str) -> uuid.UUID:
         raise DataError("row key is not a UUID", value=key, where=table) from None
 
 
-def decode_update2(
+def _decode_update2(
     schema: DatabaseSchema,
     table_updates: Any,
     *,
@@ -221,7 +222,7 @@ def decode_update2(
     return out
 
 
-def decode_update(
+def _decode_update(
     schema: DatabaseSchema,
     table_updates: Any,
     *,
@@ -255,6 +256,51 @@ def decode_update(
             else:
                 out.append(RowUpdate(table, u, "modify", new=dec.row(new), old=dec.partial(old)))
     return out
+
+
+def _row_count(table_updates: Any) -> int:
+    if type(table_updates) is not dict:
+        return 0
+    return sum(len(rows) for rows in table_updates.values() if type(rows) is dict)
+
+
+_BIG_UPDATE: Final = 2000
+"""Updates with at least this many rows are decoded with the cyclic GC paused."""
+
+
+def decode_update2(
+    schema: DatabaseSchema,
+    table_updates: Any,
+    *,
+    columns: Mapping[str, Sequence[str]] | None = None,
+    decoders: dict[str, TableDecoder] | None = None,
+) -> list[RowUpdate]:
+    """Decode ``<table-updates2>`` (monitor_cond replies, update2 and update3).
+
+    ``columns`` restricts the columns per table (as monitored); ``decoders`` is
+    an optional cache of compiled table decoders to reuse across calls. Large
+    updates are decoded with the cyclic garbage collector paused
+    (:mod:`ovsdb_ic.wire._gc`).
+    """
+    with gc_paused(_row_count(table_updates) >= _BIG_UPDATE):
+        return _decode_update2(schema, table_updates, columns=columns, decoders=decoders)
+
+
+def decode_update(
+    schema: DatabaseSchema,
+    table_updates: Any,
+    *,
+    initial: bool = False,
+    columns: Mapping[str, Sequence[str]] | None = None,
+    decoders: dict[str, TableDecoder] | None = None,
+) -> list[RowUpdate]:
+    """Decode a v1 ``<table-updates>`` (``monitor`` replies and ``update``).
+
+    ``initial`` marks rows of a monitor reply as ``initial`` instead of ``insert``.
+    """
+    with gc_paused(_row_count(table_updates) >= _BIG_UPDATE):
+        return _decode_update(schema, table_updates, initial=initial, columns=columns,
+                              decoders=decoders)
 
 
 def decode_cond_since_reply(

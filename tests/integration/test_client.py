@@ -29,6 +29,12 @@ def run(fn: Callable[[], Awaitable[Any]]) -> Any:
     return trio.run(fn)
 
 
+async def _next(mon: Any) -> Any:
+    """The next batch of a monitor, or a test failure after 10 s (never a hang)."""
+    with trio.fail_after(10):
+        return await mon.next_batch()
+
+
 def test_unix_and_tcp_basics(ic_sb_server: Server) -> None:
     async def main() -> None:
         for remote in (ic_sb_server.unix_remote, ic_sb_server.tcp_remote):
@@ -206,13 +212,13 @@ def test_monitor_batches_follow_transactions(ic_sb_cluster: Any) -> None:
             mon = await client.monitor(
                 [MonitorRequest("Route"), MonitorRequest("Availability_Zone")]
             )
-            first = await mon.next_batch()
+            first = await _next(mon)
             assert first.initial and first.found is False
             assert [u.new["name"] for u in first.updates if u.new] == ["az1"]
             assert first.last_txn_id not in (None, ZERO_TXN_ID)
             await client.transact([_route(s, az.uuid, "10.0.0.0/24"),
                                    _route(s, az.uuid, "10.0.1.0/24")])
-            batch = await mon.next_batch()
+            batch = await _next(mon)
             assert not batch.initial
             assert sorted(u.new["ip_prefix"] for u in batch.updates if u.new) == [
                 "10.0.0.0/24", "10.0.1.0/24"]
@@ -220,12 +226,12 @@ def test_monitor_batches_follow_transactions(ic_sb_cluster: Any) -> None:
             # Resume: a new monitor from that transaction id gets found=true, no rows.
             again = await client.monitor([MonitorRequest("Route")],
                                          last_txn_id=mon.last_txn_id)
-            resumed = await again.next_batch()
+            resumed = await _next(again)
             assert resumed.found is True and resumed.updates == ()
             await client.transact([ops.delete(s, "Route", [Condition("ip_prefix", "==",
                                                                      "10.0.0.0/24")])])
             for m in (mon, again):
-                b = await m.next_batch()
+                b = await _next(m)
                 assert [u.kind for u in b.updates] == ["delete"]
             await client.monitor_cancel(again)
             assert [b async for b in again] == []
@@ -244,18 +250,18 @@ def test_monitor_cond_change_moves_the_window(ic_sb_server: Server) -> None:
             mon = await client.monitor(
                 [MonitorRequest("Route", where=(Condition("transit_switch", "==", "ts1"),))],
                 method="monitor_cond")
-            first = await mon.next_batch()
+            first = await _next(mon)
             assert [u.new["transit_switch"] for u in first.updates if u.new] == ["ts1"]
             await client.monitor_cond_change(
                 mon, [MonitorRequest("Route", where=(Condition("transit_switch", "==", "ts2"),))])
-            change = await mon.next_batch()
+            change = await _next(mon)
             kinds = sorted((u.kind, (u.new or u.old or {}).get("transit_switch", "?"))
                            for u in change.updates)
             assert [k for k, _ in kinds] == ["delete", "insert"]
             assert ("insert", "ts2") in kinds
             await client.transact([_route(s, az.uuid, "10.0.2.0/24", "ts1"),
                                    _route(s, az.uuid, "10.0.3.0/24", "ts2")])
-            b = await mon.next_batch()
+            b = await _next(mon)
             assert [u.new["ip_prefix"] for u in b.updates if u.new] == ["10.0.3.0/24"]
 
     run(main)
@@ -303,19 +309,18 @@ def test_schema_conversion_while_monitoring(sandbox: Sandbox, ic_sb_server: Serv
             az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "a"})]))[0]
             await client.transact([_route(s, az.uuid, "10.9.0.0/16")])
             mon = await client.monitor([MonitorRequest("Route")])
-            first = await mon.next_batch()
+            first = await _next(mon)
             assert len(first.updates) == 1
             await trio.run_process(
                 ["ovsdb-client", "convert", ic_sb_server.remote, str(new_path)])
-            with trio.fail_after(10):
-                again = await mon.next_batch()
+            again = await _next(mon)
             assert again.initial
             assert [u.new["ip_prefix"] for u in again.updates if u.new] == ["10.9.0.0/16"]
             assert client.remonitors == 1
             assert client.schema is not None and client.schema.version == "1.99.0"
             assert "note" in again.updates[0].new  # the new column is known now
             await client.transact([_route(client.schema, az.uuid, "10.10.0.0/16")])
-            b = await mon.next_batch()
+            b = await _next(mon)
             assert [u.new["ip_prefix"] for u in b.updates if u.new] == ["10.10.0.0/16"]
 
     run(main)
