@@ -131,7 +131,7 @@ class Session:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(self._stream)
         if error is not None and not isinstance(error, OvsdbError):
-            raise ConnectionClosedError(f"{self.name or 'connection'}: {error}") from error
+            raise ConnectionClosedError(f"{self.name or 'connection'}: {_reason(error)}") from error
         if error is not None:
             raise error
 
@@ -142,6 +142,8 @@ class Session:
         await trio.lowlevel.checkpoint()
 
     def _finish(self, error: BaseException | None) -> None:
+        if error is not None and not isinstance(error, OvsdbError):
+            error = ConnectionClosedError(f"{self.name or 'connection'}: {_reason(error)}")
         if self._closed is None:
             self._closed = error or ConnectionClosedError(
                 f"{self.name or 'connection'} closed by the peer"
@@ -243,6 +245,17 @@ class Session:
                 raise InactivityTimeoutError(
                     f"{self.name or 'peer'} sent nothing for {2 * interval:g} s"
                 )
+
+
+def _reason(exc: BaseException) -> str:
+    """The first non-empty message along an exception's causes (trio wraps SSL errors)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if text:
+            return f"{type(seen).__name__}: {text}" if seen is not exc else text
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 def _first(eg: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -388,6 +388,42 @@ _UUID_IN_PARENS: Final = re.compile(r"\(([0-9a-f]{8}-[0-9a-f-]{27})\)")
 
 @final
 @attrs.frozen
+class SslFiles:
+    """PEM files for one side of an SSL connection: private key, certificate, CA certificate."""
+
+    key: Path
+    cert: Path
+    ca_cert: Path
+
+
+def make_test_pki(directory: str | os.PathLike[str]) -> tuple[SslFiles, SslFiles]:
+    """Create a throw-away CA and a server and a client certificate signed by it.
+
+    Returns ``(server, client)``. Uses the ``openssl`` command; for tests only
+    (2048-bit RSA keys, one day of validity, CN ``127.0.0.1`` for the server).
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        _run_tool(["openssl", *args], cwd=d, what="creating test certificates")
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+            "/CN=ovsdb-ic test CA", "-keyout", "ca-key.pem", "-out", "ca-cert.pem")
+    out = []
+    for who, cn in (("server", "127.0.0.1"), ("client", "ovsdb-ic test client")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                "-keyout", f"{who}-key.pem", "-out", f"{who}.csr")
+        ext = d / f"{who}.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1\n" if who == "server" else "")
+        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca-cert.pem", "-CAkey",
+                "ca-key.pem", "-CAcreateserial", "-days", "1", "-extfile", str(ext),
+                "-out", f"{who}-cert.pem")
+        out.append(SslFiles(d / f"{who}-key.pem", d / f"{who}-cert.pem", d / "ca-cert.pem"))
+    return out[0], out[1]
+
+
+@attrs.frozen
 class ClusterStatus:
     """One member's view of its Raft cluster, parsed from ``ovs-appctl cluster/status DB``.
 
@@ -511,8 +547,11 @@ class Server:
         unix: bool,
         tcp: bool,
         raft_address: str | None = None,
+        ssl: SslFiles | None = None,
     ) -> None:
         self._sandbox = sandbox
+        #: Key, certificate and CA when the TCP port speaks SSL (``pssl:``), else None.
+        self.ssl = ssl
         #: The server's name, unique within its sandbox (``ic-sb-1`` for cluster members).
         self.name = name
         #: The name of the database it serves (the schema's name, e.g. OVN_IC_Southbound).
@@ -553,7 +592,9 @@ class Server:
     @property
     def tcp_remote(self) -> str | None:
         """``tcp:127.0.0.1:<port>`` when the server listens on TCP, else None."""
-        return f"tcp:{_LOOPBACK}:{self.tcp_port}" if self.tcp_port is not None else None
+        if self.tcp_port is None:
+            return None
+        return f"{'ssl' if self.ssl is not None else 'tcp'}:{_LOOPBACK}:{self.tcp_port}"
 
     @property
     def remotes(self) -> list[str]:
@@ -594,7 +635,14 @@ class Server:
         if self.unix_path is not None:
             remotes.append(f"--remote=punix:{self.unix_path}")
         if self._tcp:
-            remotes.append(f"--remote=ptcp:{self.tcp_port or 0}:{_LOOPBACK}")
+            kind = "pssl" if self.ssl is not None else "ptcp"
+            remotes.append(f"--remote={kind}:{self.tcp_port or 0}:{_LOOPBACK}")
+        if self.ssl is not None:
+            remotes += [
+                f"--private-key={self.ssl.key}",
+                f"--certificate={self.ssl.cert}",
+                f"--ca-cert={self.ssl.ca_cert}",
+            ]
         return [
             self._sandbox._binary("ovsdb-server"),
             str(self.db_path),
@@ -1124,15 +1172,20 @@ class Sandbox:
         unix: bool = True,
         tcp: bool = False,
         timeout: float | None = None,
+        ssl: SslFiles | None = None,
     ) -> Server:
         """Create a standalone database from *schema* and serve it with ``ovsdb-server``.
 
         *schema* is a ``.ovsschema`` path or a name :func:`schema_path` knows (``ic-sb``).
         The server listens on ``punix:<dir>/<name>.sock`` if *unix* and on a free port of
-        127.0.0.1 if *tcp*; its control socket is ``<dir>/<name>.ctl``. Returns once it
-        accepts connections (within *timeout*, default :attr:`start_timeout`).
+        127.0.0.1 if *tcp*; its control socket is ``<dir>/<name>.ctl``. With *ssl* (see
+        :func:`make_test_pki`) that port is ``pssl:`` and :attr:`Server.tcp_remote` is an
+        ``ssl:`` remote. Returns once it accepts connections (within *timeout*, default
+        :attr:`start_timeout`).
         """
         self._check_open()
+        if ssl is not None:
+            tcp = True
         if not (unix or tcp):
             raise SandboxError("a server needs at least one of unix=True or tcp=True")
         self._claim_name(name)
@@ -1144,6 +1197,7 @@ class Sandbox:
             schema_path=path,
             unix=unix,
             tcp=tcp,
+            ssl=ssl,
         )
         self._register(server)
         _run_tool(

@@ -324,3 +324,32 @@ def test_schema_conversion_while_monitoring(sandbox: Sandbox, ic_sb_server: Serv
             assert [u.new["ip_prefix"] for u in b.updates if u.new] == ["10.10.0.0/16"]
 
     run(main)
+
+
+def test_ssl_with_client_certificates(sandbox: Sandbox) -> None:
+    import ssl
+
+    from ovsdb_ic.testing import make_test_pki
+
+    server_files, client_files = make_test_pki(sandbox.path / "pki")
+    server = sandbox.start_server("ic-sb", name="ic-sb-ssl", unix=False, ssl=server_files)
+    assert server.tcp_remote is not None and server.tcp_remote.startswith("ssl:127.0.0.1:")
+
+    ctx = ssl.create_default_context(cafile=str(client_files.ca_cert))
+    ctx.load_cert_chain(str(client_files.cert), str(client_files.key))
+
+    async def main() -> None:
+        assert server.tcp_remote is not None
+        async with connect(server.tcp_remote, database=DB, ssl_context=ctx) as client:
+            assert sorted(await client.list_dbs()) == [DB, "_Server"]
+            s = client.schema
+            assert s is not None
+            res = await client.transact([ops.insert(s, "Availability_Zone", {"name": "tls"})])
+            assert res[0].uuid is not None
+        # Without a client certificate the server refuses the handshake.
+        bare = ssl.create_default_context(cafile=str(client_files.ca_cert))
+        with pytest.raises(ConnectError):
+            async with connect(server.tcp_remote, database=DB, ssl_context=bare):
+                pass
+
+    run(main)
