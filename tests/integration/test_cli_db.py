@@ -88,21 +88,31 @@ def test_dump_failures_one_line_per_remote_no_traceback(sandbox: Sandbox) -> Non
 
 
 class _Lines:
-    """Read a child's stdout line by line with a deadline."""
+    """Read a child's stdout line by line with a deadline.
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
+    Reads the pipe with os.read into our own buffer: a text wrapper's
+    readline may swallow several lines at once, after which select() on the
+    pipe would wait for data that was already read.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         self.proc = proc
+        self.fd = proc.stdout.fileno()
         self.sel = selectors.DefaultSelector()
-        self.sel.register(proc.stdout, selectors.EVENT_READ)
-        os.set_blocking(proc.stdout.fileno(), True)
+        self.sel.register(self.fd, selectors.EVENT_READ)
+        self.buf = b""
 
     def next(self, timeout: float = 10.0) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        if not self.sel.select(timeout):
-            raise AssertionError("no output in time")
-        line = self.proc.stdout.readline()
-        assert line, "monitor exited"
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sel.select(left):
+                raise AssertionError("no output in time")
+            chunk = os.read(self.fd, 65536)
+            assert chunk, "monitor exited"
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
         event: dict[str, Any] = json.loads(line)
         return event
 
@@ -112,7 +122,7 @@ def test_monitor_prints_changes_and_survives_a_restart(sandbox: Sandbox) -> None
     _populate(server)
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "ovsdb_ic", "monitor", f"--db={server.remote}", NB,
-         "Transit_Switch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "Transit_Switch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         lines = _Lines(proc)
         initial = [lines.next(), lines.next()]
@@ -143,6 +153,6 @@ def test_monitor_prints_changes_and_survives_a_restart(sandbox: Sandbox) -> None
         proc.terminate()
         proc.wait(timeout=10)
     assert proc.stderr is not None
-    err = proc.stderr.read()
+    err = proc.stderr.read().decode()
     assert "retrying in" in err
     assert "Traceback" not in err
