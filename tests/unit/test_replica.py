@@ -1,0 +1,932 @@
+"""The in-memory replica: rows, atomic transactions, indexes, change events, resync.
+
+Hand-written sequences on IC-SB Route / Availability_Zone / Gateway and NB
+Logical_Router, then a hypothesis state machine that drives random transactions
+(inserts, update2 diffs and v1 modifies, deletes, failing transactions, resyncs)
+and checks the replica, its indexes and its change events against a naive model.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from ovsdb_ic.errors import LocalProtocolError, OvsdbError, RemoteProtocolError
+from ovsdb_ic.replica import (
+    MISSING,
+    Change,
+    Index,
+    IndexConflictError,
+    Replica,
+    Row,
+    RowLayout,
+)
+from ovsdb_ic.replica._intern import LIMIT
+from ovsdb_ic.wire.data import make_diff
+from ovsdb_ic.wire.monitor import RowUpdate, decode_update, decode_update2, default_value
+from ovsdb_ic.wire.schema import DatabaseSchema
+from tests.strategies import schema
+
+SB = schema("OVN_IC_Southbound")
+NB = schema("OVN_Northbound")
+ROUTE_INDEX = ("transit_switch", "availability_zone", "route_table", "ip_prefix", "nexthop")
+AZ1 = uuid.UUID("63bda227-474e-4eac-b239-c0277a7fb8bb")
+AZ2 = uuid.UUID("0b3c6d9e-1f2a-4b5c-8d7e-9f0a1b2c3d4e")
+DOC = Path(__file__).resolve().parents[2] / "docs" / "replica.md"
+
+
+def U(n: int) -> uuid.UUID:
+    """A readable row UUID."""
+    return uuid.UUID(int=n)
+
+
+def full(db: DatabaseSchema, table: str, **values: Any) -> dict[str, Any]:
+    """A complete decoded row: every column's default, overridden by ``values``."""
+    ts = db.tables[table]
+    row = {name: default_value(col.type) for name, col in ts.columns.items()}
+    row.update(values)
+    return row
+
+
+def route(**over: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "transit_switch": "ts1", "availability_zone": AZ1, "route_table": "",
+        "ip_prefix": "10.0.0.0/24", "nexthop": "169.254.100.1", "origin": "connected",
+        "external_ids": {"lr-id": "lr1", "nb-id": "nb1"},
+    }
+    values.update(over)
+    return full(SB, "Route", **values)
+
+
+def ins(table: str, u: uuid.UUID, row: dict[str, Any], kind: str = "insert") -> RowUpdate:
+    return RowUpdate(table, u, kind, new=row)  # type: ignore[arg-type]
+
+
+def mod(table: str, u: uuid.UUID, **diff: Any) -> RowUpdate:
+    return RowUpdate(table, u, "modify", diff=diff)
+
+
+def dele(table: str, u: uuid.UUID) -> RowUpdate:
+    return RowUpdate(table, u, "delete")
+
+
+def contents(replica: Replica, table: str) -> dict[uuid.UUID, dict[str, Any]]:
+    return {r.uuid: r.to_dict() for r in replica.table(table)}
+
+
+def snapshot(replica: Replica) -> Any:
+    """Everything observable about a replica, deep enough to detect any change."""
+    out: dict[str, Any] = {"version": replica.version, "txn": replica.txn_count}
+    for name, t in replica.tables.items():
+        out[name] = (
+            t.version,
+            {r.uuid: (id(r), r.to_dict()) for r in t},
+            {
+                ix.name: {k: frozenset(id(r) for r in ix.find(k)) for k in ix}
+                for ix in t.indexes.values()
+            },
+        )
+    return out
+
+
+def route_replica(**kw: Any) -> Replica:
+    return Replica(SB, {"Route": None, "Availability_Zone": None, "Gateway": None}, **kw)
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_initial_copy_is_inserts_flagged_initial() -> None:
+    r = route_replica()
+    assert (r.version, r.txn_count) == (0, 0)
+    changes = r.apply([
+        ins("Availability_Zone", AZ1, full(SB, "Availability_Zone", name="az1"), "initial"),
+        ins("Route", U(1), route(), "initial"),
+        ins("Route", U(2), route(ip_prefix="10.0.1.0/24"), "initial"),
+    ])
+    assert [(c.table, c.kind, c.uuid, c.initial) for c in changes] == [
+        ("Availability_Zone", "insert", AZ1, True),
+        ("Route", "insert", U(1), True),
+        ("Route", "insert", U(2), True),
+    ]
+    assert all(c.old is None and c.new is not None for c in changes)
+    assert (r.version, r.txn_count) == (1, 1)
+    routes = r.table("Route")
+    assert len(routes) == 2 and routes.version == 1
+    assert r.table("Availability_Zone").version == 1 and r.table("Gateway").version == 0
+    assert contents(r, "Route") == {U(1): route(), U(2): route(ip_prefix="10.0.1.0/24")}
+    # a later insert is not initial
+    (c,) = r.apply([ins("Route", U(3), route(ip_prefix="10.0.2.0/24"))])
+    assert (c.kind, c.initial) == ("insert", False)
+    assert c.changed_columns() == frozenset(routes.columns)
+
+
+def test_table_view_access() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(1), route())])
+    t = r.table("Route")
+    row = t.get(U(1))
+    assert row is not None
+    assert t.get(str(U(1))) is row and t[U(1)] is row
+    assert t["00000000-0000-0000-0000-000000000001"] is row
+    assert t.get(U(9)) is None
+    with pytest.raises(KeyError, match="no row"):
+        t[U(9)]
+    assert U(1) in t and U(9) not in t and "x" not in t and 5 not in t
+    assert str(U(1)) in t and str(U(9)) not in t
+    assert list(t) == [row]
+    rows = t.rows
+    assert len(rows) == 1 and list(rows) == [U(1)] and rows[U(1)] is row
+    assert U(1) in rows and "nope" not in rows and list(rows.values()) == [row]
+    with pytest.raises(KeyError):
+        rows[U(2)]
+    assert dict(rows.items()) == {U(1): row}
+    assert t.name == "Route" and t.schema is SB.tables["Route"]
+    assert t.columns == tuple(SB.tables["Route"].columns)
+    assert "Route" in r and "Encap" not in r
+    with pytest.raises(KeyError, match="holds no table 'Encap'"):
+        r.table("Encap")
+    assert "Route: 1" in repr(r) and "1 rows" in repr(t)
+    assert set(r.columns) == {"Route", "Availability_Zone", "Gateway"}
+    reqs = {m.table: m.columns for m in r.monitor_requests()}
+    assert reqs["Route"] == t.columns
+
+
+def test_row_api() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(1), route())])
+    row = r.table("Route")[U(1)]
+    assert row.uuid == U(1) and row.table == "Route"
+    assert row["ip_prefix"] == "10.0.0.0/24" and row.get("nexthop") == "169.254.100.1"
+    assert row.get("nope") is None and row.get("nope", 5) == 5
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        row["nope"]
+    assert "origin" in row and "nope" not in row
+    assert len(row) == 7 and list(row) == list(row.columns) == list(SB.tables["Route"].columns)
+    # maps are read-only; to_dict hands out copies
+    ids = row["external_ids"]
+    assert isinstance(ids, MappingProxyType) and ids == {"lr-id": "lr1", "nb-id": "nb1"}
+    with pytest.raises(TypeError):
+        ids["x"] = "y"  # type: ignore[index]
+    d = row.to_dict()
+    d["external_ids"]["x"] = "y"
+    assert row["external_ids"] == {"lr-id": "lr1", "nb-id": "nb1"}
+    assert dict(row) == {**route(), "external_ids": row["external_ids"]}
+    # typed access
+    assert row.get_str("origin") == "connected"
+    assert row.get_uuid("availability_zone") == AZ1
+    assert row.get_map("external_ids")["lr-id"] == "lr1"
+    with pytest.raises(TypeError, match="not an integer"):
+        row.get_int("origin")
+    with pytest.raises(TypeError, match="not a map"):
+        row.get_map("origin")
+    with pytest.raises(TypeError, match="not a set"):
+        row.get_set("origin")
+    with pytest.raises(TypeError, match="not a UUID"):
+        row.get_uuid("origin")
+    with pytest.raises(TypeError, match="not a real"):
+        row.get_float("origin")
+    with pytest.raises(TypeError, match="not a boolean"):
+        row.get_bool("origin")
+    with pytest.raises(TypeError, match="not int or None"):
+        row.get_optional("origin", int)
+    # immutable
+    with pytest.raises(AttributeError):
+        row.uuid = U(2)  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del row.uuid
+    with pytest.raises(AttributeError):
+        row.extra = 1  # type: ignore[attr-defined]
+    assert copy.copy(row) is row and copy.deepcopy(row) is row
+    # equality: same table, uuid and values; hash by uuid
+    same = Row(row.layout, U(1), [row[c] if c != "external_ids" else dict(row[c])
+                                   for c in row.columns])
+    assert same == row and hash(same) == hash(row) == hash(U(1)) and same is not row
+    assert Row(row.layout, U(2), row._values) != row
+    assert row.layout.row(U(1), {**route(), "origin": "static"}) != row
+    assert row != row.to_dict()
+    assert {row, same} == {row}
+    text = repr(row)
+    assert text.startswith("Row(Route 00000000-0000-0000-0000-000000000001: transit_switch='ts1'")
+    with pytest.raises(ValueError, match="hold 7 values"):
+        Row(row.layout, U(1), [1, 2])
+    with pytest.raises(TypeError, match=r"uuid\.UUID"):
+        Row(row.layout, "x", row._values)  # type: ignore[arg-type]
+
+
+def test_nb_logical_router_typed_columns() -> None:
+    r = Replica(NB, {"Logical_Router": None})
+    lr = full(NB, "Logical_Router", name="lr0", enabled=True,
+              options={"chassis": "gw1"}, static_routes=frozenset({U(7)}))
+    r.apply([ins("Logical_Router", U(1), lr, "initial")])
+    row = r.table("Logical_Router")[U(1)]
+    assert row.get_optional("enabled", bool) is True
+    assert row.get_optional("copp", uuid.UUID) is None
+    assert row.get_set("static_routes") == {U(7)} and row.get_set("ports") == frozenset()
+    with pytest.raises(TypeError, match="use get_optional"):
+        row.get_bool("copp")
+    with pytest.raises(TypeError, match="use get_optional"):
+        row.get_uuid("copp")
+    (c,) = r.apply([mod("Logical_Router", U(1), enabled=None,
+                        static_routes=frozenset({U(7), U(8)}),
+                        ports=frozenset({U(9)}), options={"chassis": "gw1", "x": "1"})])
+    assert c.kind == "modify" and c.old is row
+    new = r.table("Logical_Router")[U(1)]
+    assert new.get_optional("enabled", bool) is None
+    assert new.get_set("static_routes") == {U(8)} and new.get_set("ports") == {U(9)}
+    assert new.get_map("options") == {"x": "1"}  # same value removes the pair
+    assert c.changed_columns() == {"enabled", "static_routes", "ports", "options"}
+    # the old row is untouched
+    assert row.get_set("static_routes") == {U(7)} and row["options"] == {"chassis": "gw1"}
+
+
+def test_update2_modify_and_delete_from_json() -> None:
+    r = route_replica()
+    wire = {"Gateway": {str(U(1)): {"initial": {
+        "name": "gw1", "availability_zone": ["uuid", str(AZ1)], "hostname": "h",
+        "encaps": ["set", [["uuid", str(U(10))], ["uuid", str(U(11))]]],
+        "external_ids": ["map", [["a", "1"], ["b", "2"]]],
+    }}}}
+    r.apply(decode_update2(SB, wire, columns=r.columns))
+    gw = r.table("Gateway")[U(1)]
+    assert gw.get_set("encaps") == {U(10), U(11)}
+    diff = {"Gateway": {str(U(1)): {"modify": {
+        "encaps": ["set", [["uuid", str(U(11))], ["uuid", str(U(12))]]],
+        "external_ids": ["map", [["a", "1"], ["b", "3"], ["c", "4"]]],
+        "hostname": "h2",
+    }}}}
+    (c,) = r.apply(decode_update2(SB, diff, columns=r.columns))
+    new = r.table("Gateway")[U(1)]
+    assert new.get_set("encaps") == {U(10), U(12)}
+    assert new["external_ids"] == {"b": "3", "c": "4"}
+    assert new["hostname"] == "h2" and new["name"] == "gw1"
+    assert (c.kind, c.old, c.new) == ("modify", gw, new)
+    assert c.changed_columns() == {"encaps", "external_ids", "hostname"}
+    assert r.table("Gateway").lookup_one("name", "gw1") is new
+    (c,) = r.apply(decode_update2(SB, {"Gateway": {str(U(1)): {"delete": None}}}))
+    assert (c.kind, c.old, c.new, c.row) == ("delete", new, None, new)
+    assert len(r.table("Gateway")) == 0 and r.table("Gateway").lookup("name", "gw1") == ()
+
+
+def test_v1_modify_with_full_new_row() -> None:
+    r = route_replica()
+    u = str(U(1))
+    r.apply(decode_update(SB, {"Availability_Zone": {u: {"new": {"name": "az1"}}}},
+                          initial=True))
+    (c,) = r.apply(decode_update(SB, {"Availability_Zone": {u: {
+        "old": {"name": "az1"}, "new": {"name": "az2"}}}}))
+    assert c.kind == "modify" and c.old is not None and c.new is not None
+    assert (c.old["name"], c.new["name"]) == ("az1", "az2")
+    assert r.table("Availability_Zone").lookup_one("name", "az2") is c.new
+    assert r.table("Availability_Zone").lookup_one("name", "az1") is None
+    (c,) = r.apply(decode_update(SB, {"Availability_Zone": {u: {"old": {"name": "az2"}}}}))
+    assert c.kind == "delete"
+
+
+# --------------------------------------------------------------------------- atomicity
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (mod("Route", U(99), origin="static"), "modify of Route row .* does not have"),
+        (dele("Route", U(99)), "delete of Route row .* does not have"),
+        (ins("Route", U(1), route(ip_prefix="10.9.9.0/24")), "already has"),
+        (ins("Encap", U(5), full(SB, "Encap")), "does not hold"),
+        (RowUpdate("Route", U(1), "modify"), "neither a diff nor a new row"),
+        (RowUpdate("Route", U(6), "insert"), "without a row"),
+        (RowUpdate("Route", U(1), "bogus"), "unknown update kind"),  # type: ignore[arg-type]
+    ],
+)
+def test_failing_transaction_leaves_replica_unchanged(bad: RowUpdate, message: str) -> None:
+    r = route_replica()
+    r.add_index("Route", "by_lr", [("external_ids", "lr-id")])
+    r.apply([ins("Route", U(1), route()), ins("Route", U(2), route(ip_prefix="10.0.1.0/24"))])
+    before = snapshot(r)
+    txn = [
+        mod("Route", U(1), origin="static", external_ids={"lr-id": "lr2"}),
+        dele("Route", U(2)),
+        ins("Route", U(3), route(ip_prefix="10.0.3.0/24")),
+        bad,
+        ins("Route", U(4), route(ip_prefix="10.0.4.0/24")),
+    ]
+    with pytest.raises(RemoteProtocolError, match=message):
+        r.apply(txn)
+    assert snapshot(r) == before
+    # the same transaction without the bad update applies
+    changes = r.apply([u for u in txn if u is not bad])
+    assert [c.kind for c in changes] == ["modify", "delete", "insert", "insert"]
+
+
+def test_failing_index_key_leaves_replica_unchanged() -> None:
+    """Even values no decoder would produce (unhashable index keys) change nothing."""
+    r = route_replica()
+    r.apply([ins("Route", U(1), route())])
+    before = snapshot(r)
+    with pytest.raises(TypeError):
+        r.apply([ins("Route", U(2), route(ip_prefix="10.0.2.0/24")),
+                 ins("Route", U(3), route(ip_prefix=["unhashable"]))])
+    assert snapshot(r) == before
+
+
+def test_net_change_per_row_within_a_transaction() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(1), route())])
+    v = r.version
+    changes = r.apply([
+        ins("Route", U(2), route(ip_prefix="10.0.2.0/24"), "initial"),
+        mod("Route", U(2), origin="static"),
+        ins("Route", U(3), route(ip_prefix="10.0.3.0/24")),
+        dele("Route", U(3)),
+        mod("Route", U(1), origin="static"),
+        mod("Route", U(1), origin="connected"),
+    ])
+    ((c,),) = [changes]
+    assert (c.kind, c.uuid, c.initial) == ("insert", U(2), True)
+    assert c.new is not None and c.new["origin"] == "static"
+    assert r.version == v + 1 and r.txn_count == 2
+    # a transaction that changes nothing: counted, but the version stays
+    assert r.apply([mod("Route", U(1), nexthop="169.254.100.1")]) == []
+    assert r.apply([]) == []
+    assert r.version == v + 1 and r.txn_count == 4
+    # delete then re-insert of the same row is a modify
+    (c,) = r.apply([dele("Route", U(1)), ins("Route", U(1), route(origin="static"))])
+    assert c.kind == "modify" and c.changed_columns() == {"origin"}
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+def test_schema_indexes() -> None:
+    r = route_replica()
+    routes = r.table("Route")
+    assert set(routes.indexes) == {",".join(ROUTE_INDEX)}
+    ix = routes.index(ROUTE_INDEX)
+    assert ix.unique and ix.from_schema and ix.columns == ROUTE_INDEX
+    assert routes.index(",".join(ROUTE_INDEX)) is ix
+    r.apply([ins("Route", U(1), route()), ins("Route", U(2), route(ip_prefix="10.0.1.0/24"))])
+    key = ("ts1", AZ1, "", "10.0.0.0/24", "169.254.100.1")
+    assert ix.get(key) is routes[U(1)] and key in ix and len(ix) == 2
+    assert routes.lookup_one(ROUTE_INDEX, *key) is routes[U(1)]
+    assert routes.lookup(ROUTE_INDEX, *key) == (routes[U(1)],)
+    r.apply([mod("Route", U(1), ip_prefix="10.0.9.0/24")])
+    assert ix.get(key) is None and key not in ix
+    assert ix.get(("ts1", AZ1, "", "10.0.9.0/24", "169.254.100.1")) is routes[U(1)]
+    assert ix.key_of(routes[U(1)]) == ("ts1", AZ1, "", "10.0.9.0/24", "169.254.100.1")
+    r.apply([dele("Route", U(1))])
+    assert len(ix) == 1 and ix.conflicts == {}
+    with pytest.raises(LocalProtocolError, match="needs a tuple of 5 values"):
+        ix.get(("ts1",))
+    with pytest.raises(KeyError, match="no index"):
+        routes.index("nope")
+    assert "unique Index" in repr(ix)
+    # single-column index: bare value or 1-tuple
+    azs = r.table("Availability_Zone")
+    r.apply([ins("Availability_Zone", AZ1, full(SB, "Availability_Zone", name="az1"))])
+    assert azs.index(("name",)).get("az1") is azs[AZ1] is azs.index("name").get(("az1",))
+    assert azs.lookup_one("name", "az1") is azs[AZ1]
+    assert azs.index("name").get(["unhashable"]) is None
+    assert azs.index("name").find(["unhashable"]) == ()
+    assert azs.index("name").count(["unhashable"]) == 0
+    assert ["unhashable"] not in azs.index("name")
+
+
+def test_unique_keys_swapped_in_one_transaction() -> None:
+    r = route_replica()
+    az = r.table("Availability_Zone")
+    r.apply([ins("Availability_Zone", U(1), full(SB, "Availability_Zone", name="a")),
+             ins("Availability_Zone", U(2), full(SB, "Availability_Zone", name="b"))])
+    r.apply([mod("Availability_Zone", U(1), name="b"), mod("Availability_Zone", U(2), name="a")])
+    assert az.lookup_one("name", "a") is az[U(2)] and az.lookup_one("name", "b") is az[U(1)]
+    assert az.index("name").conflicts == {}
+    # delete + insert of the same key in one transaction
+    r.apply([dele("Availability_Zone", U(1)),
+             ins("Availability_Zone", U(3), full(SB, "Availability_Zone", name="b"))])
+    assert az.lookup_one("name", "b") is az[U(3)] and len(az.index("name")) == 2
+
+
+def test_client_map_key_index() -> None:
+    r = route_replica()
+    r.apply([
+        ins("Route", U(1), route()),
+        ins("Route", U(2), route(ip_prefix="10.0.2.0/24", external_ids={"lr-id": "lr2"})),
+        ins("Route", U(3), route(ip_prefix="10.0.3.0/24", external_ids={})),
+    ])
+    routes = r.table("Route")
+    ix = r.add_index("Route", "by_lr", [("external_ids", "lr-id")])
+    assert isinstance(ix, Index) and not ix.unique and not ix.from_schema
+    assert routes.index("by_lr") is ix and routes.index([("external_ids", "lr-id")]) is ix
+    assert routes.lookup("by_lr", "lr1") == (routes[U(1)],)
+    assert routes.lookup("by_lr", "lr2") == (routes[U(2)],)
+    assert set(ix.keys()) == {"lr1", "lr2"}  # U(3) lacks the key: not indexed
+    assert ix.key_of(routes[U(3)]) is MISSING
+    # adding the key indexes the row; several rows per key come back together
+    r.apply([mod("Route", U(3), external_ids={"lr-id": "lr1"})])
+    assert set(routes.lookup("by_lr", "lr1")) == {routes[U(1)], routes[U(3)]}
+    assert ix.count("lr1") == 2
+    with pytest.raises(IndexConflictError):
+        routes.lookup_one("by_lr", "lr1")
+    # changing the value moves it; removing the key un-indexes it
+    r.apply([mod("Route", U(1), external_ids={"lr-id": "lr2"})])
+    assert routes.lookup("by_lr", "lr1") == (routes[U(3)],)
+    assert set(routes.lookup("by_lr", "lr2")) == {routes[U(1)], routes[U(2)]}
+    r.apply([mod("Route", U(2), external_ids={"lr-id": "lr2"})])  # same value: removes the key
+    assert routes.lookup("by_lr", "lr2") == (routes[U(1)],)
+    r.apply([dele("Route", U(1))])
+    assert routes.lookup("by_lr", "lr2") == () and set(ix.keys()) == {"lr1"}
+    # multi-column with a map key, and a whole map column
+    two = r.add_index("Route", "ts_lr", ["transit_switch", ("external_ids", "lr-id")])
+    assert routes.lookup("ts_lr", "ts1", "lr1") == (routes[U(3)],)
+    assert two.get(("ts1", "lr1")) is routes[U(3)]
+    whole = r.add_index("Route", "ids", "external_ids")
+    assert whole.get({"lr-id": "lr1"}) is routes[U(3)]
+    assert routes.lookup("ids", {}) == (routes[U(2)],)
+    both = r.add_index("Route", "ids_ts", ["external_ids", "transit_switch"])
+    assert both.get(({"lr-id": "lr1"}, "ts1")) is routes[U(3)]
+    r.apply([mod("Route", U(3), external_ids={"lr-id": "lr1", "x": "y"})])
+    assert routes[U(3)]["external_ids"] == {"x": "y"}
+    assert routes.lookup("ts_lr", "ts1", "lr1") == () and len(two) == 0
+    assert whole.get({"x": "y"}) is routes[U(3)] and whole.get({"lr-id": "lr1"}) is None
+
+
+def test_client_index_on_populated_replica_and_removal() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(i), route(ip_prefix=f"10.0.{i}.0/24",
+                                      origin="static" if i % 2 else "connected"))
+             for i in range(10)])
+    routes = r.table("Route")
+    r.add_index("Route", "origin", "origin")
+    assert {x.uuid for x in routes.lookup("origin", "static")} == {U(i) for i in range(1, 10, 2)}
+    assert len(routes.lookup("origin", "connected")) == 5
+    r.remove_index("Route", "origin")
+    with pytest.raises(KeyError):
+        routes.index("origin")
+    with pytest.raises(LocalProtocolError, match="from the schema"):
+        r.remove_index("Route", ",".join(ROUTE_INDEX))
+    # two indexes over the same columns: lookup by columns finds one, by name each
+    a = r.add_index("Route", "a", ["origin"])
+    b = r.add_index("Route", "b", ["origin"], unique=True)
+    assert routes.index(("origin",)) is a
+    r.remove_index("Route", "a")
+    assert routes.index(("origin",)) is b
+
+
+def test_unique_client_index_conflicts() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(1), route()),
+             ins("Route", U(2), route(ip_prefix="10.0.2.0/24", origin="static"))])
+    routes = r.table("Route")
+    ix = r.add_index("Route", "by_nb", [("external_ids", "nb-id")], unique=True)
+    assert ix.unique and ix.conflicts == {"nb1": (routes[U(1)], routes[U(2)])}
+    with pytest.raises(IndexConflictError, match="holds 2 rows for key 'nb1'") as info:
+        ix.get("nb1")
+    assert isinstance(info.value, OvsdbError) and isinstance(info.value, LookupError)
+    assert set(info.value.rows) == {routes[U(1)], routes[U(2)]}
+    assert (info.value.index, info.value.table, info.value.key) == ("by_nb", "Route", "nb1")
+    assert set(ix.find("nb1")) == {routes[U(1)], routes[U(2)]}
+    # the data becomes unique again: the conflict goes away
+    r.apply([mod("Route", U(2), external_ids={"lr-id": "lr1", "nb-id": "nb2"})])
+    assert ix.conflicts == {}
+    assert ix.get("nb1") is routes[U(1)] and ix.get("nb2") is routes[U(2)]
+    # and comes back with a modify
+    r.apply([mod("Route", U(1), external_ids={"nb-id": "nb2"})])
+    assert set(ix.conflicts) == {"nb2"}
+    r.apply([dele("Route", U(2))])
+    assert ix.conflicts == {} and ix.get("nb2") is routes[U(1)]
+
+
+@pytest.mark.parametrize(
+    ("table", "columns", "message"),
+    [
+        ("Route", [], "at least one column"),
+        ("Route", ["nope"], "names column 'nope'"),
+        ("Route", [("origin", "k")], "origin is not a map"),
+        ("Route", [("external_ids", 5)], "is not a string key"),
+        ("Route", ["origin", "origin"], "same column twice"),
+        ("Route", [("a", "b", "c")], "a name or a"),
+        ("Route", ",".join(ROUTE_INDEX), "names column"),
+    ],
+)
+def test_add_index_errors(table: str, columns: Any, message: str) -> None:
+    r = route_replica()
+    with pytest.raises(LocalProtocolError, match=message):
+        r.add_index(table, "x", columns)
+
+
+def test_add_index_duplicate_name_and_unknown_table() -> None:
+    r = route_replica()
+    r.add_index("Route", "x", "origin")
+    with pytest.raises(LocalProtocolError, match="already has an index named 'x'"):
+        r.add_index("Route", "x", "nexthop")
+    with pytest.raises(LocalProtocolError, match="already has an index"):
+        r.add_index("Availability_Zone", "name", "name")
+    with pytest.raises(KeyError):
+        r.add_index("Encap", "x", "ip")
+    # map keys are checked against the key type
+    nb = Replica(NB, {"Logical_Router": None, "Load_Balancer": None})
+    nb.add_index("Logical_Router", "o", [("options", "chassis")])
+    with pytest.raises(LocalProtocolError, match="not a string key"):
+        nb.add_index("Logical_Router", "bad", [("options", True)])
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def test_column_subset() -> None:
+    r = Replica(SB, {"Route": ["ip_prefix", "_uuid", "nexthop"]})
+    t = r.table("Route")
+    assert t.columns == ("ip_prefix", "nexthop")
+    assert t.indexes == {}  # the schema index needs columns the replica does not hold
+    r.apply([ins("Route", U(1), route())])
+    assert t[U(1)].to_dict() == {"ip_prefix": "10.0.0.0/24", "nexthop": "169.254.100.1"}
+    r.apply([mod("Route", U(1), origin="static", nexthop="x")])
+    assert t[U(1)].to_dict() == {"ip_prefix": "10.0.0.0/24", "nexthop": "x"}
+    # a row that lacks columns gets their defaults
+    r.apply([ins("Route", U(2), {"ip_prefix": "p"})])
+    assert t[U(2)].to_dict() == {"ip_prefix": "p", "nexthop": ""}
+    assert r.columns == {"Route": ("ip_prefix", "nexthop")}
+    with pytest.raises(LocalProtocolError, match="no column 'nope'"):
+        Replica(SB, {"Route": ["nope"]})
+    with pytest.raises(LocalProtocolError, match="twice"):
+        Replica(SB, {"Route": ["nexthop", "nexthop"]})
+    with pytest.raises(LocalProtocolError, match="not a string"):
+        Replica(SB, {"Route": "nexthop"})
+    with pytest.raises(LocalProtocolError, match="no table 'Nope'"):
+        Replica(SB, {"Nope": None})
+    everything = Replica(SB)
+    assert set(everything.tables) == set(SB.tables)
+    with_version = Replica(SB, {"Availability_Zone": ["name", "_version"]})
+    assert with_version.table("Availability_Zone").columns == ("name", "_version")
+    layout = RowLayout(SB.tables["Route"], ["origin"])
+    assert "RowLayout(Route" in repr(layout)
+    with pytest.raises(AttributeError):
+        layout.table = "x"  # type: ignore[misc]
+    with pytest.raises(KeyError):
+        layout.column("nexthop")
+
+
+# --------------------------------------------------------------------------- resync
+
+
+def test_reset_reports_exactly_the_differences() -> None:
+    r = route_replica()
+    r.add_index("Route", "by_lr", [("external_ids", "lr-id")])
+    r.apply([
+        ins("Availability_Zone", AZ1, full(SB, "Availability_Zone", name="az1"), "initial"),
+        *[ins("Route", U(i), route(ip_prefix=f"10.0.{i}.0/24"), "initial") for i in range(1, 6)],
+    ])
+    routes = r.table("Route")
+    kept = routes[U(1)]
+    v = r.version
+    # while disconnected: U(2) deleted, U(3) modified, U(9) inserted, the AZ is gone
+    fresh = [
+        ins("Route", U(1), route(ip_prefix="10.0.1.0/24"), "initial"),
+        ins("Route", U(3), route(ip_prefix="10.0.3.0/24", external_ids={"lr-id": "lr9"}),
+            "initial"),
+        ins("Route", U(4), route(ip_prefix="10.0.4.0/24"), "initial"),
+        ins("Route", U(5), route(ip_prefix="10.0.5.0/24"), "initial"),
+        ins("Route", U(9), route(ip_prefix="10.0.9.0/24"), "initial"),
+    ]
+    changes = r.reset(fresh)
+    got = {(c.table, c.kind, c.uuid) for c in changes}
+    assert got == {
+        ("Route", "delete", U(2)), ("Route", "modify", U(3)), ("Route", "insert", U(9)),
+        ("Availability_Zone", "delete", AZ1),
+    }
+    assert len(changes) == 4 and not any(c.initial for c in changes)
+    (m,) = [c for c in changes if c.kind == "modify"]
+    assert m.changed_columns() == {"external_ids"}
+    assert routes[U(1)] is kept  # unchanged rows are kept as they are
+    assert r.version == v + 1
+    assert contents(r, "Route") == {u.uuid: u.new for u in fresh}
+    assert routes.lookup("by_lr", "lr9") == (routes[U(3)],)
+    assert {x.uuid for x in routes.lookup("by_lr", "lr1")} == {U(1), U(4), U(5), U(9)}
+    # the same copy again: nothing to report
+    assert r.reset(fresh) == [] and r.version == v + 1
+    # a bad copy changes nothing
+    before = snapshot(r)
+    for bad in (
+        [*fresh, mod("Route", U(1), origin="static")],
+        [*fresh, ins("Route", U(1), route())],
+        [*fresh, ins("Encap", U(1), full(SB, "Encap"))],
+    ):
+        with pytest.raises(RemoteProtocolError):
+            r.reset(bad)
+        assert snapshot(r) == before
+
+
+def test_clear() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(1), route()),
+             ins("Availability_Zone", AZ1, full(SB, "Availability_Zone", name="az1"))])
+    v = r.version
+    changes = r.clear()
+    assert {(c.kind, c.uuid) for c in changes} == {("delete", U(1)), ("delete", AZ1)}
+    assert len(r.table("Route")) == 0 and len(r.table("Route").index(ROUTE_INDEX)) == 0
+    assert r.version == v + 1
+    assert r.clear() == [] and r.version == v + 1
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_rows_share_repeated_strings() -> None:
+    r = route_replica()
+    n = LIMIT + 50
+    r.apply([
+        ins("Route", U(i), route(
+            ip_prefix=f"10.{i >> 8}.{i & 255}.0/24", transit_switch="".join(["t", "s1"]),
+            external_ids={"".join(["lr", "-id"]): "".join(["lr", "1"]), "nb-id": f"nb{i}"},
+        ))
+        for i in range(n)
+    ])
+    rows = list(r.table("Route"))
+    first, last = rows[0], rows[-1]
+    assert first["transit_switch"] is last["transit_switch"]
+    k1, k2 = next(iter(first["external_ids"])), next(iter(last["external_ids"]))
+    assert k1 is k2
+    assert first["external_ids"]["lr-id"] is last["external_ids"]["lr-id"]
+    assert first["external_ids"]["nb-id"] == "nb0" and last["external_ids"]["nb-id"] == f"nb{n-1}"
+    table = r.table("Route")
+    # high-cardinality columns are no longer cached: their caches are dropped
+    cached = [table.columns[pos] for pos, _ in table._interner._scalars]
+    assert "ip_prefix" not in cached and "transit_switch" in cached
+    assert "nb-id" in table._interner._maps[0][3]
+    plain = Replica(SB, {"Route": None}, share_strings=False)
+    plain.apply([ins("Route", U(1), route(transit_switch="".join(["t", "s1"]))),
+                 ins("Route", U(2), route(transit_switch="".join(["t", "s1"]),
+                                          ip_prefix="x"))])
+    a, b = plain.table("Route")
+    assert a["transit_switch"] == b["transit_switch"]
+    assert a["transit_switch"] is not b["transit_switch"]
+
+
+def test_docs_memory_snippet_runs() -> None:
+    """The measurement snippet of docs/replica.md runs (on fewer rows)."""
+    text = DOC.read_text(encoding="utf-8")
+    (snippet,) = re.findall(r"<!-- measure -->\n```python\n(.*?)```", text, re.S)
+    assert "N = 200_000" in snippet
+    ns: dict[str, Any] = {}
+    exec(compile(snippet.replace("N = 200_000", "N = 300"), str(DOC), "exec"), ns)
+    assert 200 < ns["per_row"] < 2000
+
+
+# --------------------------------------------------------------------------- state machine
+
+IDS = st.dictionaries(st.sampled_from(["lr-id", "nb-id", "x"]), st.sampled_from(["a", "b", "c"]),
+                      max_size=3)
+ROUTE_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "transit_switch": st.sampled_from(["ts1", "ts2"]),
+    "availability_zone": st.sampled_from([AZ1, AZ2]),
+    "route_table": st.sampled_from(["", "rtb"]),
+    "ip_prefix": st.sampled_from(["10.0.0.0/24", "10.0.1.0/24", "fd00::/64"]),
+    "nexthop": st.sampled_from(["169.254.100.1", "169.254.100.2"]),
+    "origin": st.sampled_from(["connected", "static"]),
+    "external_ids": IDS,
+}
+AZ_VALUES: dict[str, st.SearchStrategy[Any]] = {"name": st.sampled_from(["az1", "az2", "az3"])}
+TABLE_VALUES = {"Route": ROUTE_VALUES, "Availability_Zone": AZ_VALUES}
+# Client indexes of the machine: (table, name, columns, unique)
+CLIENT_INDEXES = [
+    ("Route", "by_lr", [("external_ids", "lr-id")], False),
+    ("Route", "by_origin", ["origin"], False),
+    ("Route", "by_nb", [("external_ids", "nb-id")], True),
+    ("Route", "ts_lr", ["transit_switch", ("external_ids", "lr-id")], False),
+]
+Model = dict[str, dict[uuid.UUID, dict[str, Any]]]
+
+
+def model_key(row: Mapping[str, Any], columns: Iterable[Any]) -> Any:
+    """An index key computed from a model row, independently of the replica."""
+    parts = []
+    for spec in columns:
+        if isinstance(spec, tuple):
+            col, key = spec
+            if key not in row[col]:
+                return MISSING
+            parts.append(row[col][key])
+        else:
+            v = row[spec]
+            parts.append(frozenset(v.items()) if isinstance(v, dict) else v)
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def schema_unique(model: Model) -> bool:
+    for table, rows in model.items():
+        for cols in SB.tables[table].indexes:
+            keys = [model_key(r, cols) for r in rows.values()]
+            if len(keys) != len(set(keys)):
+                return False
+    return True
+
+
+def replay(model: Model, changes: list[Change]) -> Model:
+    """Apply change events to a copy of ``model``, checking each against it."""
+    out = {t: dict(rows) for t, rows in model.items()}
+    for c in changes:
+        rows = out[c.table]
+        if c.kind == "insert":
+            assert c.old is None and c.new is not None and c.uuid not in rows
+            rows[c.uuid] = c.new.to_dict()
+        elif c.kind == "modify":
+            assert c.old is not None and c.new is not None
+            assert rows[c.uuid] == c.old.to_dict() != c.new.to_dict()
+            assert c.changed_columns() == {k for k, v in c.new.items() if c.old[k] != v}
+            rows[c.uuid] = c.new.to_dict()
+        else:
+            assert c.new is None and c.old is not None
+            assert rows.pop(c.uuid) == c.old.to_dict()
+        assert c.uuid == c.row.uuid and c.row.table == c.table
+    return out
+
+
+class ReplicaMachine(RuleBasedStateMachine):
+    """Random transactions against a replica and a naive ``{uuid: dict}`` model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replica = Replica(SB, {"Route": None, "Availability_Zone": None})
+        self.model: Model = {"Route": {}, "Availability_Zone": {}}
+        self.next_uuid = 1
+        for table, name, columns, unique in CLIENT_INDEXES:
+            self.replica.add_index(table, name, columns, unique=unique)
+        self.indexed = {name for _, name, _, _ in CLIENT_INDEXES}
+
+    def fresh_uuid(self) -> uuid.UUID:
+        self.next_uuid += 1
+        return uuid.UUID(int=self.next_uuid)
+
+    def draw_ops(self, data: st.DataObject, model: Model, size: int) -> list[RowUpdate]:
+        """Up to ``size`` valid updates; ``model`` is updated to the result."""
+        ops: list[RowUpdate] = []
+        for _ in range(size):
+            table = data.draw(st.sampled_from(sorted(TABLE_VALUES)))
+            rows = model[table]
+            strategies = TABLE_VALUES[table]
+            action = data.draw(st.sampled_from(["insert", "modify", "modify", "v1", "delete"]))
+            if action == "insert" or not rows:
+                u = self.fresh_uuid()
+                values = full(SB, table, **{c: data.draw(s) for c, s in strategies.items()})
+                kind = data.draw(st.sampled_from(["insert", "initial"]))
+                ops.append(RowUpdate(table, u, kind, new=dict(values)))  # type: ignore[arg-type]
+                rows[u] = values
+                continue
+            u = data.draw(st.sampled_from(sorted(rows)))
+            if action == "delete":
+                ops.append(RowUpdate(table, u, "delete"))
+                del rows[u]
+                continue
+            old = rows[u]
+            changed = data.draw(st.sets(st.sampled_from(sorted(strategies)), max_size=3))
+            new = {**old, **{c: data.draw(strategies[c]) for c in changed}}
+            if action == "v1":
+                ops.append(RowUpdate(table, u, "modify", new=dict(new),
+                                     old={c: old[c] for c in changed}))
+            else:
+                cols = SB.tables[table].columns
+                diff = {c: make_diff(cols[c].type, old[c], new[c]) for c in changed}
+                ops.append(RowUpdate(table, u, "modify", diff=diff))
+            rows[u] = new
+        return ops
+
+    @rule(data=st.data(), size=st.integers(0, 6))
+    def transaction(self, data: st.DataObject, size: int) -> None:
+        after = {t: dict(rows) for t, rows in self.model.items()}
+        ops = self.draw_ops(data, after, size)
+        if not schema_unique(after):
+            event("transaction: not unique, skipped")
+            return  # a server would have refused this transaction
+        version, txns = self.replica.version, self.replica.txn_count
+        changes = self.replica.apply(ops)
+        event(f"transaction: {len(changes)} changes "
+              f"({'+'.join(sorted({c.kind for c in changes})) or 'none'})")
+        assert replay(self.model, changes) == after
+        assert self.replica.version == version + bool(changes)
+        assert self.replica.txn_count == txns + 1
+        touched = {(u.table, u.uuid) for u in ops}
+        assert {(c.table, c.uuid) for c in changes} <= touched
+        assert len(changes) == len({(c.table, c.uuid) for c in changes})
+        initial_inserts = {(u.table, u.uuid) for u in ops if u.kind == "initial"}
+        for c in changes:
+            assert c.initial == (c.kind == "insert" and (c.table, c.uuid) in initial_inserts)
+        self.model = after
+
+    @rule(data=st.data(), size=st.integers(0, 4),
+          bad=st.sampled_from(["modify", "delete", "insert", "table"]))
+    def failing_transaction(self, data: st.DataObject, size: int, bad: str) -> None:
+        after = {t: dict(rows) for t, rows in self.model.items()}
+        ops = self.draw_ops(data, after, size)
+        existing = [(t, u) for t, rows in after.items() for u in rows]
+        if bad == "modify":
+            wrong = RowUpdate("Route", self.fresh_uuid(), "modify", diff={"origin": "static"})
+        elif bad == "delete":
+            wrong = RowUpdate("Availability_Zone", self.fresh_uuid(), "delete")
+        elif bad == "insert" and existing:
+            t, u = data.draw(st.sampled_from(existing))
+            wrong = RowUpdate(t, u, "insert", new=full(SB, t))
+        else:
+            wrong = RowUpdate("Encap", self.fresh_uuid(), "insert", new=full(SB, "Encap"))
+        ops.insert(data.draw(st.integers(0, len(ops))), wrong)
+        before = snapshot(self.replica)
+        with pytest.raises(RemoteProtocolError):
+            self.replica.apply(ops)
+        assert snapshot(self.replica) == before
+
+    @rule(data=st.data(), size=st.integers(0, 6))
+    def resync(self, data: st.DataObject, size: int) -> None:
+        """A reconnect with found=false: a fresh copy that differs by some transactions."""
+        after = {t: dict(rows) for t, rows in self.model.items()}
+        self.draw_ops(data, after, size)
+        if not schema_unique(after):
+            return
+        copy_ = [RowUpdate(t, u, "initial", new=dict(v)) for t, rows in after.items()
+                 for u, v in rows.items()]
+        copy_ = data.draw(st.permutations(copy_))
+        version = self.replica.version
+        changes = self.replica.reset(copy_)
+        event(f"resync: {len(changes)} changes")
+        assert replay(self.model, changes) == after
+        expected = {
+            (t, u) for t in after for u in set(after[t]) | set(self.model[t])
+            if after[t].get(u) != self.model[t].get(u)
+        }
+        assert {(c.table, c.uuid) for c in changes} == expected
+        assert len(changes) == len(expected) and not any(c.initial for c in changes)
+        assert self.replica.version == version + bool(changes)
+        self.model = after
+
+    @rule(spec=st.sampled_from(CLIENT_INDEXES))
+    def add_index(self, spec: tuple[str, str, list[Any], bool]) -> None:
+        """Client indexes go, and come back on a populated replica."""
+        table, name, columns, unique = spec
+        if name in self.indexed:
+            with pytest.raises(LocalProtocolError, match="already has an index"):
+                self.replica.add_index(table, name, columns, unique=unique)
+            self.replica.remove_index(table, name)
+            self.indexed.discard(name)
+        else:
+            index = self.replica.add_index(table, name, columns, unique=unique)
+            assert index.unique == unique and self.replica.table(table).index(name) is index
+            self.indexed.add(name)
+
+    @invariant()
+    def replica_equals_model(self) -> None:
+        for table, rows in self.model.items():
+            view = self.replica.table(table)
+            assert len(view) == len(rows)
+            assert contents(self.replica, table) == rows
+            for u in rows:
+                row = view.get(u)
+                assert row is not None and row.uuid == u and view.rows[u] is row
+
+    @invariant()
+    def indexes_agree_with_a_full_scan(self) -> None:
+        for table, rows in self.model.items():
+            view = self.replica.table(table)
+            for ix in view.indexes.values():
+                expected: dict[Any, set[uuid.UUID]] = {}
+                for u, row in rows.items():
+                    k = model_key(row, ix.columns)
+                    if k is not MISSING:
+                        expected.setdefault(k, set()).add(u)
+                assert set(ix.keys()) == set(expected)
+                for k, us in expected.items():
+                    assert {r.uuid for r in ix.find(k)} == us
+                    assert ix.count(k) == len(us)
+                    if len(us) == 1:
+                        hit = ix.get(k)
+                        assert hit is not None and hit.uuid in us
+                    else:
+                        with pytest.raises(IndexConflictError):
+                            ix.get(k)
+                conflicts = {k for k, us in expected.items() if len(us) > 1}
+                if ix.unique:
+                    assert set(ix.conflicts) == conflicts
+                    if ix.from_schema:
+                        assert not conflicts
+                else:
+                    assert ix.conflicts == {}
+            for _table, name, _columns, _unique in CLIENT_INDEXES:
+                if table == "Route" and name not in self.indexed:
+                    with pytest.raises(KeyError):
+                        view.index(name)
+
+
+ReplicaMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestReplicaMachine = ReplicaMachine.TestCase
+
