@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, final
 
 import attrs
 import trio
 
+from ovsdb_ic.client.live import LiveReplica
 from ovsdb_ic.client.monitor import Lock, Monitor, MonitorMethod
 from ovsdb_ic.client.remotes import Remote, parse_remotes
 from ovsdb_ic.client.session import OrderedResponse, Session
 from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError, RpcError
+from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
 from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest
@@ -124,6 +126,30 @@ class Client:
             mon.close()
             raise
         return mon
+
+    async def replicate(
+        self,
+        tables: Sequence[str] | Mapping[str, Sequence[str] | None],
+        *,
+        schema: DatabaseSchema | None = None,
+    ) -> LiveReplica:
+        """Keep a :class:`~ovsdb_ic.replica.Replica` of ``tables`` current.
+
+        ``tables`` names tables (all columns) or maps them to column lists.
+        Returns once the initial copy is applied; the replica then follows
+        every server transaction until the client closes.
+        """
+        schema = schema or self.schema
+        if schema is None:
+            raise ConfigError("database", None, "replicate needs connect(database=...) or schema=")
+        if self._nursery is None:
+            raise ConfigError("client", None, "replicate needs a client opened by connect()")
+        spec = dict(tables) if isinstance(tables, Mapping) else {t: None for t in tables}
+        replica = Replica(schema, spec)
+        mon = await self.monitor(replica.monitor_requests(), schema=schema)
+        live = LiveReplica(replica, mon)
+        await self._nursery.start(live.run)
+        return live
 
     async def monitor_cond_change(
         self, monitor: Monitor, changes: Sequence[MonitorRequest]
