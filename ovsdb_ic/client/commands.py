@@ -19,9 +19,10 @@ import trio
 from ovsdb_ic.client.connection import Client, connect
 from ovsdb_ic.client.remotes import parse_remotes
 from ovsdb_ic.errors import ConnectError, OvsdbError, RpcError
+from ovsdb_ic.replica import Change, Replica
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.data import column_codec
-from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest, RowUpdate, apply_update
+from ovsdb_ic.wire.monitor import ZERO_TXN_ID
 from ovsdb_ic.wire.schema import DatabaseSchema, TableSchema
 
 __all__ = ["DumpError", "dump", "monitor_changes", "row_to_json"]
@@ -103,11 +104,20 @@ async def dump(
     raise DumpError(problems)
 
 
-def _event(table: TableSchema, kind: str, u: Any, **rows: dict[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"table": table.name, "uuid": str(u), "kind": kind}
-    for key, row in rows.items():
-        if row is not None:
-            out[key] = row_to_json(table, row, sorted(row))
+def _event(schema: DatabaseSchema, change: Change) -> dict[str, Any]:
+    """The JSON line of one change: full rows for inserts/deletes, changed columns for modifies."""
+    table = schema.tables[change.table]
+    kind = "initial" if change.initial else change.kind
+    out: dict[str, Any] = {"table": change.table, "uuid": str(change.uuid), "kind": kind}
+    if change.kind == "modify":
+        assert change.old is not None and change.new is not None
+        cols = sorted(change.changed_columns())
+        out["old"] = row_to_json(table, change.old.to_dict(), cols)
+        out["new"] = row_to_json(table, change.new.to_dict(), cols)
+    elif change.new is not None:
+        out["new"] = row_to_json(table, change.new.to_dict(), change.new.columns)
+    elif change.old is not None:
+        out["old"] = row_to_json(table, change.old.to_dict(), change.old.columns)
     return out
 
 
@@ -126,13 +136,12 @@ async def monitor_changes(
     Initial rows come first (kind ``initial``), then ``insert``/``modify``
     (with ``old`` and ``new`` values of the changed columns)/``delete``. After
     a reconnect the monitor resumes from the last transaction id; when the
-    server cannot resume, the fresh copy is compared with what was reported
-    and only the differences are emitted.
+    server cannot resume, the fresh copy goes through ``Replica.reset`` and
+    only the differences are emitted.
     """
     parse_remotes(remotes, field="--db")
-    rows: dict[tuple[str, Any], dict[str, Any]] = {}
+    replica: Replica | None = None
     last_txn = ZERO_TXN_ID
-    first = True
     started = False
     delay = 0.25
     while True:
@@ -143,18 +152,22 @@ async def monitor_changes(
                 for t in tables:
                     if t not in schema.tables:
                         raise DumpError([f"database {database} has no table {t!r}"])
-                mon = await client.monitor([MonitorRequest(t) for t in tables],
-                                           last_txn_id=last_txn)
+                fresh = replica is None
+                if replica is None:
+                    replica = Replica(schema, {t: None for t in tables})
+                mon = await client.monitor(replica.monitor_requests(), last_txn_id=last_txn)
                 if not started:
                     started = True
                     task_status.started()
                 delay = 0.25
                 async for batch in mon:
-                    if batch.initial:
-                        _resync(schema, rows, batch.updates, emit, first)
-                        first = False
+                    if batch.initial and not fresh:
+                        changes = replica.reset(batch.updates)
                     else:
-                        _apply(schema, rows, batch.updates, emit)
+                        changes = replica.apply(batch.updates)
+                    fresh = False
+                    for change in changes:
+                        emit(_event(schema, change))
                     if batch.last_txn_id is not None:
                         last_txn = batch.last_txn_id
                 raise ConnectError(f"{client.remote}: connection closed")
@@ -165,56 +178,3 @@ async def monitor_changes(
             log(f"{_describe(exc)}; retrying in {wait:.1f} s")
             await trio.sleep(wait)
             delay = min(delay * 2, backoff_max)
-
-
-def _resync(
-    schema: DatabaseSchema,
-    rows: dict[tuple[str, Any], dict[str, Any]],
-    updates: Sequence[RowUpdate],
-    emit: Callable[[dict[str, Any]], None],
-    first: bool,
-) -> None:
-    fresh = {(u.table, u.uuid): dict(u.new or {}) for u in updates}
-    if first:
-        for (t, u), row in fresh.items():
-            emit(_event(schema.tables[t], "initial", u, new=row))
-    else:
-        for key, row in fresh.items():
-            old = rows.get(key)
-            table = schema.tables[key[0]]
-            if old is None:
-                emit(_event(table, "insert", key[1], new=row))
-            elif old != row:
-                changed = [c for c in row if old.get(c) != row.get(c)]
-                emit(_event(table, "modify", key[1], old={c: old[c] for c in changed if c in old},
-                            new={c: row[c] for c in changed}))
-        for key, old in rows.items():
-            if key not in fresh:
-                emit(_event(schema.tables[key[0]], "delete", key[1], old=old))
-    rows.clear()
-    rows.update(fresh)
-
-
-def _apply(
-    schema: DatabaseSchema,
-    rows: dict[tuple[str, Any], dict[str, Any]],
-    updates: Sequence[RowUpdate],
-    emit: Callable[[dict[str, Any]], None],
-) -> None:
-    for u in updates:
-        table = schema.tables[u.table]
-        key = (u.table, u.uuid)
-        old = rows.get(key)
-        new = apply_update(table, old, u)
-        if new is None:
-            rows.pop(key, None)
-            emit(_event(table, "delete", u.uuid, old=old))
-        elif old is None:
-            rows[key] = new
-            emit(_event(table, "insert", u.uuid, new=new))
-        else:
-            rows[key] = new
-            changed = [c for c in new if old.get(c) != new.get(c)]
-            if changed:
-                emit(_event(table, "modify", u.uuid, old={c: old[c] for c in changed if c in old},
-                            new={c: new[c] for c in changed}))
