@@ -181,83 +181,6 @@ def _uuid_key(key: Any, table: str) -> uuid.UUID:
         raise DataError("row key is not a UUID", value=key, where=table) from None
 
 
-def _decode_update2(
-    schema: DatabaseSchema,
-    table_updates: Any,
-    *,
-    columns: Mapping[str, Sequence[str]] | None = None,
-    decoders: dict[str, TableDecoder] | None = None,
-) -> list[RowUpdate]:
-    """Decode ``<table-updates2>`` (monitor_cond replies, update2 and update3).
-
-    ``columns`` restricts the columns per table (as monitored); ``decoders`` is
-    an optional cache of compiled table decoders to reuse across calls.
-    """
-    if type(table_updates) is not dict:
-        raise DataError("table-updates2 must be a JSON object", value=table_updates)
-    cache = {} if decoders is None else decoders
-    out: list[RowUpdate] = []
-    append = out.append
-    for table, rows in table_updates.items():
-        dec = _decoders(schema, cache, table, columns)
-        if type(rows) is not dict:
-            raise DataError("table-update2 must be a JSON object", value=rows, where=table)
-        for key, upd in rows.items():
-            u = _uuid_key(key, table)
-            if type(upd) is not dict or len(upd) != 1:
-                raise DataError(
-                    "row-update2 must have exactly one of initial/insert/modify/delete",
-                    value=upd, where=table,
-                )
-            ((kind, body),) = upd.items()
-            if kind == "initial" or kind == "insert":
-                append(RowUpdate(table, u, kind, dec.row(body)))
-            elif kind == "modify":
-                append(RowUpdate(table, u, "modify", diff=dec.diff(body)))
-            elif kind == "delete":
-                old = dec.row(body) if type(body) is dict and body else None
-                append(RowUpdate(table, u, "delete", old=old))
-            else:
-                raise DataError(f"unknown row-update2 kind {kind!r}", value=upd, where=table)
-    return out
-
-
-def _decode_update(
-    schema: DatabaseSchema,
-    table_updates: Any,
-    *,
-    initial: bool = False,
-    columns: Mapping[str, Sequence[str]] | None = None,
-    decoders: dict[str, TableDecoder] | None = None,
-) -> list[RowUpdate]:
-    """Decode a v1 ``<table-updates>`` (``monitor`` replies and ``update``).
-
-    ``initial`` marks rows of a monitor reply as ``initial`` instead of ``insert``.
-    """
-    if type(table_updates) is not dict:
-        raise DataError("table-updates must be a JSON object", value=table_updates)
-    cache = {} if decoders is None else decoders
-    out: list[RowUpdate] = []
-    for table, rows in table_updates.items():
-        dec = _decoders(schema, cache, table, columns)
-        if type(rows) is not dict:
-            raise DataError("table-update must be a JSON object", value=rows, where=table)
-        for key, upd in rows.items():
-            u = _uuid_key(key, table)
-            if type(upd) is not dict or not upd or set(upd) - {"old", "new"}:
-                raise DataError("row-update must have \"old\" and/or \"new\"", value=upd,
-                                where=table)
-            old, new = upd.get("old"), upd.get("new")
-            if new is None:
-                out.append(RowUpdate(table, u, "delete",
-                                     old=dec.row(old) if old is not None else None))
-            elif old is None:
-                out.append(RowUpdate(table, u, "initial" if initial else "insert", dec.row(new)))
-            else:
-                out.append(RowUpdate(table, u, "modify", new=dec.row(new), old=dec.partial(old)))
-    return out
-
-
 def _row_count(table_updates: Any) -> int:
     if type(table_updates) is not dict:
         return 0
@@ -282,8 +205,34 @@ def decode_update2(
     updates are decoded with the cyclic garbage collector paused
     (:mod:`ovsdb_ic.wire._gc`).
     """
+    if type(table_updates) is not dict:
+        raise DataError("table-updates2 must be a JSON object", value=table_updates)
+    cache = {} if decoders is None else decoders
+    out: list[RowUpdate] = []
+    append = out.append
     with gc_paused(_row_count(table_updates) >= _BIG_UPDATE):
-        return _decode_update2(schema, table_updates, columns=columns, decoders=decoders)
+        for table, rows in table_updates.items():
+            dec = _decoders(schema, cache, table, columns)
+            if type(rows) is not dict:
+                raise DataError("table-update2 must be a JSON object", value=rows, where=table)
+            for key, upd in rows.items():
+                u = _uuid_key(key, table)
+                if type(upd) is not dict or len(upd) != 1:
+                    raise DataError(
+                        "row-update2 must have exactly one of initial/insert/modify/delete",
+                        value=upd, where=table,
+                    )
+                ((kind, body),) = upd.items()
+                if kind == "initial" or kind == "insert":
+                    append(RowUpdate(table, u, kind, dec.row(body)))
+                elif kind == "modify":
+                    append(RowUpdate(table, u, "modify", diff=dec.diff(body)))
+                elif kind == "delete":
+                    old = dec.row(body) if type(body) is dict and body else None
+                    append(RowUpdate(table, u, "delete", old=old))
+                else:
+                    raise DataError(f"unknown row-update2 kind {kind!r}", value=upd, where=table)
+    return out
 
 
 def decode_update(
@@ -298,9 +247,31 @@ def decode_update(
 
     ``initial`` marks rows of a monitor reply as ``initial`` instead of ``insert``.
     """
+    if type(table_updates) is not dict:
+        raise DataError("table-updates must be a JSON object", value=table_updates)
+    cache = {} if decoders is None else decoders
+    out: list[RowUpdate] = []
     with gc_paused(_row_count(table_updates) >= _BIG_UPDATE):
-        return _decode_update(schema, table_updates, initial=initial, columns=columns,
-                              decoders=decoders)
+        for table, rows in table_updates.items():
+            dec = _decoders(schema, cache, table, columns)
+            if type(rows) is not dict:
+                raise DataError("table-update must be a JSON object", value=rows, where=table)
+            for key, upd in rows.items():
+                u = _uuid_key(key, table)
+                if type(upd) is not dict or not upd or set(upd) - {"old", "new"}:
+                    raise DataError("row-update must have \"old\" and/or \"new\"", value=upd,
+                                    where=table)
+                old, new = upd.get("old"), upd.get("new")
+                if new is None:
+                    out.append(RowUpdate(table, u, "delete",
+                                         old=dec.row(old) if old is not None else None))
+                elif old is None:
+                    kind: UpdateKind = "initial" if initial else "insert"
+                    out.append(RowUpdate(table, u, kind, dec.row(new)))
+                else:
+                    out.append(RowUpdate(table, u, "modify", new=dec.row(new),
+                                         old=dec.partial(old)))
+    return out
 
 
 def decode_cond_since_reply(
