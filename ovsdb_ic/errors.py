@@ -26,6 +26,13 @@ __all__ = [
     "DataError",
     "RpcError",
     "TransactionError",
+    "ConstraintViolationError",
+    "ReferentialIntegrityError",
+    "WaitTimedOutError",
+    "TransactionAbortedError",
+    "NotOwnerError",
+    "ResourcesExhaustedError",
+    "transaction_error",
     "SandboxError",
     "ConfigError",
     "ConnectError",
@@ -170,3 +177,48 @@ class ConnectionClosedError(OvsdbError, ConnectionError):
 
 class InactivityTimeoutError(OvsdbError, TimeoutError):
     """The peer sent nothing, not even an echo reply, within the inactivity probe."""
+
+
+class ConstraintViolationError(TransactionError):
+    """``constraint violation``: e.g. a duplicate in a unique index, a value out of range."""
+
+
+class ReferentialIntegrityError(TransactionError):
+    """``referential integrity violation``: a strong reference to a missing row."""
+
+
+class WaitTimedOutError(TransactionError):
+    """``timed out``: a ``wait`` operation's condition did not hold.
+
+    This is how an optimistic check reports that the rows changed since they
+    were read: re-read and try again.
+    """
+
+
+class TransactionAbortedError(TransactionError):
+    """``aborted``: the transaction ran an ``abort`` operation."""
+
+
+class NotOwnerError(TransactionError):
+    """``not owner``: an ``assert`` named a lock this client does not hold."""
+
+
+class ResourcesExhaustedError(TransactionError):
+    """``resources exhausted``: the server refused the transaction for lack of resources."""
+
+
+_TXN_ERRORS: dict[str, type[TransactionError]] = {
+    "constraint violation": ConstraintViolationError,
+    "referential integrity violation": ReferentialIntegrityError,
+    "timed out": WaitTimedOutError,
+    "aborted": TransactionAbortedError,
+    "not owner": NotOwnerError,
+    "resources exhausted": ResourcesExhaustedError,
+}
+
+
+def transaction_error(
+    index: int, op: dict[str, Any] | None, error: str, details: str | None
+) -> TransactionError:
+    """The TransactionError subclass matching the server's ``error`` string."""
+    return _TXN_ERRORS.get(error, TransactionError)(index, op, error, details)

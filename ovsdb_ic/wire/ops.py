@@ -14,13 +14,14 @@ index, JSON, error and details) when any operation failed.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from ovsdb_ic.errors import DataError, LocalProtocolError, RemoteProtocolError, TransactionError
+from ovsdb_ic.errors import DataError, LocalProtocolError, RemoteProtocolError, transaction_error
 from ovsdb_ic.wire.data import NamedUUID, column_codec, parse_uuid
 from ovsdb_ic.wire.schema import ColumnSchema, ColumnType, DatabaseSchema, TableSchema
 
@@ -61,6 +62,7 @@ MUTATORS: Final[frozenset[str]] = frozenset({"+=", "-=", "*=", "/=", "%=", "inse
 """All mutators."""
 
 _ORDERING: Final = frozenset({"<", "<=", ">=", ">"})
+_LOCK_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ARITH: Final = frozenset({"+=", "-=", "*=", "/=", "%="})
 
 
@@ -304,8 +306,10 @@ def comment(text: str) -> dict[str, Any]:
 
 def assert_lock(lock: str) -> dict[str, Any]:
     """An ``assert`` operation: fail with ``not owner`` unless we hold ``lock``."""
-    if not isinstance(lock, str) or not lock:
-        raise LocalProtocolError("a lock name must be a non-empty string")
+    if not isinstance(lock, str) or not _LOCK_NAME.match(lock):
+        raise LocalProtocolError(
+            f"a lock name is an identifier (letters, digits, underscores), not {lock!r}"
+        )
     return {"op": "assert", "lock": lock}
 
 
@@ -336,7 +340,9 @@ def decode_transact_result(
 ) -> list[OpResult]:
     """Decode the ``result`` of ``transact`` for ``ops``.
 
-    Raises :class:`~ovsdb_ic.errors.TransactionError` for the first failed
+    Raises :class:`~ovsdb_ic.errors.TransactionError` (the subclass matching the
+    server's error, e.g. :class:`~ovsdb_ic.errors.ConstraintViolationError` or
+    :class:`~ovsdb_ic.errors.WaitTimedOutError`) for the first failed
     operation (``index == len(ops)`` for errors found at commit, such as
     referential integrity or constraint violations), and
     :class:`~ovsdb_ic.errors.RemoteProtocolError` for a malformed result.
@@ -348,7 +354,7 @@ def decode_transact_result(
             err = r.get("error")
             details = r.get("details")
             op = dict(ops[i]) if i < len(ops) else None
-            raise TransactionError(i, op, str(err), None if details is None else str(details))
+            raise transaction_error(i, op, str(err), None if details is None else str(details))
     if len(result) < len(ops):
         raise RemoteProtocolError(
             f"transact result has {len(result)} entries for {len(ops)} operations"

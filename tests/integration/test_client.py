@@ -353,3 +353,38 @@ def test_ssl_with_client_certificates(sandbox: Sandbox) -> None:
                 pass
 
     run(main)
+
+
+def test_server_errors_arrive_as_typed_exceptions(ic_sb_server: Server) -> None:
+    from ovsdb_ic.errors import (
+        ConstraintViolationError,
+        NotOwnerError,
+        ReferentialIntegrityError,
+        TransactionAbortedError,
+        WaitTimedOutError,
+    )
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            s = client.schema
+            assert s is not None
+            az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "a"})]))[0]
+            with pytest.raises(ConstraintViolationError) as exc:
+                await client.transact([ops.insert(s, "Availability_Zone", {"name": "a"})])
+            assert exc.value.index == 1  # found at commit, after the one operation
+            await client.transact([_route(s, az.uuid, "10.0.0.0/24")])
+            with pytest.raises(ReferentialIntegrityError):
+                await client.transact([ops.delete(s, "Availability_Zone", [])])
+            with pytest.raises(WaitTimedOutError) as wexc:
+                await client.transact([ops.comment("x"), ops.wait(
+                    s, "Availability_Zone", [], ["name"], [{"name": "b"}])])
+            assert wexc.value.index == 1 and wexc.value.op is not None
+            assert wexc.value.op["op"] == "wait"
+            with pytest.raises(TransactionAbortedError):
+                await client.transact([ops.abort()])
+            with pytest.raises(NotOwnerError):
+                await client.transact([ops.assert_lock("nobody_holds_this")])
+            with pytest.raises(ValueError, match="identifier"):
+                ops.assert_lock("not-an-identifier")
+
+    run(main)

@@ -621,3 +621,28 @@ def test_monitor_cond_change_refuses_column_changes() -> None:
     sb = _schema("OVN_IC_Southbound")
     with pytest.raises(LocalProtocolError, match="cannot change the columns"):
         monitor_cond_change_params(sb, "m1", "m2", [MonitorRequest("Route", ("nexthop",))])
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("constraint violation", "ConstraintViolationError"),
+        ("referential integrity violation", "ReferentialIntegrityError"),
+        ("timed out", "WaitTimedOutError"),
+        ("aborted", "TransactionAbortedError"),
+        ("not owner", "NotOwnerError"),
+        ("resources exhausted", "ResourcesExhaustedError"),
+        ("some future error", "TransactionError"),
+    ],
+)
+def test_server_errors_map_to_typed_exceptions(error: str, kind: str) -> None:
+    import ovsdb_ic.errors as errors_module
+
+    op = ops.insert(SB, "Availability_Zone", {"name": "az"})
+    with pytest.raises(TransactionError) as exc:
+        decode_transact_result(SB, [op, op], [{"uuid": ["uuid", U1]}, {"error": error,
+                                                                       "details": "why"}])
+    assert type(exc.value).__name__ == kind
+    assert isinstance(exc.value, getattr(errors_module, kind))
+    assert (exc.value.index, exc.value.error, exc.value.details) == (1, error, "why")
+    assert exc.value.op == op
