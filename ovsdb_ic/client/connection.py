@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, final
 
@@ -20,7 +20,8 @@ from ovsdb_ic.client.live import LiveReplica
 from ovsdb_ic.client.monitor import Lock, Monitor, MonitorMethod
 from ovsdb_ic.client.remotes import Remote, parse_remotes
 from ovsdb_ic.client.session import OrderedResponse, Session
-from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError, RpcError
+from ovsdb_ic.client.txn import Txn, TxnResult
+from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError, RpcError, WaitTimedOutError
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
@@ -58,6 +59,8 @@ class Client:
         self._locks: dict[str, Lock] = {}
         self._nursery: trio.Nursery | None = None
         self._next_monitor = 0
+        self.retries = 0
+        """Transactions re-run by :meth:`retry` after a failed optimistic check."""
         self.remonitors = 0
         """Monitors re-established after the server cancelled them (schema change)."""
 
@@ -91,6 +94,50 @@ class Client:
             "transact", wire_ops.transact_params(schema, operations)
         )
         return wire_ops.decode_transact_result(schema, operations, result)
+
+    def transaction(self, schema: DatabaseSchema | None = None) -> Txn:
+        """A new, empty :class:`~ovsdb_ic.client.txn.Txn` on the client's database."""
+        schema = schema or self.schema
+        if schema is None:
+            raise ConfigError("database", None, "transaction needs connect(database=...)")
+        return Txn(schema)
+
+    async def commit(self, txn: Txn) -> TxnResult:
+        """Run a built transaction; raises the typed TransactionError on failure."""
+        return txn.result(await self.transact(txn.ops, schema=txn.schema))
+
+    async def retry(
+        self,
+        build: Callable[[Txn], Awaitable[None] | None],
+        *,
+        attempts: int = 5,
+        live: LiveReplica | None = None,
+    ) -> TxnResult:
+        """Read-modify-write with optimistic checks: build, commit, and on a failed
+        :meth:`Txn.expect` (``WaitTimedOutError``) build again from fresh data.
+
+        ``build`` reads what it needs (typically from ``live.replica``) and adds
+        operations plus ``expect`` checks to the Txn it is given. With ``live``,
+        a retry first waits (up to a second) for the replica to change. After
+        ``attempts`` failed tries the last WaitTimedOutError is raised.
+        """
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        last: WaitTimedOutError | None = None
+        for _ in range(attempts):
+            txn = self.transaction()
+            pending = build(txn)
+            if pending is not None:
+                await pending
+            try:
+                return await self.commit(txn)
+            except WaitTimedOutError as exc:
+                last = exc
+                self.retries += 1
+                if live is not None:
+                    await _replica_changes(live, live.replica.version)
+        assert last is not None
+        raise last
 
     async def set_db_change_aware(self, aware: bool = True) -> None:
         """Ask to be told (monitor_canceled) instead of disconnected on schema changes."""
@@ -336,6 +383,16 @@ async def _first_answering(
                 await client.set_db_change_aware(True)
         return client
     return None
+
+
+async def _replica_changes(live: LiveReplica, seen: int) -> None:
+    """Wait up to a second for the replica to move past version ``seen``."""
+
+    def moved(replica: Replica) -> bool:
+        return replica.version != seen
+
+    with trio.move_on_after(1.0):
+        await live.wait_for(moved)
 
 
 def _os_reason(exc: OSError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import pytest
 import trio
@@ -23,6 +24,7 @@ from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest
 from ovsdb_ic.wire.ops import Condition
 
 DB = "OVN_IC_Southbound"
+ZERO_UUID = UUID(int=0)
 
 
 def run(fn: Callable[[], Awaitable[Any]]) -> Any:
@@ -386,5 +388,68 @@ def test_server_errors_arrive_as_typed_exceptions(ic_sb_server: Server) -> None:
                 await client.transact([ops.assert_lock("nobody_holds_this")])
             with pytest.raises(ValueError, match="identifier"):
                 ops.assert_lock("not-an-identifier")
+
+    run(main)
+
+
+def test_typed_transactions_and_optimistic_retry(ic_sb_server: Server) -> None:
+    from ovsdb_ic.models import ic_sb
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client, \
+                connect(ic_sb_server.remote, database=DB) as other:
+            txn = client.transaction()
+            az = txn.insert(ic_sb.AvailabilityZone(name="az1"))
+            route = txn.insert(
+                ic_sb.Route(transit_switch="ts", ip_prefix="10.0.0.0/24",
+                            nexthop="169.254.100.1", origin="connected",
+                            availability_zone=ZERO_UUID),
+                availability_zone=az)
+            txn.comment("typed insert")
+            result = await client.commit(txn)
+            az_uuid, route_uuid = result.uuid(az), result.uuid(route)
+            live = await client.replicate(["Route"])
+            row = live.replica.table("Route")[route_uuid]
+            assert row["availability_zone"] == az_uuid
+
+            # Another client changes the row after we read it: our expect fails,
+            # retry re-reads from the replica and succeeds on the fresh value.
+            calls = 0
+
+            async def bump(t: Any) -> None:
+                nonlocal calls
+                calls += 1
+                current = live.replica.table("Route")[route_uuid]
+                if calls == 1:
+                    s = other.schema
+                    assert s is not None
+                    await other.transact([ops.update(s, "Route", [Condition(
+                        "_uuid", "==", route_uuid)], {"nexthop": "169.254.100.7"})])
+                t.expect(current, ["nexthop"])
+                t.update("Route", current, {"external_ids": {"seen": current["nexthop"]}})
+
+            with trio.fail_after(10):
+                await client.retry(bump, live=live)
+            assert calls == 2 and client.retries == 1
+            with trio.fail_after(10):
+                await live.wait_for(
+                    lambda r: "seen" in r.table("Route")[route_uuid]["external_ids"])
+            assert live.replica.table("Route")[route_uuid]["external_ids"] == {
+                "seen": "169.254.100.7"}
+
+            # A check that can never pass gives up after `attempts`.
+            stale = live.replica.table("Route")[route_uuid]
+            async def never(t: Any) -> None:
+                t.expect(stale, ["nexthop"])
+            s = other.schema
+            assert s is not None
+            await other.transact([ops.update(s, "Route", [Condition("_uuid", "==", route_uuid)],
+                                             {"nexthop": "169.254.100.8"})])
+            from ovsdb_ic.errors import WaitTimedOutError
+            with pytest.raises(WaitTimedOutError), trio.fail_after(20):
+                await client.retry(never, attempts=2, live=live)
+            del_txn = client.transaction()
+            del_txn.delete("Route", route_uuid)
+            await client.commit(del_txn)
 
     run(main)
