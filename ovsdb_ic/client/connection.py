@@ -22,6 +22,7 @@ from ovsdb_ic.client.remotes import Remote, parse_remotes
 from ovsdb_ic.client.session import OrderedResponse, Session
 from ovsdb_ic.client.txn import Txn, TxnResult
 from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError, RpcError, WaitTimedOutError
+from ovsdb_ic.models.mapping import check_compatible, models_module
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
@@ -59,6 +60,9 @@ class Client:
         self._locks: dict[str, Lock] = {}
         self._nursery: trio.Nursery | None = None
         self._next_monitor = 0
+        self.schema_warnings: list[str] = []
+        """Differences between the server's schema and our typed models that do not
+        stop us from reading it (extra columns, wider enums, another version)."""
         self.retries = 0
         """Transactions re-run by :meth:`retry` after a failed optimistic check."""
         self.remonitors = 0
@@ -373,6 +377,7 @@ async def _first_answering(
         if database is not None:
             try:
                 client.schema = await client.get_schema(database)
+                client.schema_warnings = _check_models(client.schema)
             except OvsdbError as exc:
                 failures.append(ConnectError(f"{remote}: {database}: {exc}"))
                 await session.aclose()
@@ -383,6 +388,17 @@ async def _first_answering(
                 await client.set_db_change_aware(True)
         return client
     return None
+
+
+def _check_models(schema: DatabaseSchema) -> list[str]:
+    """Check the server's schema against our models for that database, if we have any.
+
+    Raises SchemaError (naming Table.column) when a column the models need is missing
+    or has another type; returns the harmless differences.
+    """
+    if models_module(schema.name) is None:
+        return []
+    return check_compatible(schema.name, schema)
 
 
 async def _replica_changes(live: LiveReplica, seen: int) -> None:

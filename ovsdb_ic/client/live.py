@@ -15,11 +15,13 @@ read the replica, which is always complete.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import final
+from typing import Any, final
+from uuid import UUID
 
 import trio
 
 from ovsdb_ic.client.monitor import Monitor
+from ovsdb_ic.models.mapping import model_for, to_model
 from ovsdb_ic.replica import Change, Replica
 
 __all__ = ["LiveReplica", "Subscription"]
@@ -54,6 +56,23 @@ class LiveReplica:
         """Server transactions applied (the initial copy counts as one)."""
         self.resyncs = 0
         """Full copies received after the first (each applied as differences)."""
+
+    def model(self, table: str, uuid: UUID) -> Any:
+        """The row as an instance of its typed model (``ovsdb_ic.models``), or the
+        generic replica Row when the database has no models; None when absent."""
+        row = self.replica.table(table).get(uuid)
+        if row is None:
+            return None
+        cls = model_for(self.replica.schema.name, table)
+        return row if cls is None else to_model(cls, row.uuid, row.to_dict())
+
+    def models(self, table: str) -> list[Any]:
+        """Every row of ``table`` as typed models (or generic rows, see :meth:`model`)."""
+        cls = model_for(self.replica.schema.name, table)
+        rows = list(self.replica.table(table))
+        if cls is None:
+            return rows
+        return [to_model(cls, r.uuid, r.to_dict()) for r in rows]
 
     def subscribe(self, size: int = 1024) -> Subscription:
         """Receive the changes of every transaction applied from now on."""

@@ -453,3 +453,64 @@ def test_typed_transactions_and_optimistic_retry(ic_sb_server: Server) -> None:
             await client.commit(del_txn)
 
     run(main)
+
+
+def test_typed_rows_from_a_live_replica(ic_sb_server: Server) -> None:
+    from ovsdb_ic.models import ic_sb
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            s = client.schema
+            assert s is not None
+            az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "az"})]))[0]
+            r = (await client.transact([_route(s, az.uuid, "10.2.0.0/16")]))[0]
+            live = await client.replicate(["Route", "Availability_Zone"])
+            route = live.model("Route", r.uuid)
+            assert isinstance(route, ic_sb.Route)
+            assert (route.uuid, route.ip_prefix, route.origin, route.availability_zone) == (
+                r.uuid, "10.2.0.0/16", "connected", az.uuid)
+            assert [m.name for m in live.models("Availability_Zone")] == ["az"]
+            assert live.model("Route", UUID(int=5)) is None
+
+    run(main)
+
+
+def _variant_schema(sandbox: Sandbox, name: str, edit: Callable[[dict[str, Any]], None]) -> str:
+    from ovsdb_ic.testing import schema_path
+
+    doc = json.loads(schema_path("ic-sb").read_text())
+    edit(doc)
+    path = sandbox.path / f"{name}.ovsschema"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_server_schema_older_or_newer_than_our_models(sandbox: Sandbox) -> None:
+    def drop_origin(doc: dict[str, Any]) -> None:
+        del doc["tables"]["Route"]["columns"]["origin"]
+
+    def add_column(doc: dict[str, Any]) -> None:
+        doc["version"] = "1.2.0"
+        doc["tables"]["Route"]["columns"]["weight"] = {"type": {"key": "integer", "min": 0,
+                                                                  "max": 1}}
+
+    old = sandbox.start_server(_variant_schema(sandbox, "old", drop_origin), name="old")
+    new = sandbox.start_server(_variant_schema(sandbox, "new", add_column), name="new")
+
+    async def main() -> None:
+        with pytest.raises(ConnectError) as exc:
+            async with connect(old.remote, database=DB):
+                pass
+        assert isinstance(exc.value.__cause__, ExceptionGroup)
+        assert "Route.origin" in str(exc.value.__cause__.exceptions[0])
+        async with connect(new.remote, database=DB) as client:
+            assert any("weight" in w for w in client.schema_warnings)
+            assert client.schema is not None
+            az = (await client.transact([ops.insert(client.schema, "Availability_Zone",
+                                                    {"name": "z"})]))[0]
+            await client.transact([_route(client.schema, az.uuid, "10.3.0.0/16")])
+            live = await client.replicate(["Route"])
+            (route,) = live.models("Route")
+            assert route.ip_prefix == "10.3.0.0/16"
+
+    run(main)
