@@ -46,6 +46,8 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
 __all__ = ["JsonFramer", "DEFAULT_MAX_MESSAGE_SIZE"]
 
+_PARSE_ERRORS: tuple[type[Exception], ...] = (*_DecodeErrors, RecursionError)
+
 DEFAULT_MAX_MESSAGE_SIZE: Final = 256 * 1024 * 1024
 """Default limit on one JSON value: 256 MiB (a 200k-row IC-SB reply is ~70 MB)."""
 
@@ -212,9 +214,7 @@ class JsonFramer:
             m = _RAW_SUSPECT.search(buf, pos, end)
             stop = m.start() + 1 if m is not None else end
             if buf.find(b"\\", pos, stop) >= 0:
-                resume = self._exact(buf, pos, end, out)
-                self.bytes_examined += resume - pos
-                return resume
+                return self._exact_counted(buf, pos, end, out)
             self.bytes_examined += stop - pos
             pieces = bytes(buf[pos:stop]).split(b'"')
             in_str = self._in_str
@@ -227,9 +227,7 @@ class JsonFramer:
             if (len(pieces) - 1) % 2:
                 in_str = not in_str
             if depth < 0:
-                resume = self._exact(buf, pos, end, out)
-                self.bytes_examined += resume - pos
-                return resume
+                return self._exact_counted(buf, pos, end, out)
             self._depth = depth
             self._in_str = in_str
             if depth == 0 and not in_str:
@@ -288,14 +286,12 @@ class JsonFramer:
             # likely it ends the value exactly (a whole reply in one chunk).
             # One parse tells: a second value after it fails as "trailing
             # characters" right after the first, so a wrong guess is cheap.
-            if end - self._start > self._max:
-                raise MessageTooLargeError(end - self._start, self._max,
-                                           offset=self._consumed + self._start)
             try:
-                with gc_paused(end - self._start >= _BIG_MESSAGE):
-                    value = _loads(buf[self._start : end])
-            except _DecodeErrors:
-                return False
+                value = self._load(buf, self._start, end)
+            except MessageTooLargeError:
+                raise
+            except _PARSE_ERRORS:
+                return False  # not one whole value after all: the exact path decides
             self.bytes_examined += end - pos
             out.append(value)
             self._start = -1
@@ -307,6 +303,11 @@ class JsonFramer:
         self._depth = depth
         self._in_str = in_str_end
         return True
+
+    def _exact_counted(self, buf: bytearray, pos: int, end: int, out: list[Any]) -> int:
+        resume = self._exact(buf, pos, end, out)
+        self.bytes_examined += resume - pos
+        return resume
 
     def _exact(self, buf: bytearray, pos: int, end: int, out: list[Any]) -> int:
         """Token-by-token scan; emits complete values; returns where it stopped."""
@@ -352,13 +353,19 @@ class JsonFramer:
         self._depth = depth
         return pos
 
-    def _parse(self, buf: bytearray, start: int, stop: int) -> Any:
+    def _load(self, buf: bytearray, start: int, stop: int) -> Any:
+        """Parse buf[start:stop] (size-checked, GC paused when big); decode errors escape."""
         if stop - start > self._max:
             raise MessageTooLargeError(stop - start, self._max, offset=self._consumed + start)
         chunk = buf if (start == 0 and stop == len(buf)) else buf[start:stop]
+        with gc_paused(stop - start >= _BIG_MESSAGE):
+            return _loads(chunk)
+
+    def _parse(self, buf: bytearray, start: int, stop: int) -> Any:
         try:
-            with gc_paused(stop - start >= _BIG_MESSAGE):
-                return _loads(chunk)
+            return self._load(buf, start, stop)
+        except MessageTooLargeError:
+            raise
         except _DecodeErrors as exc:
             raise self._error(f"malformed JSON: {exc}", start) from None
         except RecursionError:
