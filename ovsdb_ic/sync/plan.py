@@ -38,6 +38,7 @@ __all__ = [
     "Op",
     "Plan",
     "PlanError",
+    "Requirements",
     "Snapshot",
     "Update",
     "empty_snapshot",
@@ -198,6 +199,45 @@ class Snapshot:
         """The replica of one database."""
         replica: Replica = getattr(self, key)
         return replica
+
+
+@attrs.frozen
+class Requirements:
+    """What a planner reads: tables (with columns, ``None`` for all) and client indexes.
+
+    The runner monitors the union of its planners' tables and adds their indexes
+    before the first pass; :func:`empty_snapshot` and :meth:`install` do the same for
+    tests. ``indexes`` entries are ``(db, table, index name, columns)`` where a
+    column part is a column name or a ``(map column, key)`` pair, as
+    :meth:`~ovsdb_ic.replica.Replica.add_index` takes them.
+    """
+
+    tables: Mapping[DatabaseKey, Mapping[str, tuple[str, ...] | None]] = attrs.field(factory=dict)
+    indexes: tuple[tuple[DatabaseKey, str, str, tuple[Any, ...]], ...] = ()
+
+    def __or__(self, other: Requirements) -> Requirements:
+        tables: dict[DatabaseKey, dict[str, tuple[str, ...] | None]] = {}
+        for req in (self, other):
+            for db, ts in req.tables.items():
+                out = tables.setdefault(db, {})
+                for t, cols in ts.items():
+                    if t in out and (out[t] is None or cols is None):
+                        out[t] = None
+                    elif t in out:
+                        prev = out[t]
+                        assert prev is not None and cols is not None
+                        out[t] = tuple(dict.fromkeys(prev + cols))
+                    else:
+                        out[t] = cols
+        indexes = tuple(dict.fromkeys(self.indexes + other.indexes))
+        return Requirements(tables, indexes)
+
+    def install(self, snapshot: Snapshot) -> None:
+        """Add the indexes this planner uses to the snapshot's replicas (once each)."""
+        for db, table, name, columns in self.indexes:
+            view = snapshot.db(db).table(table)
+            if name not in view.indexes:
+                snapshot.db(db).add_index(table, name, columns)
 
 
 # ---------------------------------------------------------------------------- simulate
@@ -414,8 +454,14 @@ def _integrity(
             return
 
 
-def empty_snapshot() -> Snapshot:
-    """Four empty replicas of every table, with the schemas of ``schemas/`` (for tests)."""
+def empty_snapshot(requirements: Requirements | None = None) -> Snapshot:
+    """Four empty replicas of every table, with the schemas of ``schemas/`` (for tests).
+
+    ``requirements`` (the union of the planners' :class:`Requirements`) adds their indexes.
+    """
     from ovsdb_ic.models.mapping import model_schema
 
-    return Snapshot(**{key: Replica(model_schema(name)) for key, name in DATABASES.items()})
+    snap = Snapshot(**{key: Replica(model_schema(name)) for key, name in DATABASES.items()})
+    if requirements is not None:
+        requirements.install(snap)
+    return snap
