@@ -143,6 +143,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(f"ovsdb-ic monitor: {message}", file=sys.stderr, flush=True)
 
+    _log_client_to_stderr("monitor")
     try:
         trio.run(lambda: monitor_changes(args.db, args.database, args.tables, emit, log=log))
     except DumpError as exc:
@@ -150,6 +151,17 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             print(f"ovsdb-ic monitor: {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def _log_client_to_stderr(command: str) -> None:
+    """Show the client's reconnect and failover messages on stderr, one line each."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"ovsdb-ic {command}: %(message)s"))
+    logger = logging.getLogger("ovsdb_ic")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:

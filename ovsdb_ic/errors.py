@@ -37,6 +37,8 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
+    "RequestNotSentError",
+    "OutcomeUnknownError",
     "InactivityTimeoutError",
 ]
 
@@ -173,6 +175,22 @@ class ConnectError(OvsdbError, ConnectionError):
 
 class ConnectionClosedError(OvsdbError, ConnectionError):
     """The connection closed (or failed) while a request was waiting for its answer."""
+
+
+class RequestNotSentError(ConnectionClosedError):
+    """The connection closed before any byte of the request was written.
+
+    The server never saw it, so sending it again (on a new connection) is safe.
+    """
+
+
+class OutcomeUnknownError(ConnectionClosedError):
+    """A transaction was sent but the connection failed before its answer arrived.
+
+    The server may or may not have committed it. The client does not resend it
+    on its own unless the transaction was declared idempotent (see
+    docs/failover.md); ``__cause__`` is the connection error.
+    """
 
 
 class InactivityTimeoutError(OvsdbError, TimeoutError):

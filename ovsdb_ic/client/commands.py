@@ -91,7 +91,8 @@ async def dump(
     for remote in parse_remotes(remotes, field="--db"):
         with trio.move_on_after(attempt_seconds) as scope:
             try:
-                async with connect(str(remote), database=database, probe_interval=None) as c:
+                async with connect(str(remote), database=database, probe_interval=None,
+                                   reconnect=False) as c:
                     assert c.schema is not None
                     return await _dump_with(c, c.schema, tables)
             except DumpError:

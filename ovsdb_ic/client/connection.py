@@ -1,36 +1,75 @@
-"""``connect()``: open a session to the first remote that answers, as a trio context.
+"""``connect()``: a client that stays connected to a database across failures.
 
-Failover across remotes, leader detection and resume are a later layer; here
-the remotes of a list are tried in order and the first that accepts the
-connection (and has ``database``, when one is named) is used.
+The client keeps one connection (a :class:`~ovsdb_ic.client.session.Session`) to
+one remote of its list at a time. For a clustered database it checks, through
+the server's ``_Server`` database, that the member is connected to its cluster,
+is the leader (``leader_only``, the default), belongs to the pinned cluster and
+is not behind what was already seen; it watches that row and moves on when it
+stops being true. When the connection is lost it tries every remote (shuffled or
+in order), backs off with jitter between rounds, and on the new connection
+restores its monitors (resuming with ``monitor_cond_since`` from the last
+transaction id) and locks. Requests made meanwhile wait for the new connection.
+
+Transactions are never blindly resent: one whose bytes never left is resent; one
+that was sent and lost its connection raises
+:class:`~ovsdb_ic.errors.OutcomeUnknownError` unless the caller declared it
+``idempotent``. See docs/failover.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, final
+from typing import Any, Final, final
 
 import attrs
 import trio
 
+from ovsdb_ic.client.failover import (
+    Backoff,
+    ClientStats,
+    ServerStatus,
+    judge_server,
+    round_order,
+)
 from ovsdb_ic.client.live import LiveReplica
 from ovsdb_ic.client.monitor import Lock, Monitor, MonitorMethod
 from ovsdb_ic.client.remotes import Remote, parse_remotes
 from ovsdb_ic.client.session import OrderedResponse, Session
 from ovsdb_ic.client.txn import Txn, TxnResult
-from ovsdb_ic.errors import ConfigError, ConnectError, OvsdbError, RpcError, WaitTimedOutError
+from ovsdb_ic.errors import (
+    ConfigError,
+    ConnectError,
+    ConnectionClosedError,
+    InactivityTimeoutError,
+    OutcomeUnknownError,
+    OvsdbError,
+    RequestNotSentError,
+    RpcError,
+    SchemaError,
+    WaitTimedOutError,
+)
 from ovsdb_ic.models.mapping import check_compatible, models_module
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
-from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest
-from ovsdb_ic.wire.ops import OpResult
+from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest, decode_update2, monitor_params
+from ovsdb_ic.wire.ops import Condition, OpResult
 from ovsdb_ic.wire.schema import DatabaseSchema, parse_schema
 
 __all__ = ["Client", "connect", "open_stream"]
+
+log = logging.getLogger("ovsdb_ic.client")
+
+# Requests that read and change nothing: repeated on the next connection when the
+# one they were sent on fails.
+_REPEATABLE: Final = frozenset({"echo", "list_dbs", "get_schema", "get_server_id"})
+_SERVER_COLUMNS: Final = ("name", "model", "connected", "leader", "index", "cid", "sid")
+_SERVER_MONITOR_ID: Final = "_server"
 
 
 async def open_stream(
@@ -46,20 +85,74 @@ async def open_stream(
     return await trio.open_ssl_over_tcp_stream(remote.host, remote.port, ssl_context=ssl_context)
 
 
+class _Rejected(ConnectError):
+    """A server answered but may not serve us (role checks); ``transient`` if waiting may help."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
 @final
-class Client:
-    """A connected OVSDB client (see :func:`connect`)."""
+class _Link:
+    """One connection: its session, remote, and the _Server row seen on it."""
 
     def __init__(self, session: Session, remote: Remote) -> None:
-        """Wrap an open session; use :func:`connect` rather than this."""
         self.session = session
         self.remote = remote
+        self.ended = trio.Event()
+        self.error: BaseException | None = None
+        self.server: ServerStatus | None = None
+        self.server_seen = trio.Event()
+        self.server_schema: DatabaseSchema | None = None
+        self.ready = False
+
+
+@final
+class Client:
+    """A connected OVSDB client (see :func:`connect` and the module docstring)."""
+
+    def __init__(
+        self,
+        remotes: Sequence[Remote],
+        *,
+        database: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        probe_interval: float | None = 5.0,
+        leader_only: bool = True,
+        shuffle: bool = True,
+        reconnect: bool = True,
+        backoff: Backoff | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Configure a client; use :func:`connect` rather than this."""
+        if not remotes:
+            raise ConfigError("remotes", remotes, "no remote given")
+        self.remotes = tuple(remotes)
+        """The remote list, as given."""
+        self.database = database
+        self.ssl_context = ssl_context
+        self.probe_interval = probe_interval
+        self.leader_only = leader_only
+        self.shuffle = shuffle
+        self.reconnect = reconnect
+        self.backoff = backoff or Backoff()
+        self._rng = random.Random(seed)
         self.schema: DatabaseSchema | None = None
         """The schema of the database named at connect time, if any."""
+        self._link: _Link | None = None
+        self._last_link: _Link | None = None
+        self._changed = trio.Event()
+        self._closed: BaseException | None = None
         self._monitors: dict[str, Monitor] = {}
+        self._live_monitors: set[Monitor] = set()
+        self._resuming: set[Monitor] = set()
         self._locks: dict[str, Lock] = {}
         self._nursery: trio.Nursery | None = None
         self._next_monitor = 0
+        self._server_schema: DatabaseSchema | None = None
+        self.stats = ClientStats()
+        """Connection statistics: remote, role, reconnects, resumes, resyncs, failovers."""
         self.schema_warnings: list[str] = []
         """Differences between the server's schema and our typed models that do not
         stop us from reading it (extra columns, wider enums, another version)."""
@@ -68,36 +161,133 @@ class Client:
         self.remonitors = 0
         """Monitors re-established after the server cancelled them (schema change)."""
 
+    # ------------------------------------------------------------ connection
+
+    @property
+    def session(self) -> Session:
+        """The current (or, while reconnecting, the last) session."""
+        link = self._link or self._last_link
+        if link is None:
+            raise ConnectionClosedError("not connected yet")
+        return link.session
+
+    @property
+    def remote(self) -> Remote:
+        """The remote of the current (or last) connection."""
+        link = self._link or self._last_link
+        if link is None:
+            raise ConnectionClosedError("not connected yet")
+        return link.remote
+
+    @property
+    def server(self) -> ServerStatus | None:
+        """What ``_Server`` last said about our database on the current connection."""
+        link = self._link or self._last_link
+        return None if link is None else link.server
+
+    @property
+    def connected(self) -> bool:
+        """True while a checked connection is up."""
+        return self._link is not None and self._link.ready and not self._link.session.closed
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, trio.Event()
+        changed.set()
+
+    async def wait_connected(self) -> None:
+        """Wait until the client has a checked connection (raises once it is closed)."""
+        await self._ready_session()
+
+    async def _ready_session(self) -> Session:
+        while True:
+            if self._closed is not None:
+                raise ConnectionClosedError(f"client is closed: {self._closed}") from self._closed
+            link = self._link
+            if link is not None and link.ready and not link.session.closed:
+                return link.session
+            await self._changed.wait()
+
+    async def reconnect_now(self) -> None:
+        """Drop the current connection; the client connects again (e.g. to rebalance)."""
+        link = self._link
+        if link is not None:
+            await link.session.aclose()
+
     # ------------------------------------------------------------ plain calls
 
     async def request(self, method: str, params: list[Any]) -> Any:
-        """Send any JSON-RPC request and return its result."""
-        return await self.session.request(method, params)
+        """Send any JSON-RPC request and return its result.
+
+        Read-only requests (echo, list_dbs, get_schema) are repeated on the next
+        connection when theirs fails; others raise the connection error (and
+        those never sent are sent again).
+        """
+        while True:
+            session = await self._ready_session()
+            try:
+                return await session.request(method, params)
+            except RequestNotSentError:
+                if not self.reconnect:
+                    raise
+                self.stats.resent += 1
+            except (ConnectionClosedError, InactivityTimeoutError):
+                if not self.reconnect or method not in _REPEATABLE:
+                    raise
+                self.stats.resent += 1
 
     async def echo(self, *params: Any) -> list[Any]:
         """Round-trip an echo request; returns the echoed params."""
-        result = await self.session.request("echo", list(params))
+        result = await self.request("echo", list(params))
         return list(result)
 
     async def list_dbs(self) -> list[str]:
         """The names of the databases the server has."""
-        return [str(d) for d in await self.session.request("list_dbs", [])]
+        return [str(d) for d in await self.request("list_dbs", [])]
 
     async def get_schema(self, database: str) -> DatabaseSchema:
         """Fetch and parse the schema of ``database``."""
-        return parse_schema(await self.session.request("get_schema", [database]))
+        return parse_schema(await self.request("get_schema", [database]))
 
     async def transact(
-        self, operations: Sequence[dict[str, Any]], *, schema: DatabaseSchema | None = None
+        self,
+        operations: Sequence[dict[str, Any]],
+        *,
+        schema: DatabaseSchema | None = None,
+        idempotent: bool = False,
     ) -> list[OpResult]:
-        """Run one transaction; return the results or raise TransactionError."""
+        """Run one transaction; return the results or raise TransactionError.
+
+        If the connection fails after the transaction was sent and before its
+        answer came, :class:`~ovsdb_ic.errors.OutcomeUnknownError` is raised: it
+        may or may not have been committed. With ``idempotent=True`` the client
+        instead sends it again on the next connection; declare that only for
+        transactions whose own ``wait`` operations (or whose nature) make a
+        second run harmless (docs/failover.md). A transaction whose bytes never
+        left is always sent again.
+        """
         schema = schema or self.schema
         if schema is None:
             raise ConfigError("database", None, "transact needs connect(database=...) or schema=")
-        result = await self.session.request(
-            "transact", wire_ops.transact_params(schema, operations)
-        )
-        return wire_ops.decode_transact_result(schema, operations, result)
+        params = wire_ops.transact_params(schema, operations)
+        while True:
+            session = await self._ready_session()
+            try:
+                result = await session.request("transact", params)
+            except RequestNotSentError:
+                if not self.reconnect:
+                    raise
+                self.stats.resent += 1
+                continue
+            except (ConnectionClosedError, InactivityTimeoutError) as exc:
+                if self.reconnect and idempotent:
+                    self.stats.resent += 1
+                    continue
+                self.stats.outcome_unknown += 1
+                raise OutcomeUnknownError(
+                    f"{session.name}: connection lost after the transaction was sent; "
+                    "it may or may not have been committed"
+                ) from exc
+            return wire_ops.decode_transact_result(schema, operations, result)
 
     def transaction(self, schema: DatabaseSchema | None = None) -> Txn:
         """A new, empty :class:`~ovsdb_ic.client.txn.Txn` on the client's database."""
@@ -106,9 +296,14 @@ class Client:
             raise ConfigError("database", None, "transaction needs connect(database=...)")
         return Txn(schema)
 
-    async def commit(self, txn: Txn) -> TxnResult:
-        """Run a built transaction; raises the typed TransactionError on failure."""
-        return txn.result(await self.transact(txn.ops, schema=txn.schema))
+    async def commit(self, txn: Txn, *, idempotent: bool = False) -> TxnResult:
+        """Run a built transaction; raises the typed TransactionError on failure.
+
+        ``idempotent`` as for :meth:`transact`.
+        """
+        return txn.result(
+            await self.transact(txn.ops, schema=txn.schema, idempotent=idempotent)
+        )
 
     async def retry(
         self,
@@ -145,7 +340,7 @@ class Client:
 
     async def set_db_change_aware(self, aware: bool = True) -> None:
         """Ask to be told (monitor_canceled) instead of disconnected on schema changes."""
-        await self.session.request("set_db_change_aware", [aware])
+        await self.request("set_db_change_aware", [aware])
 
     # --------------------------------------------------------------- monitors
 
@@ -159,10 +354,13 @@ class Client:
     ) -> Monitor:
         """Start a monitor; iterate the returned :class:`Monitor` for batches.
 
-        The first batch holds the initial contents. If the server cancels the
-        monitor because the database's schema changed (``monitor_canceled``,
-        e.g. ``ovsdb-client convert``), the client fetches the new schema and
-        monitors again; the next batch is then a full ``initial`` one.
+        The first batch holds the initial contents. After a reconnect the
+        monitor is restored on the new connection: ``monitor_cond_since``
+        monitors resume from the last transaction id (a batch with only the
+        changes), others (and resumes the server cannot serve) get a full
+        ``initial`` batch. If the server cancels the monitor because the
+        database's schema changed (``monitor_canceled``, e.g. ``ovsdb-client
+        convert``), the client fetches the new schema and monitors again.
         """
         schema = schema or self.schema
         if schema is None:
@@ -171,11 +369,20 @@ class Client:
         mon = Monitor(f"m{self._next_monitor}", schema, requests, method, last_txn_id)
         self._monitors[mon.id] = mon
         try:
-            await self.session.request(method, mon.params(), ordered=mon)
+            while True:
+                session = await self._ready_session()
+                try:
+                    await session.request(method, mon.params(), ordered=mon)
+                except (ConnectionClosedError, InactivityTimeoutError):
+                    if not self.reconnect:
+                        raise
+                    continue
+                break
         except BaseException:
             self._monitors.pop(mon.id, None)
             mon.close()
             raise
+        self._live_monitors.add(mon)
         return mon
 
     async def replicate(
@@ -188,7 +395,7 @@ class Client:
 
         ``tables`` names tables (all columns) or maps them to column lists.
         Returns once the initial copy is applied; the replica then follows
-        every server transaction until the client closes.
+        every server transaction, across reconnects, until the client closes.
         """
         schema = schema or self.schema
         if schema is None:
@@ -206,6 +413,7 @@ class Client:
         self, monitor: Monitor, changes: Sequence[MonitorRequest]
     ) -> None:
         """Replace the conditions of tables of a live monitor (not its columns)."""
+        session = await self._ready_session()
         self._next_monitor += 1
         new_id = f"m{self._next_monitor}"
         params = monitor.change_params(new_id, changes)
@@ -213,7 +421,7 @@ class Client:
         # id, before its reply: route that id to the monitor before asking.
         self._monitors[new_id] = monitor
         try:
-            await self.session.request("monitor_cond_change", params)
+            await session.request("monitor_cond_change", params)
         except BaseException:
             self._monitors.pop(new_id, None)
             raise
@@ -228,17 +436,25 @@ class Client:
     async def monitor_cancel(self, monitor: Monitor) -> None:
         """Cancel a monitor; its iteration ends."""
         self._monitors.pop(monitor.id, None)
+        self._live_monitors.discard(monitor)
         try:
-            await self.session.request("monitor_cancel", [monitor.id])
+            link = self._link
+            if link is not None and not link.session.closed:
+                await link.session.request("monitor_cancel", [monitor.id])
         finally:
             monitor.close()
 
     # ------------------------------------------------------------------ locks
 
     async def lock(self, name: str) -> Lock:
-        """Request lock ``name``; ``Lock.held`` tells whether it was granted now."""
+        """Request lock ``name``; ``Lock.held`` tells whether it was granted now.
+
+        The lock is requested again on every new connection (locks belong to a
+        connection): after a failover :attr:`Lock.held` is false until the new
+        server grants it.
+        """
         lk = self._locks.setdefault(name, Lock(name))
-        result = await self.session.request("lock", [name])
+        result = await self.request("lock", [name])
         if isinstance(result, dict) and result.get("locked") is True:
             lk._set_held()
         return lk
@@ -246,39 +462,273 @@ class Client:
     async def steal(self, name: str) -> Lock:
         """Take lock ``name`` from whoever holds it."""
         lk = self._locks.setdefault(name, Lock(name))
-        await self.session.request("steal", [name])
+        await self.request("steal", [name])
         lk._set_held()
         return lk
 
     async def unlock(self, name: str) -> None:
         """Release (or stop waiting for) lock ``name``."""
-        await self.session.request("unlock", [name])
         lk = self._locks.pop(name, None)
         if lk is not None:
             lk.held = False
+        await self.request("unlock", [name])
+
+    # ------------------------------------------------------- connecting, checks
+
+    async def _open_link(self, remote: Remote) -> _Link:
+        """Connect to one remote and run the checks; raise when it cannot serve us."""
+        assert self._nursery is not None
+        try:
+            stream = await open_stream(remote, ssl_context=self.ssl_context)
+        except OSError as exc:
+            raise ConnectError(f"{remote}: {_os_reason(exc)}") from exc
+        session = Session(stream, name=str(remote), probe_interval=self.probe_interval)
+        link = _Link(session, remote)
+        await self._nursery.start(self._run_link, link)
+        await self._nursery.start(self._dispatch, link)
+        try:
+            # A server that accepts and then says nothing (SIGSTOP) must not hold
+            # up the failover for longer than the probe would.
+            with trio.fail_after(self.probe_interval or 10.0):
+                await self._handshake(link)
+        except trio.TooSlowError:
+            await session.aclose()
+            raise ConnectError(f"{remote}: no answer during the connection checks") from None
+        except BaseException:
+            await session.aclose()
+            raise
+        return link
+
+    async def _handshake(self, link: _Link) -> None:
+        session = link.session
+        remote = link.remote
+        database = self.database
+        if database is None:
+            return
+        try:
+            schema = parse_schema(await session.request("get_schema", [database]))
+        except RpcError as exc:
+            raise ConnectError(f"{remote}: {database}: {exc}") from exc
+        except (ConnectionClosedError, InactivityTimeoutError) as exc:
+            raise ConnectError(f"{remote}: {exc}") from exc
+        try:
+            warnings = _check_models(schema)
+        except SchemaError as exc:
+            raise ConnectError(f"{remote}: {database}: {exc}") from exc
+        await self._watch_server(link, database)
+        status = link.server
+        if status is not None:
+            reason, transient = judge_server(
+                status, leader_only=self.leader_only, cluster_id=self.stats.cluster_id,
+                min_index=self.stats.max_index,
+            )
+            if reason is not None:
+                self.stats.rejected += 1
+                raise _Rejected(f"{remote}: {database} {reason}", transient=transient)
+            self._learn(status)
+        if self.schema is None or self.schema.cksum != schema.cksum or \
+                self.schema.version != schema.version:
+            self.schema = schema
+            self.schema_warnings = warnings
+        # Be told about schema changes (monitor_canceled) instead of being
+        # disconnected; servers older than OVS 2.11 refuse, which is fine.
+        with contextlib.suppress(RpcError):
+            await session.request("set_db_change_aware", [True])
+        for name, lk in list(self._locks.items()):
+            result = await session.request("lock", [name])
+            if isinstance(result, dict) and result.get("locked") is True:
+                lk._set_held()
+        for mon in list(self._live_monitors):
+            if mon.schema.name == schema.name and mon.schema.cksum != schema.cksum:
+                mon.schema = schema
+                mon._decoders.clear()
+            self._monitors[mon.id] = mon
+            self._resuming.add(mon)
+            await session.request(mon.method, mon.params(), ordered=mon)
+
+    async def _watch_server(self, link: _Link, database: str) -> None:
+        """Monitor our database's row of ``_Server.Database`` (only that row)."""
+        session = link.session
+        if self._server_schema is None:
+            try:
+                self._server_schema = parse_schema(
+                    await session.request("get_schema", ["_Server"])
+                )
+            except RpcError:
+                return  # a server without _Server (very old): nothing to check
+        schema = self._server_schema
+        link.server_schema = schema
+        cols = tuple(c for c in _SERVER_COLUMNS if c in schema.tables["Database"].columns)
+        request = MonitorRequest("Database", columns=cols,
+                                 where=(Condition("name", "==", database),))
+        params = monitor_params(schema, _SERVER_MONITOR_ID, [request], method="monitor_cond")
+        await session.request("monitor_cond", params, ordered=link)
+        await link.server_seen.wait()
+
+    def _server_update(self, link: _Link, table_updates: Any) -> None:
+        """Apply a _Server update on ``link``; drop the link when it stops qualifying."""
+        schema = link.server_schema
+        if schema is None:
+            return
+        row: dict[str, Any] = {}
+        if link.server is not None:
+            row = attrs.asdict(link.server, recurse=False)
+        updates = decode_update2(schema, table_updates)
+        for u in updates:
+            if u.kind in ("initial", "insert") and u.new is not None:
+                row.update(u.new)
+            elif u.kind == "modify" and u.diff is not None:
+                # Only scalar and optional columns: an update2 diff of an optional
+                # column is the new value, or the old one again when it was cleared.
+                for col, val in u.diff.items():
+                    old = row.get(col)
+                    row[col] = None if val == old and col in ("index", "cid", "sid") else val
+        if not row:
+            return
+        status = ServerStatus.from_row(row)
+        link.server = status
+        link.server_seen.set()
+        if not link.ready:
+            return
+        reason, _ = judge_server(status, leader_only=self.leader_only,
+                                 cluster_id=self.stats.cluster_id, min_index=0)
+        if reason is not None:
+            log.warning("%s: %s; moving on", link.remote, reason)
+            self.stats.leader_changes += 1
+            self.stats.last_failure = f"{link.remote}: {reason}"
+            link.error = ConnectError(f"{link.remote}: {reason}")
+            assert self._nursery is not None
+            self._nursery.start_soon(link.session.aclose)
+        else:
+            self._learn(status)
+
+    def _learn(self, status: ServerStatus) -> None:
+        self.stats.role = status.role
+        if status.model == "clustered":
+            if self.stats.cluster_id is None and status.cid is not None:
+                self.stats.cluster_id = status.cid
+            if status.index is not None and status.index > self.stats.max_index:
+                self.stats.max_index = status.index
+
+    async def _round(self, last: Remote | None, failures: list[Exception]) -> _Link | None:
+        """Try every remote once; the first that passes the checks wins."""
+        for remote in round_order(self.remotes, shuffle=self.shuffle, last=last, rng=self._rng):
+            try:
+                return await self._open_link(remote)
+            except (OvsdbError, OSError) as exc:
+                self.stats.failed_attempts += 1
+                self.stats.last_failure = str(exc)
+                log.debug("%s", exc)
+                failures.append(exc)
+        return None
+
+    async def _establish(self, *, initial: bool, last: Remote | None) -> _Link:
+        """Connect to a remote that can serve us, backing off between failed rounds.
+
+        The first connection gives up after one round unless a server answered
+        and was refused for a reason that waiting can fix (an election running);
+        later ones keep trying until the client is closed.
+        """
+        failed_rounds = 0
+        while True:
+            failures: list[Exception] = []
+            link = await self._round(last, failures)
+            if link is not None:
+                return link
+            transient = any(isinstance(f, _Rejected) and f.transient for f in failures)
+            if initial and not transient:
+                names = ", ".join(str(r) for r in self.remotes)
+                raise ConnectError(f"could not connect to any of {names}") from ExceptionGroup(
+                    "connection attempts", failures
+                )
+            failed_rounds += 1
+            delay = self.backoff.delay(failed_rounds, self._rng)
+            log.warning("no remote can serve (%s); retrying in %.2f s",
+                        "; ".join(str(f) for f in failures), delay)
+            await trio.sleep(delay)
+
+    def _set_link(self, link: _Link) -> None:
+        link.ready = True
+        self._link = link
+        self._last_link = link
+        self.stats.remote = str(link.remote)
+        self.stats.connects += 1
+        if link.server is None:
+            self.stats.role = "unknown" if self.database is not None else None
+        self._notify()
+
+    async def _supervise(self, link: _Link) -> None:
+        """Follow the current link; when it ends, connect again (or close the client)."""
+        while True:
+            await link.ended.wait()
+            lost_at = trio.current_time()
+            self._link = None
+            self.stats.remote = None
+            for lk in self._locks.values():
+                lk._set_lost()
+            error = link.error or link.session._closed
+            self.stats.last_failure = str(error) if error else None
+            self._notify()
+            if not self.reconnect:
+                self._close(error or ConnectionClosedError("connection closed"))
+                return
+            log.warning("%s: connection lost (%s); reconnecting", link.remote, error)
+            try:
+                link = await self._establish(initial=False, last=link.remote)
+            except OvsdbError as exc:  # permanent (schema no longer compatible)
+                self._close(exc)
+                raise
+            self.stats.reconnects += 1
+            self.stats.failover_durations.append(trio.current_time() - lost_at)
+            self._set_link(link)
+
+    def _close(self, error: BaseException) -> None:
+        if self._closed is None:
+            self._closed = error
+        for mon in list(self._monitors.values()) + list(self._live_monitors):
+            mon.close()
+        self._monitors.clear()
+        self._live_monitors.clear()
+        self._notify()
+
+    async def _run_link(self, link: _Link, *, task_status: trio.TaskStatus[None]) -> None:
+        """Run a link's session; its failure reaches waiting callers, not the nursery."""
+        try:
+            with contextlib.suppress(OvsdbError):
+                await link.session.run(task_status=task_status)
+        finally:
+            link.ended.set()
 
     # ------------------------------------------------------------- dispatcher
 
-    async def _dispatch(self, *, task_status: trio.TaskStatus[None]) -> None:
+    async def _dispatch(self, link: _Link, *, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
-        try:
-            async for event in self.session.notifications:
-                if isinstance(event, OrderedResponse):
-                    mon = event.tag
-                    if isinstance(mon, Monitor) and isinstance(event.response, Response):
-                        mon.handle_reply(event.response.result)
-                elif isinstance(event, Notification):
-                    self._notification(event)
-                elif isinstance(event, Request):
-                    # Requests other than echo (answered by the session): refuse.
-                    self.session.send_reply(event, None)
-        finally:
-            for mon in self._monitors.values():
-                mon.close()
+        session = link.session
+        async for event in session.notifications:
+            if isinstance(event, OrderedResponse):
+                tag = event.tag
+                if tag is link and isinstance(event.response, Response):
+                    self._server_update(link, event.response.result)
+                elif isinstance(tag, Monitor) and isinstance(event.response, Response):
+                    tag.handle_reply(event.response.result)
+                    if tag in self._resuming:
+                        self._resuming.discard(tag)
+                        if tag.method == "monitor_cond_since" and tag.last_found:
+                            self.stats.resumes += 1
+                        else:
+                            self.stats.resyncs += 1
+            elif isinstance(event, Notification):
+                self._notification(link, event)
+            elif isinstance(event, Request):
+                # Requests other than echo (answered by the session): refuse.
+                session.send_reply(event, None)
 
-    def _notification(self, event: Notification) -> None:
+    def _notification(self, link: _Link, event: Notification) -> None:
         p = event.params
         if event.method in ("update", "update2", "update3") and p:
+            if p[0] == _SERVER_MONITOR_ID and event.method == "update2" and len(p) == 2:
+                self._server_update(link, p[1])
+                return
             mon = self._monitors.get(p[0]) if isinstance(p[0], str) else None
             if mon is not None:
                 mon.handle_notification(event.method, p)
@@ -299,8 +749,8 @@ class Client:
         try:
             await self._remonitor_once(mon)
         except OvsdbError:
-            # The connection failed meanwhile: the monitor ends, like the others.
-            mon.close()
+            # The connection failed meanwhile: the next connection restores it.
+            self._monitors.setdefault(mon.id, mon)
 
     async def _remonitor_once(self, mon: Monitor) -> None:
         schema = await self.get_schema(mon.schema.name)
@@ -310,7 +760,8 @@ class Client:
         mon._decoders.clear()
         self._monitors[mon.id] = mon
         self.remonitors += 1
-        await self.session.request(mon.method, mon.params(), ordered=mon)
+        session = await self._ready_session()
+        await session.request(mon.method, mon.params(), ordered=mon)
 
 
 @asynccontextmanager
@@ -320,74 +771,53 @@ async def connect(
     database: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     probe_interval: float | None = 5.0,
+    leader_only: bool = True,
+    shuffle: bool = True,
+    reconnect: bool = True,
+    backoff: Backoff | None = None,
+    seed: int | None = None,
 ) -> AsyncIterator[Client]:
-    """Connect to the first remote of ``remotes`` that answers.
+    """Connect to a remote of ``remotes`` that can serve ``database``; stay connected.
 
     ``remotes`` is an OVSDB remote list (``"tcp:a:6645,tcp:b:6645"``, ``unix:PATH``,
-    ``ssl:HOST:PORT``). With ``database``, its schema is fetched and a server
-    without it is skipped. When every remote fails, :class:`ConnectError` is
-    raised from an ExceptionGroup holding one error per remote. Errors of the
-    session (peer closed, inactivity timeout) surface as themselves, not
-    wrapped in groups.
+    ``ssl:HOST:PORT``), tried in random order (``shuffle=False``: in the given
+    order). With ``database``, a server without it is skipped, and for a clustered
+    database only a member connected to its cluster, of the same cluster as
+    before, not behind, and (``leader_only``, the default) the leader is used.
+
+    The first connection tries every remote once and raises
+    :class:`~ovsdb_ic.errors.ConnectError` (``from`` an ExceptionGroup with one
+    error per remote) when none can serve, unless a cluster member answered and
+    is only waiting for an election: then it keeps trying (bound it with
+    ``trio.fail_after``). Afterwards a lost connection is replaced (``reconnect``,
+    the default), with ``backoff`` between rounds; with ``reconnect=False`` the
+    session's error surfaces to waiting callers and the client is closed.
+    ``seed`` fixes the shuffling and jitter (tests).
     """
     parsed = parse_remotes(remotes if isinstance(remotes, str) else list(remotes))
-    failures: list[Exception] = []
+    client = Client(parsed, database=database, ssl_context=ssl_context,
+                    probe_interval=probe_interval, leader_only=leader_only, shuffle=shuffle,
+                    reconnect=reconnect, backoff=backoff, seed=seed)
     try:
         async with trio.open_nursery() as nursery:
-            client = await _first_answering(
-                nursery, parsed, database, ssl_context, probe_interval, failures
-            )
-            if client is not None:
-                client._nursery = nursery
-                await nursery.start(client._dispatch)
-                try:
-                    yield client
-                finally:
-                    await client.session.aclose()
+            client._nursery = nursery
+            link = await client._establish(initial=True, last=None)
+            client._set_link(link)
+            nursery.start_soon(client._supervise, link)
+            try:
+                yield client
+            finally:
+                client._close(ConnectionClosedError("client closed"))
+                nursery.cancel_scope.cancel()
+                with trio.CancelScope(shield=True):
+                    if client._link is not None:
+                        await client._link.session.aclose()
     except BaseExceptionGroup as group:
         # The nursery is ours, not the caller's: hand back their exception as
         # it was raised, not wrapped in a group.
         if len(group.exceptions) == 1:
             raise group.exceptions[0]  # noqa: B904 - keep the original chain
         raise
-    if client is None:
-        names = ", ".join(str(r) for r in parsed)
-        raise ConnectError(f"could not connect to any of {names}") from ExceptionGroup(
-            "connection attempts", failures
-        )
-
-
-async def _first_answering(
-    nursery: trio.Nursery,
-    remotes: Sequence[Remote],
-    database: str | None,
-    ssl_context: ssl.SSLContext | None,
-    probe_interval: float | None,
-    failures: list[Exception],
-) -> Client | None:
-    for remote in remotes:
-        try:
-            stream = await open_stream(remote, ssl_context=ssl_context)
-        except OSError as exc:
-            failures.append(ConnectError(f"{remote}: {_os_reason(exc)}"))
-            continue
-        session = Session(stream, name=str(remote), probe_interval=probe_interval)
-        await nursery.start(_run_quietly, session)
-        client = Client(session, remote)
-        if database is not None:
-            try:
-                client.schema = await client.get_schema(database)
-                client.schema_warnings = _check_models(client.schema)
-            except OvsdbError as exc:
-                failures.append(ConnectError(f"{remote}: {database}: {exc}"))
-                await session.aclose()
-                continue
-            # Be told about schema changes (monitor_canceled) instead of being
-            # disconnected; servers older than OVS 2.11 refuse, which is fine.
-            with contextlib.suppress(RpcError):
-                await client.set_db_change_aware(True)
-        return client
-    return None
 
 
 def _check_models(schema: DatabaseSchema) -> list[str]:
@@ -419,12 +849,3 @@ def _os_reason(exc: OSError) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return exc.strerror or str(exc)
-
-
-async def _run_quietly(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
-    """Run a session; its failure is re-raised to the caller of the request, not here."""
-    # Every waiting request already got the error; a new request after the
-    # failure raises ConnectionClosedError. Not propagating keeps the context
-    # manager from cancelling the caller's code behind its back.
-    with contextlib.suppress(OvsdbError):
-        await session.run(task_status=task_status)

@@ -77,6 +77,8 @@ class Monitor:
         self._send, self._recv = trio.open_memory_channel[UpdateBatch](math.inf)
         self.batches_received = 0
         """Batches delivered so far (initial ones included)."""
+        self.last_found: bool | None = None
+        """The ``found`` answer of the last ``monitor_cond_since`` reply."""
 
     @property
     def backlog(self) -> int:
@@ -106,6 +108,7 @@ class Monitor:
                 columns={t: c for t, c in self.columns.items() if c is not None} or None,
             )
             self.last_txn_id = txn
+            self.last_found = found
             self._deliver(UpdateBatch(tuple(updates), initial=not found, last_txn_id=txn,
                                       found=found))
             return
@@ -177,6 +180,13 @@ class Lock:
         self.stolen += 1
         self._acquired = trio.Event()
         self._lost.set()
+
+    def _set_lost(self) -> None:
+        """The connection holding the lock is gone (the client asks again on the next)."""
+        if self.held:
+            self.held = False
+            self._acquired = trio.Event()
+            self._lost.set()
 
     async def wait_acquired(self) -> None:
         """Wait until this client holds the lock."""

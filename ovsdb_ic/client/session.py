@@ -31,6 +31,7 @@ from ovsdb_ic.errors import (
     ConnectionClosedError,
     InactivityTimeoutError,
     OvsdbError,
+    RequestNotSentError,
     RpcError,
 )
 from ovsdb_ic.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
@@ -84,7 +85,12 @@ class Session:
         self._probe = probe_interval
         self._slots: dict[int, _Slot] = {}
         self._ordered: dict[int, object] = {}
-        self._out_send, self._out_recv = trio.open_memory_channel[bytes](math.inf)
+        self._out_send, self._out_recv = trio.open_memory_channel[tuple[int, bytes]](math.inf)
+        # Messages are numbered as queued; the writer records the number of the
+        # last one it started to write, so a failed request knows whether the
+        # server can have seen it.
+        self._queued = 0
+        self._writing = 0
         notif_send, self.notifications = trio.open_memory_channel[
             Notification | Request | OrderedResponse
         ](math.inf)
@@ -170,12 +176,12 @@ class Session:
         that follow it).
         """
         if self._closed is not None:
-            raise ConnectionClosedError(f"{self.name or 'session'} is closed") from self._closed
+            raise RequestNotSentError(f"{self.name or 'session'} is closed") from self._closed
         rid, data = self._conn.send_request(method, params)
         slot = self._slots[rid] = _Slot()
         if ordered is not None:
             self._ordered[rid] = ordered
-        self._out_send.send_nowait(data)
+        seq = self._queue(data)
         try:
             await slot.event.wait()
         finally:
@@ -189,19 +195,29 @@ class Session:
         if isinstance(outcome, ErrorResponse):
             raise RpcError(method, outcome.error)
         assert outcome is not None
+        if seq > self._writing:
+            raise RequestNotSentError(
+                f"{self.name or 'connection'} ended before {method} was sent: {outcome}"
+            ) from outcome
         if isinstance(outcome, InactivityTimeoutError):
             raise InactivityTimeoutError(f"{method}: {outcome}") from outcome
         raise ConnectionClosedError(
             f"{self.name or 'connection'} ended while {method} was pending: {outcome}"
         ) from outcome
 
+    def _queue(self, data: bytes) -> int:
+        self._queued += 1
+        self._out_send.send_nowait((self._queued, data))
+        return self._queued
+
     def send_reply(self, request: Request, result: Any) -> None:
         """Answer a request the server sent us (other than echo, which is automatic)."""
         if self._closed is None:
-            self._out_send.send_nowait(self._conn.send_response(request.id, result))
+            self._queue(self._conn.send_response(request.id, result))
 
     async def _writer(self) -> None:
-        async for data in self._out_recv:
+        async for seq, data in self._out_recv:
+            self._writing = seq
             await self._stream.send_all(data)
 
     async def _reader(self) -> None:
@@ -227,7 +243,7 @@ class Session:
                     self._notif_send.send_nowait(event)
             echo = conn.data_to_send()
             if echo:
-                self._out_send.send_nowait(echo)
+                self._queue(echo)
 
     async def _prober(self) -> None:
         assert self._probe is not None
@@ -239,7 +255,7 @@ class Session:
             # Silent for a whole interval: ask, and give it one more.
             probe_sent = trio.current_time()
             _, data = self._conn.send_request("echo", [])
-            self._out_send.send_nowait(data)
+            self._queue(data)
             await trio.sleep_until(probe_sent + interval)
             if self._last_rx < probe_sent:
                 raise InactivityTimeoutError(

@@ -145,7 +145,7 @@ def test_remote_list_uses_first_that_answers(sandbox: Sandbox, ic_sb_server: Ser
 
 def test_hung_server_is_detected_by_the_probe(ic_sb_server: Server) -> None:
     async def main() -> None:
-        async with connect(ic_sb_server.remote, probe_interval=0.3) as client:
+        async with connect(ic_sb_server.remote, probe_interval=0.3, reconnect=False) as client:
             assert await client.echo() == []
             ic_sb_server.stop()  # SIGSTOP: the socket stays open, nothing answers
             try:
@@ -163,7 +163,7 @@ def test_hung_server_is_detected_by_the_probe(ic_sb_server: Server) -> None:
 
 def test_killed_server_is_noticed_at_once(ic_sb_server: Server) -> None:
     async def main() -> None:
-        async with connect(ic_sb_server.remote, probe_interval=None) as client:
+        async with connect(ic_sb_server.remote, probe_interval=None, reconnect=False) as client:
             assert await client.echo() == []
             with trio.fail_after(5):
                 async with trio.open_nursery() as nursery:
