@@ -1,0 +1,56 @@
+"""The interconnection object model: typed, read-only views over IC-SB/IC-NB replicas.
+
+* :class:`Interconnection`: lookups by natural key through replica indexes (zone by
+  name, transit switch by name, port binding by logical port, gateways and ports of a
+  zone, ports and routes of a transit switch, a route by its unique key...);
+* the views it hands out: :class:`AvailabilityZoneView`, :class:`GatewayView`,
+  :class:`PortBindingView`, :class:`RouteView`, :class:`TransitSwitchView`, each a
+  frozen value holding its row as a typed model (:mod:`ovsdb_ic.models`);
+* :data:`REQUIREMENTS` (tables and client indexes the views need) and
+  :func:`install_indexes`, which adds those indexes to a replica;
+* :func:`render_show`: the text of ``ovn-ic-sbctl show``.
+
+See docs/ic.md.
+"""
+
+from ovsdb_ic.ic.requirements import (
+    DATABASES,
+    REQUIREMENTS,
+    IcDatabase,
+    IcRequirements,
+    IndexRequirement,
+    MissingRequirementError,
+    database_key,
+    install_indexes,
+)
+from ovsdb_ic.ic.show import render_show
+from ovsdb_ic.ic.views import (
+    AvailabilityZoneView,
+    AzRef,
+    GatewayView,
+    Interconnection,
+    PortBindingView,
+    RouteKey,
+    RouteView,
+    TransitSwitchView,
+)
+
+__all__ = [
+    "DATABASES",
+    "REQUIREMENTS",
+    "AvailabilityZoneView",
+    "AzRef",
+    "GatewayView",
+    "IcDatabase",
+    "IcRequirements",
+    "IndexRequirement",
+    "Interconnection",
+    "MissingRequirementError",
+    "PortBindingView",
+    "RouteKey",
+    "RouteView",
+    "TransitSwitchView",
+    "database_key",
+    "install_indexes",
+    "render_show",
+]
