@@ -298,6 +298,14 @@ def _drop_refs(value: Any, part: str, gone: set[uuid.UUID]) -> Any:
     return None if value in gone else value
 
 
+_RNG: Final = random.Random(20261126)
+
+
+def _next_uuid() -> uuid.UUID:
+    """Fresh UUIDs from one seeded generator: distinct across calls, repeatable across runs."""
+    return uuid.UUID(int=_RNG.getrandbits(128), version=4)
+
+
 def simulate(
     snapshot: Snapshot,
     plan: Plan,
@@ -307,15 +315,14 @@ def simulate(
     """Apply ``plan`` to the snapshot's replicas as ovsdb-server would commit it.
 
     Returns, per database, the UUID given to each named insert. ``new_uuid``
-    makes the UUIDs (default: a seeded generator, so runs repeat). Raises
+    makes the UUIDs (default: one module-wide seeded generator, so runs repeat). Raises
     :class:`PlanError` when an operation names a row the replica does not have or
     a named UUID no insert defines. Referential integrity is enforced as the
     server does for what the replica holds: weak references to deleted rows are
     dropped and rows of non-root tables that nothing references are deleted.
     """
     if new_uuid is None:
-        rng = random.Random(len(plan.ops))
-        new_uuid = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)  # noqa: E731
+        new_uuid = _next_uuid
     named: dict[DatabaseKey, dict[str, uuid.UUID]] = {}
     for db in plan.databases():
         named[db] = _simulate_db(snapshot.db(db), db, plan.for_db(db), new_uuid)
