@@ -1,0 +1,563 @@
+"""ovn-ic-config: parsing (data, YAML, JSON), validation of every field at once, remotes."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ovsdb_ic.errors import ConfigError, OvsdbError
+from ovsdb_ic.kubeovn.config import (
+    KEYS,
+    ConfigProblem,
+    IcConfig,
+    IcConfigError,
+    parse_document,
+)
+
+VALID: dict[str, str] = {
+    "enable-ic": "true",
+    "az-name": "az1",
+    "ic-db-host": "192.168.65.3",
+    "ic-nb-port": "6645",
+    "ic-sb-port": "6646",
+    "gw-nodes": "az1-gw",
+    "auto-route": "true",
+}
+
+
+def problems_of(data: dict[str, Any]) -> IcConfigError:
+    with pytest.raises(IcConfigError) as info:
+        IcConfig.from_data(data)
+    return info.value
+
+
+def fields_of(data: dict[str, Any]) -> set[str]:
+    return set(problems_of(data).fields)
+
+
+# ------------------------------------------------------------------ strategies
+
+_label = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=8)
+_hostname = st.lists(_label, min_size=1, max_size=3).map(".".join).filter(
+    lambda h: not all(part.isdigit() for part in h.split("."))
+)
+_ipv4 = st.ip_addresses(v=4).map(str)
+_ipv6 = st.ip_addresses(v=6).map(str)
+_host = st.one_of(_ipv4, _ipv6, _hostname)
+_hosts = st.one_of(
+    st.tuples(_host),
+    st.lists(_host, min_size=3, max_size=3, unique_by=lambda h: h.lower()).map(tuple),
+)
+_az_name = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,20}[A-Za-z0-9])?", fullmatch=True)
+_node = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,15}[a-z0-9])?", fullmatch=True)
+_port = st.integers(1, 65535)
+
+
+@st.composite
+def valid_configs(draw: st.DrawFn) -> IcConfig:
+    enable = draw(st.booleans())
+    nodes = draw(st.lists(_node, min_size=1 if enable else 0, max_size=4, unique=True))
+    return IcConfig(
+        enable_ic=enable,
+        az_name=draw(_az_name),
+        ic_db_hosts=draw(_hosts),
+        ic_nb_port=draw(_port),
+        ic_sb_port=draw(_port),
+        gw_nodes=tuple(nodes),
+        auto_route=draw(st.booleans()),
+    )
+
+
+# Values that are wrong for their field whatever the other fields hold (None: key removed).
+INVALID: dict[str, list[str | None]] = {
+    "enable-ic": ["yes", "True", "1", "", "on", None],
+    "auto-route": ["no", "TRUE", "0", "enabled"],
+    "az-name": ["", "  ", "a b", "-az", "az,1", "az/1", "a" * 64, None],
+    "ic-db-host": [
+        "", "10.0.0.1,10.0.0.2", "a,b,c,d", "256.1.1.1", "bad_host!", "1.2.3",
+        "10.0.0.1,10.0.0.1,10.0.0.2", "[::1", "fd00::1::2", None,
+    ],
+    "ic-nb-port": ["0", "65536", "-1", "abc", "", "6645.0", "99999999"],
+    "ic-sb-port": ["0", "70000", "x", " "],
+    "gw-nodes": ["a,a", "Node1", "n_1", "-x", "gw1,GW2", "a, b, a"],
+}
+
+
+@st.composite
+def broken_data(draw: st.DrawFn) -> tuple[dict[str, str], set[str]]:
+    config = draw(valid_configs().filter(lambda c: c.enable_ic))
+    data: dict[str, str] = config.to_data()
+    fields = draw(st.sets(st.sampled_from(sorted(INVALID)), min_size=1))
+    for field in fields:
+        value = draw(st.sampled_from(INVALID[field]))
+        if value is None:
+            del data[field]
+        else:
+            data[field] = value
+    unknown = draw(st.sets(st.sampled_from(["ts-num", "az_name", "enable_ic", "x"]), max_size=2))
+    for key in unknown:
+        data[key] = "1"
+    return data, fields | unknown
+
+
+# ---------------------------------------------------------------- round trips
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_configs())
+def test_valid_configs_round_trip_through_data(config: IcConfig) -> None:
+    data = config.to_data()
+    assert list(data) == list(KEYS)
+    assert all(isinstance(v, str) for v in data.values())
+    assert IcConfig.from_data(data) == config
+
+
+@settings(max_examples=60, deadline=None)
+@given(valid_configs(), st.sampled_from(["yaml", "json"]))
+def test_valid_configs_round_trip_through_documents(config: IcConfig, fmt: Any) -> None:
+    text = config.to_document(fmt)
+    assert IcConfig.from_document(text) == config
+    assert IcConfig.from_document(text.encode()) == config
+
+
+@settings(max_examples=150, deadline=None)
+@given(broken_data())
+def test_the_error_names_exactly_the_invalid_fields(case: tuple[dict[str, str], set[str]]) -> None:
+    data, fields = case
+    error = problems_of(data)
+    assert set(error.fields) == fields
+    for problem in error.problems:
+        assert problem.field in str(error)
+        assert problem.reason in str(error)
+
+
+def test_defaults() -> None:
+    config = IcConfig.from_data(
+        {"enable-ic": "true", "az-name": "az1", "ic-db-host": "10.0.0.1", "gw-nodes": "gw1"}
+    )
+    assert config == IcConfig(
+        enable_ic=True, az_name="az1", ic_db_hosts=("10.0.0.1",), ic_nb_port=6645,
+        ic_sb_port=6646, gw_nodes=("gw1",), auto_route=False,
+    )
+
+
+def test_the_kube_ovn_documentation_example() -> None:
+    config = IcConfig.from_data(VALID)
+    assert config.enable_ic and config.auto_route
+    assert config.az_name == "az1"
+    assert config.ic_db_hosts == ("192.168.65.3",)
+    assert config.gw_nodes == ("az1-gw",)
+
+
+def test_list_items_are_stripped_and_empty_ones_dropped() -> None:
+    config = IcConfig.from_data(
+        {**VALID, "ic-db-host": " 10.0.0.1 , [fd00::2], host-3.example ,", "gw-nodes": "a, b,,c,"}
+    )
+    assert config.ic_db_hosts == ("10.0.0.1", "fd00::2", "host-3.example")
+    assert config.gw_nodes == ("a", "b", "c")
+
+
+def test_the_config_is_immutable_and_hashable() -> None:
+    config = IcConfig.from_data(VALID)
+    with pytest.raises(AttributeError):
+        config.az_name = "az2"  # type: ignore[misc]
+    assert hash(config) == hash(IcConfig.from_data(dict(VALID)))
+
+
+# -------------------------------------------------------------- validation rules
+
+
+def test_the_error_is_a_config_error_a_value_error_and_an_ovsdb_error() -> None:
+    error = problems_of({**VALID, "az-name": ""})
+    assert isinstance(error, ConfigError)
+    assert isinstance(error, ValueError)
+    assert isinstance(error, OvsdbError)
+    assert error.field == "az-name"
+    assert error.value == {"az-name": ""}
+    assert error.reason == "must not be empty"
+    assert error.problems == (ConfigProblem("az-name", "", "must not be empty"),)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    error = problems_of({
+        "enable-ic": "yes", "az-name": "", "ic-db-host": "1.1.1.1,2.2.2.2",
+        "ic-nb-port": "70000", "gw-nodes": "a,a", "colour": "blue",
+    })
+    assert error.fields == ("colour", "enable-ic", "az-name", "ic-db-host", "ic-nb-port",
+                            "gw-nodes")
+    text = str(error)
+    assert text.startswith("invalid ovn-ic-config (6 problems):")
+    assert "colour: unknown key" in text
+    assert "enable-ic: must be \"true\" or \"false\" (got 'yes')" in text
+    assert "az-name: must not be empty" in text
+    assert "ic-db-host: must list 1 host or 3 hosts (a Raft cluster), not 2" in text
+    assert "ic-nb-port: must be a port from 1 to 65535 (got '70000')" in text
+    assert "gw-nodes: duplicate node a" in text
+
+
+def test_unknown_keys_are_named() -> None:
+    error = problems_of({**VALID, "ic_nb_port": "6645", "ts-num": "3"})
+    assert error.fields == ("ic_nb_port", "ts-num")
+    assert all("unknown key" in p.reason for p in error.problems)
+
+
+@pytest.mark.parametrize("key", ["enable-ic", "auto-route"])
+@pytest.mark.parametrize("value", ["yes", "True", "TRUE", "1", "", "false!"])
+def test_flags_must_be_true_or_false(key: str, value: str) -> None:
+    error = problems_of({**VALID, key: value})
+    assert error.problems == (ConfigProblem(key, value, 'must be "true" or "false"'),)
+
+
+@pytest.mark.parametrize("key", ["enable-ic", "az-name", "ic-db-host"])
+def test_required_keys(key: str) -> None:
+    data = dict(VALID)
+    del data[key]
+    error = problems_of(data)
+    assert error.problems == (ConfigProblem(key, None, "required key is missing"),)
+    assert f"{key}: required key is missing (missing)" in str(error)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_az_name(value: str) -> None:
+    assert problems_of({**VALID, "az-name": value}).problems == (
+        ConfigProblem("az-name", value.strip(), "must not be empty"),
+    )
+
+
+@pytest.mark.parametrize("value", ["a b", "-az", "az-", "az,1", "az;1", "az/1", "a" * 64])
+def test_bad_az_name(value: str) -> None:
+    assert fields_of({**VALID, "az-name": value}) == {"az-name"}
+
+
+@pytest.mark.parametrize("value", ["az1", "AZ_1", "eu-west.1", "a" * 63, "1"])
+def test_good_az_name(value: str) -> None:
+    assert IcConfig.from_data({**VALID, "az-name": value}).az_name == value
+
+
+@pytest.mark.parametrize("hosts", ["10.0.0.1,10.0.0.2", "a,b,c,d", "a,b,c,d,e"])
+def test_ic_db_host_takes_one_or_three_hosts(hosts: str) -> None:
+    (problem,) = problems_of({**VALID, "ic-db-host": hosts}).problems
+    assert problem.field == "ic-db-host"
+    assert "must list 1 host or 3 hosts" in problem.reason
+
+
+@pytest.mark.parametrize(
+    ("hosts", "reason"),
+    [
+        ("256.1.1.1", "'256.1.1.1' is not a valid IPv4 address"),
+        ("1.2.3", "'1.2.3' is not a valid IPv4 address"),
+        ("bad_host", "'bad_host' is not a valid hostname or IP address"),
+        ("-bad.example", "'-bad.example' is not a valid hostname or IP address"),
+        ("fd00::1::2", "'fd00::1::2' is not a valid IPv6 address"),
+        ("[fd00::1", "'[fd00::1' is not a valid IPv6 address"),
+        ("a,,b", "empty host in the list"),
+    ],
+)
+def test_ic_db_host_entries_must_be_addresses_or_hostnames(hosts: str, reason: str) -> None:
+    problems = problems_of({**VALID, "ic-db-host": hosts}).problems
+    assert {p.field for p in problems} == {"ic-db-host"}
+    assert any(reason in p.reason for p in problems), problems
+
+
+@pytest.mark.parametrize("hosts", ["10.0.0.1,10.0.0.1,10.0.0.2", "fd00::1,FD00:0::1,h", "A,a,b"])
+def test_ic_db_host_duplicates(hosts: str) -> None:
+    (problem,) = problems_of({**VALID, "ic-db-host": hosts}).problems
+    assert problem.field == "ic-db-host"
+    assert problem.reason.startswith("duplicate host")
+
+
+@pytest.mark.parametrize("key", ["ic-nb-port", "ic-sb-port"])
+@pytest.mark.parametrize("value", ["0", "65536", "-1", "abc", "", "6645.0", "0x10", "٣"])
+def test_ports_out_of_range_or_not_numbers(key: str, value: str) -> None:
+    assert problems_of({**VALID, key: value}).problems == (
+        ConfigProblem(key, value, "must be a port from 1 to 65535"),
+    )
+
+
+@pytest.mark.parametrize("value", ["1", "65535", " 6641 "])
+def test_ports_in_range(value: str) -> None:
+    assert IcConfig.from_data({**VALID, "ic-sb-port": value}).ic_sb_port == int(value)
+
+
+@pytest.mark.parametrize("nodes", ["a,a", "a, b, a", "gw1,gw2,gw1,gw2"])
+def test_duplicate_gateway_nodes(nodes: str) -> None:
+    (problem,) = problems_of({**VALID, "gw-nodes": nodes}).problems
+    assert problem.field == "gw-nodes"
+    assert problem.reason.startswith("duplicate node")
+
+
+@pytest.mark.parametrize("nodes", ["Node1", "n_1", "-x", "x-", "gw 1"])
+def test_bad_gateway_node_names(nodes: str) -> None:
+    (problem,) = problems_of({**VALID, "gw-nodes": nodes}).problems
+    assert problem.field == "gw-nodes"
+    assert "node name" in problem.reason
+
+
+def test_gateway_nodes_are_needed_only_when_enabled() -> None:
+    (problem,) = problems_of({**VALID, "gw-nodes": ""}).problems
+    assert problem.field == "gw-nodes"
+    assert "at least one gateway node" in problem.reason
+    assert fields_of({k: v for k, v in VALID.items() if k != "gw-nodes"}) == {"gw-nodes"}
+    off = IcConfig.from_data({**VALID, "enable-ic": "false", "gw-nodes": ""})
+    assert off.gw_nodes == () and not off.enable_ic
+
+
+def test_non_string_values_are_named() -> None:
+    error = problems_of({**VALID, "ic-nb-port": 6645, "auto-route": True})
+    assert set(error.fields) == {"ic-nb-port", "auto-route"}
+    assert all(p.reason == "must be a string" for p in error.problems)
+
+
+def test_direct_construction_validates_too() -> None:
+    with pytest.raises(IcConfigError) as info:
+        IcConfig(enable_ic=True, az_name="", ic_db_hosts=("h1", "h2"), ic_nb_port=0,
+                 gw_nodes=("a", "a"))
+    assert info.value.fields == ("az-name", "ic-db-host", "ic-nb-port", "gw-nodes")
+    with pytest.raises(IcConfigError) as info:
+        IcConfig(enable_ic="true", az_name="az", ic_db_hosts=("h",),  # type: ignore[arg-type]
+                 ic_nb_port=True)
+    assert info.value.fields == ("enable-ic", "ic-nb-port")
+    with pytest.raises(TypeError):
+        IcConfig(enable_ic=True, az_name="az", ic_db_hosts="h1")
+
+
+def test_an_error_needs_a_problem() -> None:
+    with pytest.raises(ValueError, match="at least one problem"):
+        IcConfigError([])
+
+
+# --------------------------------------------------------------------- remotes
+
+
+def test_remotes_for_one_host() -> None:
+    config = IcConfig.from_data(VALID)
+    assert config.ic_nb_remotes() == "tcp:192.168.65.3:6645"
+    assert config.ic_sb_remotes() == "tcp:192.168.65.3:6646"
+    assert config.ic_sb_remotes("ssl") == "ssl:192.168.65.3:6646"
+
+
+def test_remotes_for_a_raft_cluster_bracket_ipv6() -> None:
+    config = IcConfig.from_data(
+        {**VALID, "ic-db-host": "10.0.0.1,fd00::2,ic-db-3", "ic-nb-port": "16645",
+         "ic-sb-port": "16646"}
+    )
+    assert config.ic_nb_remotes() == "tcp:10.0.0.1:16645,tcp:[fd00::2]:16645,tcp:ic-db-3:16645"
+    assert config.ic_sb_remotes() == "tcp:10.0.0.1:16646,tcp:[fd00::2]:16646,tcp:ic-db-3:16646"
+
+
+def test_remotes_parse_with_the_client_remote_parser() -> None:
+    from ovsdb_ic.client.remotes import parse_remotes
+
+    config = IcConfig.from_data({**VALID, "ic-db-host": "10.0.0.1,fd00::2,ic-db-3"})
+    remotes = parse_remotes(config.ic_sb_remotes())
+    assert [(r.kind, r.host, r.port) for r in remotes] == [
+        ("tcp", "10.0.0.1", 6646), ("tcp", "fd00::2", 6646), ("tcp", "ic-db-3", 6646),
+    ]
+
+
+def test_remote_scheme_is_checked() -> None:
+    with pytest.raises(ConfigError, match="scheme"):
+        IcConfig.from_data(VALID).ic_nb_remotes("unix")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------- documents
+
+CONFIGMAP_YAML = """\
+# ovn-ic-config for the first cluster
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ovn-ic-config
+  namespace: kube-system
+  labels:
+    app: "kube-ovn"   # a nested mapping
+data:
+  enable-ic: "true"
+  az-name: 'az1'      # quoted either way
+  ic-db-host: 192.168.65.3,192.168.65.4,192.168.65.5
+  ic-nb-port: "6645"
+
+  gw-nodes: "az1-gw1,az1-gw2"
+  auto-route: true
+...
+"""
+
+
+def test_a_configmap_yaml_document() -> None:
+    config = IcConfig.from_document(CONFIGMAP_YAML)
+    assert config == IcConfig(
+        enable_ic=True, az_name="az1",
+        ic_db_hosts=("192.168.65.3", "192.168.65.4", "192.168.65.5"),
+        gw_nodes=("az1-gw1", "az1-gw2"), auto_route=True,
+    )
+
+
+def test_a_configmap_json_document() -> None:
+    doc = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "ovn-ic-config", "namespace": "kube-system"},
+           "data": {**VALID, "ic-nb-port": 6645, "auto-route": False}}
+    config = IcConfig.from_document(json.dumps(doc, indent=2))
+    assert config.ic_nb_port == 6645 and config.auto_route is False
+
+
+def test_a_bare_data_mapping_is_accepted() -> None:
+    text = "\n".join(f"{k}: {json.dumps(v)}" for k, v in VALID.items())
+    assert IcConfig.from_document(text) == IcConfig.from_data(VALID)
+    assert IcConfig.from_document(json.dumps(VALID)) == IcConfig.from_data(VALID)
+
+
+def test_yaml_scalars() -> None:
+    text = (
+        "data:\n"
+        "  a: plain text with spaces\n"
+        "  b: \"tab\\there \\\"q\\\" \\u00e9 \\x41 # not a comment\"\n"
+        "  c: 'it''s # not a comment'\n"
+        "  d: a#b\n"
+        "  e:\n"
+        "  \"quoted key\": x\n"
+        "  f: x   # trailing comment\n"
+        "  g: ''\n"
+        "  h: -5\n"
+        "  i: http://x\n"
+    )
+    assert parse_document(text) == {
+        "a": "plain text with spaces",
+        "b": "tab\there \"q\" \u00e9 A # not a comment",
+        "c": "it's # not a comment",
+        "d": "a#b",
+        "e": "",
+        "quoted key": "x",
+        "f": "x",
+        "g": "",
+        "h": "-5",
+        "i": "http://x",
+    }
+
+
+def test_windows_line_endings_and_a_byte_order_mark() -> None:
+    text = "\ufeffdata:\r\n  az-name: az1\r\n"
+    assert parse_document(text.encode("utf-8")) == {"az-name": "az1"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=6),
+       st.sampled_from(["double", "single", "json"]))
+def test_quoted_yaml_and_json_round_trip_any_text(data: dict[str, str], style: str) -> None:
+    def quote(s: str) -> str:
+        if style == "single":
+            return "'" + s.replace("'", "''") + "'"
+        return json.dumps(s, ensure_ascii=False)
+
+    if style == "json":
+        text = json.dumps({"kind": "ConfigMap", "data": data})
+    else:
+        lines = ["kind: ConfigMap", "data:"]
+        lines += [f"  {quote(k)}: {quote(v)}" for k, v in data.items()]
+        text = "\n".join(lines)
+    if style == "single" and any("\n" in k + v or "\r" in k + v for k, v in data.items()):
+        return  # a raw line break inside quotes: multi-line strings are outside the subset
+    assert parse_document(text) == data
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("data:\n  - a\n", "sequences are not supported"),
+        ("data: {a: b}\n", "flow collections"),
+        ("data: [a]\n", "flow collections"),
+        ("data:\n  a: &x b\n", "anchors"),
+        ("data:\n  a: *x\n", "anchors"),
+        ("data:\n  a: !!str b\n", "tags"),
+        ("data:\n  a: |\n    b\n", "block scalars"),
+        ("data:\n  a: >\n    b\n", "block scalars"),
+        ("data:\n  a: b\n---\ndata:\n  a: c\n", "only one document"),
+        ("data:\n\ta: b\n", "tabs are not allowed"),
+        ("data:\n  a: b\n   c: d\n", "unexpected indentation"),
+        ("data:\n    a: b\n  c: d\n", "indentation does not match"),
+        ("data:\n  a: b\n  a: c\n", "duplicate key 'a'"),
+        ("data:\n  a: \"b\n", "unterminated quoted string"),
+        ("data:\n  a: \"b\" c\n", "unexpected text after a quoted value"),
+        ("data:\n  a: \"\\q\"\n", "unknown escape"),
+        ("data:\n  a: \"\\u12\"\n", "bad \\u escape"),
+        ("data:\n  a: b: c\n", "must be quoted"),
+        ("data:\n  just text\n", "expected 'key: value'"),
+        ("data:\n  a:b\n", "expected 'key: value'"),
+        ("%YAML 1.2\ndata: {}\n", "directives"),
+        ("data:\n  a: b\n...\nc: d\n", "after the end of the document"),
+        ("# nothing\n\n", "the document is empty"),
+        ("? complex\n", "not supported"),
+    ],
+)
+def test_yaml_outside_the_subset_is_refused(text: str, reason: str) -> None:
+    with pytest.raises(IcConfigError) as info:
+        parse_document(text)
+    (problem,) = info.value.problems
+    assert problem.field == "document"
+    assert reason in problem.reason
+
+
+def test_yaml_errors_name_the_line() -> None:
+    with pytest.raises(IcConfigError) as info:
+        parse_document("kind: ConfigMap\ndata:\n  a: b\n  - c\n")
+    (problem,) = info.value.problems
+    assert problem.reason.startswith("line 4: ")
+    assert problem.value == "- c"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ('{"kind": "Secret", "data": {}}', "kind", "must be ConfigMap"),
+        ('{"kind": "ConfigMap", "data": "x"}', "data", "must be a mapping"),
+        ('{"data": {"az-name": null}}', "az-name", "must be a string, not null"),
+        ('{"data": {"az-name": {"x": 1}}}', "az-name", "must be a string"),
+        ('{"data": {"ic-nb-port": 6645.5}}', "ic-nb-port", "must be a string"),
+        ("kind: ConfigMap\ndata:\n  a:\n    b: c\n", "a", "must be a string"),
+        ('{"data": {', "document", "invalid JSON"),
+        ('[1, 2]', "document", "the document must be a mapping"),
+    ],
+)
+def test_document_shape_problems(text: str, field: str, reason: str) -> None:
+    with pytest.raises(IcConfigError) as info:
+        parse_document(text)
+    assert info.value.fields == (field,)
+    assert reason in info.value.problems[0].reason
+
+
+def test_a_configmap_without_data_reports_the_missing_keys() -> None:
+    error = problems_of(parse_document("apiVersion: v1\nkind: ConfigMap\ndata:\n"))
+    # gw-nodes is only required once enable-ic is known to be true
+    assert set(error.fields) == {"enable-ic", "az-name", "ic-db-host"}
+
+
+def test_documents_that_are_not_utf8() -> None:
+    with pytest.raises(IcConfigError, match="not UTF-8"):
+        parse_document(b"data:\n  a: \xff\n")
+
+
+def test_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "ovn-ic-config.yaml"
+    path.write_text(CONFIGMAP_YAML, encoding="utf-8")
+    assert IcConfig.from_file(path) == IcConfig.from_document(CONFIGMAP_YAML)
+    with pytest.raises(IcConfigError) as info:
+        IcConfig.from_file(tmp_path / "missing.yaml")
+    assert info.value.fields == ("document",)
+    assert "cannot read the file" in str(info.value)
+
+
+def test_to_document_yaml_is_a_quoted_configmap() -> None:
+    text = IcConfig.from_data(VALID).to_document(name="ic", namespace="ns")
+    assert text.splitlines()[:6] == [
+        "apiVersion: v1", "kind: ConfigMap", "metadata:", '  name: "ic"',
+        '  namespace: "ns"', "data:",
+    ]
+    assert '  enable-ic: "true"' in text.splitlines()
+    parsed = json.loads(IcConfig.from_data(VALID).to_document("json"))
+    assert parsed["kind"] == "ConfigMap" and parsed["data"]["ic-nb-port"] == "6645"
