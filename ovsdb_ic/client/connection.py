@@ -234,6 +234,7 @@ class Client:
                 if not self.reconnect or method not in _REPEATABLE:
                     raise
                 self.stats.resent += 1
+            await trio.lowlevel.checkpoint()
 
     async def echo(self, *params: Any) -> list[Any]:
         """Round-trip an echo request; returns the echoed params."""
@@ -277,6 +278,7 @@ class Client:
                 if not self.reconnect:
                     raise
                 self.stats.resent += 1
+                await trio.lowlevel.checkpoint()
                 continue
             except (ConnectionClosedError, InactivityTimeoutError) as exc:
                 if self.reconnect and idempotent:
@@ -376,6 +378,7 @@ class Client:
                 except (ConnectionClosedError, InactivityTimeoutError):
                     if not self.reconnect:
                         raise
+                    await trio.lowlevel.checkpoint()
                     continue
                 break
         except BaseException:

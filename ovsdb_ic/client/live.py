@@ -5,6 +5,16 @@ as a whole before anyone can observe it; a full resync (after the server
 cancelled the monitor, e.g. for a schema conversion) is applied with
 ``Replica.reset`` and reported as ordinary changes.
 
+Large batches (a 200,000-row initial copy takes about a second to apply) never
+block the trio loop for long: a batch of :attr:`LiveReplica.stage_threshold`
+updates or more is applied with :meth:`Replica.stage
+<ovsdb_ic.replica.Replica.stage>` in steps of about :attr:`LiveReplica.step_budget`
+seconds, with a checkpoint after each, so the session keeps answering the
+server's echo (its inactivity probe) and other tasks keep running. The batch is
+still published at once: readers see it not at all or completely. The cyclic
+garbage collector is paused while such a batch is built (see
+:func:`ovsdb_ic.replica.gc_paused`).
+
 Change events go to subscribers through **bounded** trio channels. The feeder
 never waits for a subscriber (that would stall the connection): a subscriber
 whose buffer is full is dropped, its channel closed after what it already
@@ -14,17 +24,25 @@ read the replica, which is always complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, final
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final, final
 from uuid import UUID
 
 import trio
 
 from ovsdb_ic.client.monitor import Monitor
 from ovsdb_ic.models.mapping import model_for, to_model
-from ovsdb_ic.replica import Change, Replica
+from ovsdb_ic.replica import Change, Replica, gc_paused
+from ovsdb_ic.wire.monitor import RowUpdate
 
 __all__ = ["LiveReplica", "Subscription"]
+
+STAGE_THRESHOLD: Final = 2000
+"""Default :attr:`LiveReplica.stage_threshold`: batches this big are applied in steps."""
+STEP_BUDGET: Final = 0.01
+"""Default :attr:`LiveReplica.step_budget`: seconds of work between checkpoints."""
+_PUBLISH_SLICE: Final = 4096
 
 
 @final
@@ -46,8 +64,17 @@ class Subscription:
 class LiveReplica:
     """A :class:`~ovsdb_ic.replica.Replica` fed by a monitor (see the module doc)."""
 
-    def __init__(self, replica: Replica, monitor: Monitor) -> None:
+    def __init__(
+        self,
+        replica: Replica,
+        monitor: Monitor,
+        *,
+        stage_threshold: int = STAGE_THRESHOLD,
+        step_budget: float = STEP_BUDGET,
+    ) -> None:
         """Wire a replica to a monitor; :meth:`Client.replicate` does this."""
+        if stage_threshold < 1 or step_budget <= 0:
+            raise ValueError("stage_threshold and step_budget must be positive")
         self.replica = replica
         self.monitor = monitor
         self._subs: list[Subscription] = []
@@ -56,6 +83,15 @@ class LiveReplica:
         """Server transactions applied (the initial copy counts as one)."""
         self.resyncs = 0
         """Full copies received after the first (each applied as differences)."""
+        self.stage_threshold = stage_threshold
+        """Batches with at least this many updates are applied in steps."""
+        self.step_budget = step_budget
+        """Seconds of applying between two checkpoints of a staged batch."""
+        self.staged_batches = 0
+        """Batches applied in steps so far."""
+        self.longest_step = 0.0
+        """The longest time, in seconds, one staged batch kept the loop without a
+        checkpoint (steps, or the final publication), over all staged batches."""
 
     def model(self, table: str, uuid: UUID) -> Any:
         """The row as an instance of its typed model (``ovsdb_ic.models``), or the
@@ -91,29 +127,84 @@ class LiveReplica:
     def _publish(self, changes: list[Change]) -> None:
         self.transactions += 1
         for sub in list(self._subs):
-            for change in changes:
-                try:
-                    sub._send.send_nowait(change)
-                except trio.WouldBlock:
-                    sub.overflowed = True
-                    sub._send.close()
-                    self._subs.remove(sub)
-                    break
+            self._send(sub, changes)
+        self._wake()
+
+    async def _publish_in_slices(self, changes: list[Change]) -> None:
+        """:meth:`_publish` for many changes, with checkpoints between slices."""
+        self.transactions += 1
+        for start in range(0, len(changes), _PUBLISH_SLICE):
+            part = changes[start:start + _PUBLISH_SLICE]
+            for sub in list(self._subs):
+                self._send(sub, part)
+            await trio.lowlevel.checkpoint()
+        self._wake()
+
+    def _send(self, sub: Subscription, changes: Sequence[Change]) -> None:
+        for change in changes:
+            try:
+                sub._send.send_nowait(change)
+            except trio.WouldBlock:
+                sub.overflowed = True
+                sub._send.close()
+                self._subs.remove(sub)
+                return
+
+    def _wake(self) -> None:
         changed, self._changed = self._changed, trio.Event()
         changed.set()
+
+    async def _apply_staged(self, updates: Sequence[RowUpdate], initial: bool) -> list[Change]:
+        """Apply a big batch in steps of about :attr:`step_budget` seconds."""
+        clock = time.perf_counter
+        budget = self.step_budget
+        staged = self.replica.stage(updates, initial=initial)
+        n = 256  # units per step, adapted so that a step takes about budget / 4
+        with gc_paused(), staged:
+            while True:
+                start = clock()
+                end = start + budget
+                while True:
+                    t = clock()
+                    done = staged.step(n)
+                    took = clock() - t
+                    if took < budget / 8:
+                        n = min(n * 2, 1 << 20)
+                    elif took > budget / 2 and n > 16:
+                        n //= 2
+                    if done or t + took >= end:
+                        break
+                self.longest_step = max(self.longest_step, clock() - start)
+                if done:
+                    break
+                await trio.lowlevel.checkpoint()
+            start = clock()
+            changes = staged.commit()
+            self.longest_step = max(self.longest_step, clock() - start)
+        self.staged_batches += 1
+        return changes
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Apply batches until the monitor ends; started() after the initial copy."""
         started = False
         try:
             async for batch in self.monitor:
-                if batch.initial:
-                    if started:
-                        self.resyncs += 1
-                    changes = self.replica.reset(batch.updates)
+                if batch.initial and started:
+                    self.resyncs += 1
+                updates, initial = batch.updates, batch.initial
+                del batch  # the updates are freed as soon as the replica is done with them
+                if len(updates) >= self.stage_threshold:
+                    changes = await self._apply_staged(updates, initial)
+                elif initial:
+                    changes = self.replica.reset(updates)
                 else:
-                    changes = self.replica.apply(batch.updates)
-                self._publish(changes)
+                    changes = self.replica.apply(updates)
+                del updates
+                if len(changes) >= _PUBLISH_SLICE:
+                    await self._publish_in_slices(changes)
+                else:
+                    self._publish(changes)
+                del changes
                 if not started:
                     started = True
                     task_status.started()

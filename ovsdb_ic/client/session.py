@@ -30,6 +30,7 @@ import trio
 from ovsdb_ic.errors import (
     ConnectionClosedError,
     InactivityTimeoutError,
+    LocalProtocolError,
     OvsdbError,
     RequestNotSentError,
     RpcError,
@@ -103,8 +104,9 @@ class Session:
 
     @property
     def closed(self) -> bool:
-        """True once the session has ended (closed, failed or timed out)."""
-        return self._closed is not None
+        """True once the session has ended (closed, failed or timed out), or is ending
+        because the peer closed its side."""
+        return self._closed is not None or self._conn.closed
 
     @property
     def connection(self) -> Connection:
@@ -177,7 +179,10 @@ class Session:
         """
         if self._closed is not None:
             raise RequestNotSentError(f"{self.name or 'session'} is closed") from self._closed
-        rid, data = self._conn.send_request(method, params)
+        try:
+            rid, data = self._conn.send_request(method, params)
+        except LocalProtocolError as exc:  # the peer closed; the session is ending
+            raise RequestNotSentError(f"{self.name or 'session'} is closing: {exc}") from exc
         slot = self._slots[rid] = _Slot()
         if ordered is not None:
             self._ordered[rid] = ordered
