@@ -13,6 +13,9 @@ Subcommands:
 
 ``monitor --db=REMOTES DATABASE TABLE...``
     Print every change as one JSON object per line until stopped.
+
+``sync --ovnnb-db=R --ovnsb-db=R --ic-nb-db=R --ic-sb-db=R [--once] [--dry-run]``
+    Run the IC sync engine for one availability zone (a drop-in for ``ovn-ic``).
 """
 
 from __future__ import annotations
@@ -108,7 +111,63 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("database", metavar="DATABASE")
     monitor.add_argument("tables", nargs="+", metavar="TABLE")
     monitor.set_defaults(func=_cmd_monitor)
+
+    sync = sub.add_parser(
+        "sync",
+        help="run the IC sync engine for one availability zone (like ovn-ic)",
+        description=(
+            "Keep one availability zone's NB and SB in sync with IC-NB and IC-SB, as the "
+            "ovn-ic daemon does: AZ registration, transit switches, gateways, port bindings "
+            "and routes. Holds the ovn_ic lock on the SB database, so it never acts at the "
+            "same time as ovn-ic or another sync for the same AZ. Runs until stopped."
+        ),
+    )
+    remote_help = "comma-separated remotes: tcp:HOST:PORT, ssl:HOST:PORT, unix:PATH"
+    sync.add_argument("--ovnnb-db", required=True, metavar="REMOTES", help="the AZ's NB; " +
+                      remote_help)
+    sync.add_argument("--ovnsb-db", required=True, metavar="REMOTES", help="the AZ's SB")
+    sync.add_argument("--ic-nb-db", required=True, metavar="REMOTES", help="OVN_IC_Northbound")
+    sync.add_argument("--ic-sb-db", required=True, metavar="REMOTES", help="OVN_IC_Southbound")
+    sync.add_argument("--once", action="store_true",
+                      help="sync until nothing is left to do, then exit 0")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="print the planned operations instead of writing them")
+    sync.add_argument("--private-key", metavar="FILE", help="for ssl: remotes")
+    sync.add_argument("--certificate", metavar="FILE", help="for ssl: remotes")
+    sync.add_argument("--ca-cert", metavar="FILE", help="for ssl: remotes")
+    sync.set_defaults(func=_cmd_sync)
     return parser
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    import ssl
+
+    import trio
+
+    from ovsdb_ic.errors import ConfigError
+    from ovsdb_ic.sync.runner import SyncConfig, run_sync
+
+    context = None
+    if args.private_key or args.certificate or args.ca_cert:
+        if not (args.private_key and args.certificate and args.ca_cert):
+            raise ConfigError("--private-key/--certificate/--ca-cert", None,
+                              "ssl needs all three files")
+        context = ssl.create_default_context(cafile=args.ca_cert)
+        context.check_hostname = False
+        context.load_cert_chain(args.certificate, args.private_key)
+    config = SyncConfig(ovnnb_db=args.ovnnb_db, ovnsb_db=args.ovnsb_db, ic_nb_db=args.ic_nb_db,
+                        ic_sb_db=args.ic_sb_db, ssl_context=context, dry_run=args.dry_run)
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    if not args.dry_run:
+        _log_client_to_stderr("sync")
+    stats = trio.run(lambda: run_sync(config, once=args.once, report=report))
+    if args.once and not args.dry_run:
+        print(f"ovsdb-ic sync: {stats.passes} pass(es), {stats.commits} transaction(s), "
+              f"{stats.ops} operation(s), {stats.conflicts} conflict(s)", file=sys.stderr)
+    return 0
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:

@@ -93,6 +93,11 @@ class _Rejected(ConnectError):
         self.transient = transient
 
 
+@attrs.frozen
+class _Barrier:
+    done: trio.Event
+
+
 @final
 class _Link:
     """One connection: its session, remote, and the _Server row seen on it."""
@@ -339,6 +344,26 @@ class Client:
                     await _replica_changes(live, live.replica.version)
         assert last is not None
         raise last
+
+    async def barrier(self) -> None:
+        """Return once everything the server sent before now has been dispatched.
+
+        An ``echo`` whose reply is handled in stream order: when it returns, every
+        update notification that preceded it (e.g. those of a transaction just
+        committed) has been handed to its monitor.
+        """
+        while True:
+            session = await self._ready_session()
+            done = trio.Event()
+            try:
+                await session.request("echo", ["barrier"], ordered=_Barrier(done))
+            except (ConnectionClosedError, InactivityTimeoutError):
+                if not self.reconnect:
+                    raise
+                await trio.lowlevel.checkpoint()
+                continue
+            await done.wait()
+            return
 
     async def set_db_change_aware(self, aware: bool = True) -> None:
         """Ask to be told (monitor_canceled) instead of disconnected on schema changes."""
@@ -710,7 +735,9 @@ class Client:
         async for event in session.notifications:
             if isinstance(event, OrderedResponse):
                 tag = event.tag
-                if tag is link and isinstance(event.response, Response):
+                if isinstance(tag, _Barrier):
+                    tag.done.set()
+                elif tag is link and isinstance(event.response, Response):
                     self._server_update(link, event.response.result)
                 elif isinstance(tag, Monitor) and isinstance(event.response, Response):
                     tag.handle_reply(event.response.result)

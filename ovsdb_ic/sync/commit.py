@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ovsdb_ic.replica import Replica
-from ovsdb_ic.sync.plan import DatabaseKey, Delete, Insert, Mutate, Op, Plan, Update
+from ovsdb_ic.sync.plan import DatabaseKey, Delete, Insert, Op, Plan, Update
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.ops import Condition, Mutation
 

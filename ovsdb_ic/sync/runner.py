@@ -1,0 +1,339 @@
+"""The sync runner: replicas of the four databases in, guarded transactions out (trio).
+
+:class:`SyncEngine` connects to the AZ's NB and SB and to IC-NB and IC-SB through the
+failover-capable client, keeps live replicas of what the planners read, takes the
+``ovn_ic`` lock on the AZ's SB database (the C daemon's lock, so the two exclude each
+other), and then loops: plan a pass on the current replicas, commit each database's
+part as one transaction guarded by ``wait`` checks (and, on SB, an ``assert`` of the
+lock), wait until the replicas show the commit, plan again; when a pass plans nothing,
+sleep until a replica changes. A failed guard or a unique-index violation (another AZ
+allocated the same key at the same time) is a conflict: the runner waits for its
+replicas to move and plans again. Without the lock it only watches (a standby).
+
+See docs/sync.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any, Final, final
+
+import attrs
+import trio
+
+from ovsdb_ic.client import Client, LiveReplica, connect
+from ovsdb_ic.client.failover import Backoff
+from ovsdb_ic.errors import (
+    ConfigError,
+    ConnectionClosedError,
+    ConstraintViolationError,
+    NotOwnerError,
+    OvsdbError,
+    ReferentialIntegrityError,
+    TransactionError,
+    WaitTimedOutError,
+)
+from ovsdb_ic.sync import passes, routes
+from ovsdb_ic.sync.commit import transaction_ops
+from ovsdb_ic.sync.keys import KeyHints
+from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Plan, Requirements, Snapshot
+from ovsdb_ic.wire import ops as wire_ops
+
+__all__ = ["LOCK_NAME", "REQUIREMENTS", "SyncConfig", "SyncEngine", "SyncStats"]
+
+log = logging.getLogger("ovsdb_ic.sync")
+
+LOCK_NAME: Final = "ovn_ic"
+"""The OVSDB lock on the AZ's SB database that one IC agent per AZ holds (as ovn-ic)."""
+
+REQUIREMENTS: Final[Requirements] = passes.REQUIREMENTS | routes.REQUIREMENTS
+"""Everything the five planners read."""
+
+_MAX_PASSES_ONCE: Final = 20
+
+
+def _remote_list(field: str) -> Callable[[Any, Any, str], None]:
+    def check(_inst: Any, _attr: Any, value: str) -> None:
+        from ovsdb_ic.client.remotes import parse_remotes
+
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(field, value, "a remote list is required")
+        parse_remotes(value, field=field)
+
+    return check
+
+
+@attrs.frozen
+class SyncConfig:
+    """Where the four databases are and how the engine behaves.
+
+    Remote lists use the C daemon's syntax (``tcp:``, ``ssl:``, ``unix:``,
+    comma-separated for clusters); a bad one raises ConfigError naming the option.
+    """
+
+    ovnnb_db: str = attrs.field(validator=_remote_list("--ovnnb-db"))
+    ovnsb_db: str = attrs.field(validator=_remote_list("--ovnsb-db"))
+    ic_nb_db: str = attrs.field(validator=_remote_list("--ic-nb-db"))
+    ic_sb_db: str = attrs.field(validator=_remote_list("--ic-sb-db"))
+    ssl_context: ssl.SSLContext | None = None
+    """For ``ssl:`` remotes: key, certificate and CA."""
+    route_filters: routes.RouteFilters | None = None
+    """Embedder policy on top of the NB options (:class:`~ovsdb_ic.sync.routes.RouteFilters`)."""
+    dry_run: bool = False
+    """Plan and report, never write (and do not take the lock)."""
+    take_lock: bool = True
+    """Hold ``ovn_ic`` on the SB database before acting (as the C daemon)."""
+    probe_interval: float | None = 5.0
+    """The clients' inactivity probe."""
+    backoff: Backoff | None = None
+    """Reconnect backoff for the four clients (default: the client's)."""
+
+    def remotes(self) -> dict[DatabaseKey, str]:
+        """The remote list of each database key."""
+        return {"nb": self.ovnnb_db, "sb": self.ovnsb_db, "ic_nb": self.ic_nb_db,
+                "ic_sb": self.ic_sb_db}
+
+
+@attrs.define
+class SyncStats:
+    """What the engine has done (``engine.stats``)."""
+
+    passes: int = 0
+    """Passes planned."""
+    commits: int = 0
+    """Transactions committed."""
+    ops: int = 0
+    """Plan operations committed."""
+    conflicts: int = 0
+    """Transactions refused by a guard or a unique index (re-planned)."""
+    errors: int = 0
+    """Transactions that failed otherwise (connection lost, outcome unknown...)."""
+    settled: int = 0
+    """Times a pass planned nothing."""
+    last_plan: tuple[str, ...] = ()
+    """The last non-empty plan, described."""
+    last_pass_seconds: float = 0.0
+    """CPU-side duration of the last planning step."""
+    lock_held: bool = False
+    """Whether this engine holds ``ovn_ic`` now."""
+
+
+@final
+class SyncEngine:
+    """One AZ's IC sync agent (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        *,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        """Configure; nothing connects until :meth:`run`.
+
+        ``report`` receives one line per planned operation in dry-run mode and a
+        line per committed transaction otherwise (default: the ``ovsdb_ic.sync`` logger).
+        """
+        self.config = config
+        self.stats = SyncStats()
+        self._report = report or log.info
+        self.clients: dict[DatabaseKey, Client] = {}
+        self.replicas: dict[DatabaseKey, LiveReplica] = {}
+        self._previous_name: str | None = None
+        self._hints = KeyHints()
+        self._route_planner = functools.partial(
+            routes.plan_routes, filters=config.route_filters
+        )
+        self._settled = trio.Event()
+
+    # ------------------------------------------------------------------ state
+
+    def snapshot(self) -> Snapshot:
+        """The four replicas as a planner snapshot (consistent between awaits)."""
+        r = self.replicas
+        return Snapshot(nb=r["nb"].replica, sb=r["sb"].replica, ic_nb=r["ic_nb"].replica,
+                        ic_sb=r["ic_sb"].replica)
+
+    def plan(self) -> Plan:
+        """Plan one pass on the current replicas (no I/O)."""
+        t0 = trio.current_time()
+        plan = passes.plan_pass(
+            self.snapshot(), route_planner=self._route_planner,
+            previous_name=self._previous_name, hints=self._hints,
+        )
+        self.stats.passes += 1
+        self.stats.last_pass_seconds = trio.current_time() - t0
+        return plan
+
+    async def wait_settled(self) -> None:
+        """Return once a pass has planned nothing (after the engine started)."""
+        await self._settled.wait()
+
+    # -------------------------------------------------------------------- run
+
+    async def run(
+        self, *, once: bool = False, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Connect, replicate, take the lock, and sync until cancelled.
+
+        ``task_status.started()`` once the replicas hold their initial copies. With
+        ``once``, return after the first pass that plans nothing (passes repeat
+        while each commits something, up to a bound, since later planners act
+        on what earlier ones created), or after one plan in dry-run mode.
+        """
+        async with AsyncExitStack() as stack:
+            for key, remotes in self.config.remotes().items():
+                client = await stack.enter_async_context(connect(
+                    remotes, database=DATABASES[key], ssl_context=self.config.ssl_context,
+                    probe_interval=self.config.probe_interval, backoff=self.config.backoff,
+                ))
+                self.clients[key] = client
+            for key, client in self.clients.items():
+                tables = dict(REQUIREMENTS.tables.get(key, {}))
+                self.replicas[key] = await client.replicate(
+                    {t: (None if c is None else list(c)) for t, c in tables.items()}
+                )
+            REQUIREMENTS.install(self.snapshot())
+            task_status.started()
+            await self._loop(once)
+
+    async def _loop(self, once: bool) -> None:
+        cfg = self.config
+        sb = self.clients["sb"]
+        lock = None
+        if cfg.take_lock and not cfg.dry_run:
+            lock = await sb.lock(LOCK_NAME)
+        passes_done = 0
+        while True:
+            if lock is not None and not lock.held:
+                self.stats.lock_held = False
+                log.info("waiting for the %s lock on the SB database", LOCK_NAME)
+                await lock.wait_acquired()
+            self.stats.lock_held = lock is not None and lock.held
+            versions = self._versions()
+            plan = self.plan()
+            passes_done += 1
+            if cfg.dry_run:
+                for line in plan.describe():
+                    self._report(line)
+                if once:
+                    return
+                await self._changed(versions)
+                continue
+            if not plan:
+                self.stats.settled += 1
+                self._settled.set()
+                if once:
+                    return
+                await self._changed(versions)
+                continue
+            self.stats.last_plan = tuple(plan.describe())
+            self._hints = self._hints.after(plan)
+            committed = await self._commit(plan)
+            self._previous_name = _az_name(self.snapshot())
+            if not committed:
+                # A conflict or a failure: give the replicas a moment to move.
+                with trio.move_on_after(0.5):
+                    await self._changed(versions)
+            if once and passes_done >= _MAX_PASSES_ONCE:
+                log.warning("still planning after %d passes; stopping", passes_done)
+                return
+
+    async def _commit(self, plan: Plan) -> bool:
+        """Commit each database's part; True when all of them committed."""
+        ok = True
+        for db in plan.databases():
+            client = self.clients[db]
+            live = self.replicas[db]
+            ops = transaction_ops(live.replica, plan, db, comment="ovsdb-ic sync")
+            if not ops:
+                continue
+            if db == "sb" and self.config.take_lock:
+                ops.insert(0, wire_ops.assert_lock(LOCK_NAME))
+            n = len(plan.for_db(db))
+            try:
+                await client.transact(ops)
+            except (WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError) as exc:
+                self.stats.conflicts += 1
+                log.info("%s: conflict, planning again: %s", db, exc)
+                ok = False
+                continue
+            except NotOwnerError:
+                log.info("the %s lock was lost; standing by", LOCK_NAME)
+                return False
+            except (TransactionError, ConnectionClosedError) as exc:
+                self.stats.errors += 1
+                log.warning("%s: transaction failed: %s", db, exc)
+                ok = False
+                continue
+            self.stats.commits += 1
+            self.stats.ops += n
+            self._report(f"{db}: committed {n} operation(s)")
+            await _caught_up(client, live)
+        return ok
+
+    def _versions(self) -> dict[DatabaseKey, int]:
+        return {k: v.replica.version for k, v in self.replicas.items()}
+
+    async def _changed(self, versions: dict[DatabaseKey, int]) -> None:
+        """Wait until any replica moved past ``versions``."""
+        if self._versions() != versions:
+            return
+        async with trio.open_nursery() as nursery:
+            for key, live in self.replicas.items():
+                nursery.start_soon(_wait_version, live, versions[key], nursery.cancel_scope)
+
+
+async def _wait_version(live: LiveReplica, seen: int, scope: trio.CancelScope) -> None:
+    await live.wait_for(lambda r: r.version != seen)
+    scope.cancel()
+
+
+async def _caught_up(client: Client, live: LiveReplica) -> None:
+    """Wait until the replica applied everything the server sent before now."""
+    try:
+        await client.barrier()
+    except OvsdbError:
+        return
+    mon = live.monitor
+
+    def applied(_r: Any) -> bool:
+        return live.transactions >= mon.batches_received
+
+    with trio.move_on_after(5):
+        await live.wait_for(applied)
+
+
+def _az_name(snap: Snapshot) -> str | None:
+    from ovsdb_ic.sync.az import az_name
+
+    name = az_name(snap)
+    return name or None
+
+
+async def run_sync(
+    config: SyncConfig,
+    *,
+    once: bool = False,
+    report: Callable[[str], None] | None = None,
+    task_status: trio.TaskStatus[SyncEngine] = trio.TASK_STATUS_IGNORED,
+) -> SyncStats:
+    """Run a :class:`SyncEngine` (``nursery.start(run_sync, config)`` gives the engine)."""
+    engine = SyncEngine(config, report=report)
+
+    async def body(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await engine.run(once=once, task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(body)
+        task_status.started(engine)
+    return engine.stats
+
+
+def describe_tables(keys: Sequence[DatabaseKey] = tuple(DATABASES)) -> dict[str, list[str]]:
+    """The tables the engine replicates per database (for docs and diagnostics)."""
+    return {k: sorted(REQUIREMENTS.tables.get(k, {})) for k in keys}
+
