@@ -192,3 +192,50 @@ def _kw(cfg: SyncConfig) -> dict[str, Any]:
     import attrs
 
     return attrs.asdict(cfg, recurse=False)
+
+
+def test_ic_sb_leader_killed_mid_sync_settles_the_same(dep: IcDeployment) -> None:
+    az1, az2 = dep.azs["az1"], dep.azs["az2"]
+    subnets1 = [f"10.{16 + i}.0.1/24" for i in range(20)]
+    subnets2 = [f"10.{116 + i}.0.1/24" for i in range(20)]
+    setup_az(az1.nb, "az1", 1, subnets1)
+    setup_az(az2.nb, "az2", 2, subnets2)
+    icnbctl(dep, "ts-add", "ts1")
+    # Pre-create the NB copies of ts1 the way the engine would, and attach the routers,
+    # so that the first passes carry the whole route exchange.
+    for zone, name, idx in ((az1, "az1", 1), (az2, "az2", 2)):
+        nbctl(zone.nb, "ls-add", "ts1", "--", "set", "Logical_Switch", "ts1",
+              "other_config:interconn-ts=ts1")
+        attach_ts(zone.nb, name, idx)
+    want1 = {(s, "169.254.100.2") for s in subnets2}
+    want2 = {(s, "169.254.100.1") for s in subnets1}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            leader = await trio.to_thread.run_sync(dep.ic_sb.leader)
+            e1: SyncEngine = await nursery.start(run_sync, config(dep, 0))
+            e2: SyncEngine = await nursery.start(run_sync, config(dep, 1))
+            leader.kill()  # the engines have their replicas and are starting to write
+
+            async def settled() -> None:
+                while True:
+                    got1 = await trio.to_thread.run_sync(learned, az1.nb)
+                    got2 = await trio.to_thread.run_sync(learned, az2.nb)
+                    if got1 == want1 and got2 == want2:
+                        return
+                    await trio.sleep(0.2)
+
+            with trio.fail_after(60):
+                await settled()
+                for e in (e1, e2):
+                    await e.clients["ic_sb"].wait_connected()
+                    await e.wait_settled()
+            ic_sb = e1.replicas["ic_sb"].replica
+            routes_ = sorted((r["ip_prefix"], r["nexthop"]) for r in ic_sb.table("Route"))
+            assert len(routes_) == len(set(routes_)) == 40
+            for e in (e1, e2):
+                assert e.clients["ic_sb"].stats.reconnects >= 1
+                assert e.clients["ic_sb"].stats.resyncs == 0
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
