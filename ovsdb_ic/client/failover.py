@@ -65,7 +65,13 @@ class Backoff:
 
     def delay(self, failed_rounds: int, rng: random.Random) -> float:
         """The sleep after ``failed_rounds`` (>= 1) consecutive failed rounds."""
-        base = min(self.maximum, self.initial * self.multiplier ** max(0, failed_rounds - 1))
+        exponent = max(0, failed_rounds - 1)
+        if self.multiplier > 1:
+            # Past this many doublings the cap applies anyway; stopping there keeps the
+            # power finite after any number of failed rounds.
+            enough = math.ceil(math.log(self.maximum / self.initial) / math.log(self.multiplier))
+            exponent = min(exponent, enough + 1)
+        base = min(self.maximum, self.initial * self.multiplier ** exponent)
         return base * (1.0 - self.jitter * rng.random())
 
 
@@ -143,12 +149,17 @@ def judge_server(
 ) -> tuple[str | None, bool]:
     """Whether a server may serve us: ``(reason to refuse or None, transient)``.
 
-    Only clustered databases are judged. A member is refused when it is not
+    Only clustered and relay databases are judged: a relay is refused with
+    ``leader_only``. A member is refused when it is not
     connected to its cluster, not the leader (with ``leader_only``), of another
     cluster than the one pinned (``cluster_id``, compared in full), or behind
     the highest Raft index already seen (a stale replica). ``transient`` tells
     whether waiting may fix it (all but another cluster).
     """
+    if status.model == "relay" and leader_only:
+        # As python-ovs and the C IDL: a relay is never the leader; reading from
+        # one is what leader_only=False is for.
+        return "is a relay, which cannot be the leader (connect with leader_only=False)", False
     if status.model != "clustered":
         return None, False
     if cluster_id is not None and status.cid is not None and status.cid != cluster_id:
