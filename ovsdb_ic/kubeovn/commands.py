@@ -1,0 +1,927 @@
+"""What the ``ovsdb-ic`` Kube-OVN commands do, as reusable coroutines (trio).
+
+* :func:`establish`, :func:`teardown` and :func:`reset` connect to an AZ's NB and SB
+  and to IC-NB and IC-SB (:func:`open_databases`: the failover client, one live
+  replica per database holding what :data:`~ovsdb_ic.kubeovn.REQUIREMENTS` lists),
+  then :func:`converge`: plan, commit each database's part as one guarded
+  transaction (IC-NB, then IC-SB, then NB, then SB), wait until the replicas show
+  the commit, and plan again until the plan is empty. A failed guard, a unique-index
+  violation or a transaction whose outcome is unknown makes it read again and plan
+  again (a bounded number of times).
+* :func:`show` is ``ovn-ic-sbctl show`` (:func:`~ovsdb_ic.ic.render_show`).
+* :func:`route_list` is ``ovn-nbctl lr-route-list`` (:func:`render_route_list`, a pure
+  renderer of an NB replica), learned routes marked ``(learned)`` as the tool does.
+
+See docs/kubeovn.md ("Command line").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final, final
+
+import attrs
+import trio
+
+from ovsdb_ic.client import Client, LiveReplica, connect, parse_remotes
+from ovsdb_ic.errors import (
+    ConfigError,
+    ConnectError,
+    ConstraintViolationError,
+    OutcomeUnknownError,
+    OvsdbError,
+    ReferentialIntegrityError,
+    TransactionError,
+    WaitTimedOutError,
+)
+from ovsdb_ic.ic import REQUIREMENTS as IC_REQUIREMENTS
+from ovsdb_ic.ic import Interconnection, render_show
+from ovsdb_ic.kubeovn.config import ConfigProblem, IcConfig
+from ovsdb_ic.kubeovn.establish import (
+    DEFAULT_CLUSTER_ROUTER,
+    LEARNED_ROUTE_KEY,
+    MAX_TS_NUM,
+    REQUIREMENTS,
+    Protocol,
+    deny_list,
+    plan_establish,
+    plan_teardown,
+)
+from ovsdb_ic.replica import Replica, Row
+from ovsdb_ic.sync.commit import transaction_ops
+from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Plan, Snapshot
+from ovsdb_ic.sync.runner import LOCK_NAME
+
+__all__ = [
+    "COMMIT_ORDER",
+    "LABELS",
+    "ROUTE_LIST_TABLES",
+    "ApplyError",
+    "ApplyResult",
+    "AzRemotes",
+    "Databases",
+    "EstablishParams",
+    "RouterNotFoundError",
+    "RunOptions",
+    "UnreachableError",
+    "converge",
+    "establish",
+    "open_databases",
+    "render_route_list",
+    "reset",
+    "route_list",
+    "show",
+    "teardown",
+]
+
+LABELS: Final[Mapping[DatabaseKey, str]] = {
+    "nb": "NB", "sb": "SB", "ic_nb": "IC-NB", "ic_sb": "IC-SB",
+}
+"""How messages name each database."""
+
+COMMIT_ORDER: Final[tuple[DatabaseKey, ...]] = ("ic_nb", "ic_sb", "nb", "sb")
+"""The order in which one plan's parts are committed: the transit switches exist in
+IC-NB before their local mirrors in NB (see :func:`~ovsdb_ic.kubeovn.plan_establish`)."""
+
+ROUTE_LIST_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
+    "Logical_Router": ("name", "static_routes"),
+    "Logical_Router_Static_Route": (
+        "ip_prefix", "nexthop", "policy", "output_port", "route_table", "external_ids",
+        "options", "bfd",
+    ),
+}
+"""The NB tables and columns :func:`render_route_list` reads."""
+
+Report = Callable[[str], None]
+"""A callback taking one line of text."""
+
+_SLOW: Final = 1.0  # seconds before a step is worth a progress line
+_STILL_EVERY: Final = 5.0
+
+
+def _ignore(_line: str) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class UnreachableError(OvsdbError, ConnectionError):
+    """One or more databases could not be connected to (or replicated in time).
+
+    ``problems`` holds one line per failed remote, each starting with the database's
+    label (``NB``, ``SB``, ``IC-NB``, ``IC-SB``).
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        """Carry ``problems`` (at least one line)."""
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ApplyError(OvsdbError, RuntimeError):
+    """A plan could not be carried out: a transaction failed for a reason that planning
+    again does not fix, conflicts went on too long, or the plan never became empty."""
+
+
+class RouterNotFoundError(OvsdbError, LookupError):
+    """No logical router has the name (or UUID), or several have the name."""
+
+
+# -------------------------------------------------------------------------- settings
+
+
+def _check_remotes(option: str) -> Callable[[Any, Any, str], None]:
+    def check(_inst: Any, _attr: Any, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(option, value, "a remote list is required")
+        parse_remotes(value, field=option)
+
+    return check
+
+
+@final
+@attrs.frozen
+class AzRemotes:
+    """Where one AZ's four databases are (OVSDB remote lists, comma-separated).
+
+    Each is checked when built; a bad one raises
+    :class:`~ovsdb_ic.errors.ConfigError` naming the command-line option.
+    """
+
+    ovnnb_db: str = attrs.field(validator=_check_remotes("--ovnnb-db"))
+    """The AZ's OVN_Northbound."""
+    ovnsb_db: str = attrs.field(validator=_check_remotes("--ovnsb-db"))
+    """The AZ's OVN_Southbound."""
+    ic_nb_db: str = attrs.field(validator=_check_remotes("--ic-nb-db"))
+    """OVN_IC_Northbound."""
+    ic_sb_db: str = attrs.field(validator=_check_remotes("--ic-sb-db"))
+    """OVN_IC_Southbound."""
+
+    @classmethod
+    def from_config(
+        cls,
+        config: IcConfig,
+        *,
+        ovnnb_db: str,
+        ovnsb_db: str,
+        ic_nb_db: str | None = None,
+        ic_sb_db: str | None = None,
+        scheme: str = "tcp",
+    ) -> AzRemotes:
+        """The IC remotes from the config's ``ic-db-host`` and ports
+        (:meth:`~ovsdb_ic.kubeovn.IcConfig.ic_nb_remotes`), unless given."""
+        if scheme not in ("tcp", "ssl"):
+            raise ConfigError("scheme", scheme, 'must be "tcp" or "ssl"')
+        return cls(
+            ovnnb_db=ovnnb_db,
+            ovnsb_db=ovnsb_db,
+            ic_nb_db=ic_nb_db or config.ic_nb_remotes("ssl" if scheme == "ssl" else "tcp"),
+            ic_sb_db=ic_sb_db or config.ic_sb_remotes("ssl" if scheme == "ssl" else "tcp"),
+        )
+
+    def as_dict(self) -> dict[DatabaseKey, str]:
+        """The remote list of each database key."""
+        return {"nb": self.ovnnb_db, "sb": self.ovnsb_db, "ic_nb": self.ic_nb_db,
+                "ic_sb": self.ic_sb_db}
+
+
+@final
+@attrs.frozen
+class RunOptions:
+    """How the commands connect, report and retry."""
+
+    ssl_context: ssl.SSLContext | None = None
+    """Key, certificate and CA for ``ssl:`` remotes."""
+    connect_timeout: float = 30.0
+    """Seconds to connect to a database and copy its tables before giving up."""
+    probe_interval: float | None = 5.0
+    """The clients' inactivity probe."""
+    report: Report = _ignore
+    """Receives one line per committed transaction (or per planned operation in
+    dry-run mode): what the command did."""
+    progress: Report = _ignore
+    """Receives progress lines for slow steps and warnings."""
+    dry_run: bool = False
+    """Plan once and report the operations; write nothing."""
+    max_passes: int = 10
+    """Plans (committed, or abandoned after a conflict) before giving up."""
+    max_retries: int = 5
+    """Conflicts (failed guards, unique-index violations, unknown outcomes) tolerated."""
+
+
+@final
+@attrs.frozen
+class EstablishParams:
+    """The parameters of :func:`~ovsdb_ic.kubeovn.plan_establish` that are not in
+    ``ovn-ic-config`` (they come from Kubernetes or the IC database deployment)."""
+
+    ts_num: int | None = None
+    """How many transit switches (``None``: those IC-NB already has)."""
+    cluster_router: str = DEFAULT_CLUSTER_ROUTER
+    """The router the transit switch ports go on."""
+    protocol: Protocol = "Dual"
+    """Address families of new transit switch subnets."""
+    disabled_subnets: tuple[str, ...] = ()
+    """CIDRs of the subnets with ``disableInterConnection: true``."""
+    join_subnet: str | None = None
+    """The join subnet (never advertised)."""
+    node_ips: tuple[str, ...] = ()
+    """Every node's internal IP (never advertised)."""
+
+    def problems(self) -> list[ConfigProblem]:
+        """Every bad parameter, named by its command-line option (empty when all good)."""
+        out: list[ConfigProblem] = []
+        if self.ts_num is not None and (
+            isinstance(self.ts_num, bool) or not isinstance(self.ts_num, int)
+            or not 1 <= self.ts_num <= MAX_TS_NUM
+        ):
+            out.append(ConfigProblem("--ts-num", str(self.ts_num),
+                                     f"must be a number from 1 to {MAX_TS_NUM}"))
+        if not self.cluster_router.strip():
+            out.append(ConfigProblem("--cluster-router", self.cluster_router,
+                                     "must not be empty"))
+        if self.protocol not in ("IPv4", "IPv6", "Dual"):
+            out.append(ConfigProblem("--protocol", str(self.protocol),
+                                     "must be IPv4, IPv6 or Dual"))
+        checks: list[tuple[str, Iterable[str], str]] = [
+            ("--disabled-subnet", self.disabled_subnets, "disabled"),
+            ("--join-subnet", () if self.join_subnet is None else (self.join_subnet,), "join"),
+            ("--node-ip", self.node_ips, "node"),
+        ]
+        for option, entries, kind in checks:
+            for entry in entries:
+                try:
+                    if kind == "disabled":
+                        deny_list(disabled_subnets=[entry])
+                    elif kind == "join":
+                        deny_list(join_subnet=entry)
+                    else:
+                        deny_list(node_ips=[entry])
+                except ConfigError as exc:
+                    out.append(ConfigProblem(option, str(exc.value), exc.reason))
+        return out
+
+    def plan(self, snap: Snapshot, config: IcConfig) -> Plan:
+        """:func:`~ovsdb_ic.kubeovn.plan_establish` with these parameters."""
+        return plan_establish(
+            snap, config, ts_num=self.ts_num, cluster_router=self.cluster_router,
+            protocol=self.protocol, disabled_subnets=self.disabled_subnets,
+            join_subnet=self.join_subnet, node_ips=self.node_ips,
+        )
+
+
+@final
+@attrs.frozen
+class ApplyResult:
+    """What :func:`converge` did."""
+
+    passes: int
+    """Plans made (the last one empty, unless dry-run)."""
+    transactions: int
+    """Transactions committed."""
+    operations: int
+    """Plan operations committed."""
+    retries: int
+    """Conflicts met (each followed by reading again and planning again)."""
+    planned: tuple[str, ...] = ()
+    """In dry-run mode, the operations the first plan holds (``Plan.describe``)."""
+    dry_run: bool = False
+    """Whether nothing was written on purpose."""
+
+    @property
+    def changed(self) -> bool:
+        """True when something was committed (or, in dry-run mode, would be)."""
+        return bool(self.operations or self.planned)
+
+
+# ------------------------------------------------------------------------- databases
+
+
+def _rows(replica: Replica) -> int:
+    return sum(len(view) for view in replica.tables.values())
+
+
+@final
+class Databases:
+    """Connected clients and their live replicas, by database key
+    (see :func:`open_databases`)."""
+
+    def __init__(self) -> None:
+        """Empty; :func:`open_databases` fills it."""
+        self.clients: dict[DatabaseKey, Client] = {}
+        """The failover client of each database."""
+        self.replicas: dict[DatabaseKey, LiveReplica] = {}
+        """The live replica of each database."""
+
+    def snapshot(self) -> Snapshot:
+        """The four replicas as a planner snapshot (all four must be open)."""
+        r = self.replicas
+        return Snapshot(nb=r["nb"].replica, sb=r["sb"].replica, ic_nb=r["ic_nb"].replica,
+                        ic_sb=r["ic_sb"].replica)
+
+    async def caught_up(self, key: DatabaseKey | None = None) -> None:
+        """Wait (at most 5 s) until the replica of ``key`` (default: every one) shows
+        everything its server sent before now, e.g. a transaction just committed."""
+        keys = [key] if key is not None else list(self.replicas)
+        for k in keys:
+            with trio.move_on_after(5):
+                await _caught_up(self.clients[k], self.replicas[k])
+
+
+async def _caught_up(client: Client, live: LiveReplica) -> None:
+    try:
+        await client.barrier()
+    except OvsdbError:
+        return
+    mon = live.monitor
+
+    def applied(_replica: Replica) -> bool:
+        return live.transactions >= mon.batches_received
+
+    await live.wait_for(applied)
+
+
+def _attempt_lines(label: str, remotes: str, exc: ConnectError) -> list[str]:
+    """One line per remote tried for a failed first connection."""
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        return [f"{label}: {_one_line(e)}" for e in cause.exceptions]
+    return [f"{label}: {remotes}: {_one_line(exc)}"]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@asynccontextmanager
+async def open_databases(
+    remotes: Mapping[DatabaseKey, str],
+    tables: Mapping[DatabaseKey, Mapping[str, Sequence[str] | None]],
+    *,
+    options: RunOptions = RunOptions(),
+) -> AsyncIterator[Databases]:
+    """Connect to every database of ``remotes`` at once and replicate its ``tables``.
+
+    Yields a :class:`Databases` once every replica holds its initial copy. When some
+    database cannot be reached (or is not replicated within
+    ``options.connect_timeout`` seconds, e.g. a cluster without a leader), raises
+    :class:`UnreachableError` listing every failed remote. A replication taking more
+    than a second is reported through ``options.progress``.
+    """
+    dbs = Databases()
+    problems: dict[DatabaseKey, list[str]] = {}
+    pending: dict[DatabaseKey, str] = dict(remotes)
+    all_settled = trio.Event()
+    stop = trio.Event()
+    if not pending:
+        all_settled.set()
+    t0 = trio.current_time()
+    timeout = options.connect_timeout
+
+    def settle(key: DatabaseKey) -> None:
+        pending.pop(key, None)
+        if not pending:
+            all_settled.set()
+
+    async def hold(key: DatabaseKey, text: str) -> None:
+        label = LABELS[key]
+        ready = False
+        spec = {t: (None if c is None else list(c)) for t, c in tables.get(key, {}).items()}
+        try:
+            with trio.CancelScope(deadline=t0 + timeout) as scope:
+                async with connect(text, database=DATABASES[key],
+                                   ssl_context=options.ssl_context,
+                                   probe_interval=options.probe_interval) as client:
+                    live = await client.replicate(spec)
+                    scope.deadline = math.inf
+                    dbs.clients[key] = client
+                    dbs.replicas[key] = live
+                    took = trio.current_time() - t0
+                    if took > _SLOW:
+                        options.progress(f"replicated {DATABASES[key]}: "
+                                         f"{_rows(live.replica)} rows in {took:.1f} s")
+                    ready = True
+                    settle(key)
+                    await stop.wait()
+            if scope.cancelled_caught and not ready:
+                problems[key] = [f"{label}: {text}: no server could serve {DATABASES[key]} "
+                                 f"within {timeout:g} s"]
+        except ConnectError as exc:
+            if ready:
+                raise
+            problems[key] = _attempt_lines(label, text, exc)
+        except OvsdbError as exc:
+            if ready:
+                raise
+            problems[key] = [f"{label}: {text}: {_one_line(exc)}"]
+        finally:
+            settle(key)
+
+    async def announce(scope: trio.CancelScope) -> None:
+        with scope:
+            await trio.sleep(_SLOW)
+            for key, text in list(pending.items()):
+                options.progress(f"connecting to {LABELS[key]} ({text}) and replicating "
+                                 f"{DATABASES[key]}...")
+            while True:
+                await trio.sleep(_STILL_EVERY)
+                waited = trio.current_time() - t0
+                names = ", ".join(DATABASES[k] for k in pending)
+                options.progress(f"still waiting for {names} ({waited:.0f} s)")
+
+    try:
+        async with trio.open_nursery() as nursery:
+            announcer = trio.CancelScope()
+            nursery.start_soon(announce, announcer)
+            for key, text in remotes.items():
+                nursery.start_soon(hold, key, text)
+            await all_settled.wait()
+            announcer.cancel()
+            if problems:
+                stop.set()
+                lines = [line for k in COMMIT_ORDER for line in problems.get(k, ())]
+                raise UnreachableError(lines)
+            try:
+                yield dbs
+            finally:
+                stop.set()
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0]  # noqa: B904 - keep the original chain
+        raise
+
+
+# -------------------------------------------------------------------------- converge
+
+_RETRYABLE: Final = (
+    WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError, OutcomeUnknownError,
+)
+
+
+async def converge(
+    dbs: Databases,
+    planner: Callable[[Snapshot], Plan],
+    *,
+    options: RunOptions = RunOptions(),
+    comment: str | None = None,
+) -> ApplyResult:
+    """Plan with ``planner`` and commit until it plans nothing.
+
+    Each plan's parts are committed in :data:`COMMIT_ORDER`, one guarded transaction
+    per database (:func:`~ovsdb_ic.sync.commit.transaction_ops`), each followed by a
+    wait until the replica shows it; then the planner runs again on the updated
+    replicas. A conflict (a failed guard, a unique-index or referential-integrity
+    violation, an unknown outcome after a lost connection) stops the pass: the
+    replicas catch up and the planner runs again. Raises :class:`ApplyError` after
+    ``options.max_retries`` conflicts, after ``options.max_passes`` plans, or when a
+    transaction fails otherwise. In dry-run mode, plans once and reports the
+    operations without writing.
+    """
+    passes = transactions = operations = retries = 0
+    plan = Plan()
+    while passes < options.max_passes:
+        plan = planner(dbs.snapshot())
+        passes += 1
+        if not plan:
+            return ApplyResult(passes, transactions, operations, retries)
+        if options.dry_run:
+            lines = tuple(plan.describe())
+            for line in lines:
+                options.report(line)
+            return ApplyResult(passes, 0, 0, 0, planned=lines, dry_run=True)
+        for db in COMMIT_ORDER:
+            count = len(plan.for_db(db))
+            if not count:
+                continue
+            label = LABELS[db]
+            ops = transaction_ops(dbs.replicas[db].replica, plan, db, comment=comment)
+            try:
+                await dbs.clients[db].transact(ops)
+            except _RETRYABLE as exc:
+                retries += 1
+                if retries > options.max_retries:
+                    raise ApplyError(f"{label}: still conflicting after {retries} attempts: "
+                                     f"{_one_line(exc)}") from exc
+                options.progress(f"{label}: {_one_line(exc)}; reading again and planning again")
+                await dbs.caught_up()
+                break
+            except TransactionError as exc:
+                raise ApplyError(f"{label}: transaction failed: {_one_line(exc)}") from exc
+            transactions += 1
+            operations += count
+            options.report(f"{label}: committed {count} operation(s)")
+            await dbs.caught_up(db)
+    shown = plan.describe()[:5]
+    more = f" (and {len(plan) - 5} more)" if len(plan) > 5 else ""
+    raise ApplyError(f"still planning changes after {passes} passes: "
+                     + "; ".join(shown) + more)
+
+
+# ------------------------------------------------------------------ kube-ovn workflow
+
+
+def _full_tables() -> dict[DatabaseKey, Mapping[str, Sequence[str] | None]]:
+    return {k: v for k, v in REQUIREMENTS.tables.items()}
+
+
+async def _take_lock(dbs: Databases, options: RunOptions) -> None:
+    """Hold ``ovn_ic`` on the SB database while tearing down, so that a sync engine
+    starting meanwhile stands by; warn when someone else holds it."""
+    client = dbs.clients["sb"]
+    lock = await client.lock(LOCK_NAME)
+    if not lock.held:
+        await client.unlock(LOCK_NAME)
+        options.progress(
+            f"warning: the {LOCK_NAME} lock on the SB database is held by another client "
+            "(ovn-ic or ovsdb-ic sync runs for this AZ); it may put back what teardown "
+            "removes: stop it first"
+        )
+
+
+async def _establish_in(
+    dbs: Databases, config: IcConfig, params: EstablishParams, options: RunOptions
+) -> ApplyResult:
+    REQUIREMENTS.install(dbs.snapshot())
+    return await converge(
+        dbs, lambda snap: params.plan(snap, config), options=options,
+        comment=f"ovsdb-ic establish {config.az_name}",
+    )
+
+
+async def _teardown_in(
+    dbs: Databases, az: str, options: RunOptions, *, clear_az_name: bool,
+    remove_remote_chassis: bool,
+) -> ApplyResult:
+    REQUIREMENTS.install(dbs.snapshot())
+    if not options.dry_run:
+        await _take_lock(dbs, options)
+    return await converge(
+        dbs,
+        lambda snap: plan_teardown(snap, az, clear_az_name=clear_az_name,
+                                   remove_remote_chassis=remove_remote_chassis),
+        options=options, comment=f"ovsdb-ic teardown {az}",
+    )
+
+
+async def establish(
+    remotes: AzRemotes,
+    config: IcConfig,
+    params: EstablishParams = EstablishParams(),
+    *,
+    options: RunOptions = RunOptions(),
+) -> ApplyResult:
+    """Establish interconnection for ``config`` (see
+    :func:`~ovsdb_ic.kubeovn.plan_establish`) on the four databases of ``remotes``.
+
+    Idempotent: on an established AZ it commits nothing (``result.changed`` false).
+    """
+    async with open_databases(remotes.as_dict(), _full_tables(), options=options) as dbs:
+        return await _establish_in(dbs, config, params, options)
+
+
+async def teardown(
+    remotes: AzRemotes,
+    config_or_az_name: IcConfig | str,
+    *,
+    clear_az_name: bool = False,
+    remove_remote_chassis: bool = True,
+    options: RunOptions = RunOptions(),
+) -> ApplyResult:
+    """Remove the AZ's interconnection (see :func:`~ovsdb_ic.kubeovn.plan_teardown`).
+
+    Holds the ``ovn_ic`` lock on the SB database meanwhile when it is free, and warns
+    through ``options.progress`` when another client (a running sync engine) holds it.
+    """
+    az = config_or_az_name.az_name if isinstance(config_or_az_name, IcConfig) else (
+        config_or_az_name
+    )
+    async with open_databases(remotes.as_dict(), _full_tables(), options=options) as dbs:
+        return await _teardown_in(dbs, az, options, clear_az_name=clear_az_name,
+                                  remove_remote_chassis=remove_remote_chassis)
+
+
+async def reset(
+    remotes: AzRemotes,
+    config: IcConfig,
+    params: EstablishParams = EstablishParams(),
+    *,
+    previous: IcConfig | str | None = None,
+    options: RunOptions = RunOptions(),
+) -> tuple[ApplyResult, ApplyResult]:
+    """What a config change does: a teardown of ``previous`` (default: ``config``'s
+    AZ), then an establish of ``config``, over one set of connections.
+
+    Returns the two results. Not available in dry-run mode (the establish plan
+    depends on what the teardown removes).
+    """
+    if options.dry_run:
+        raise ConfigError("--dry-run", True, "reset cannot be planned without tearing down")
+    old = config.az_name if previous is None else (
+        previous.az_name if isinstance(previous, IcConfig) else previous
+    )
+    async with open_databases(remotes.as_dict(), _full_tables(), options=options) as dbs:
+        down = await _teardown_in(dbs, old, options, clear_az_name=False,
+                                  remove_remote_chassis=True)
+        up = await _establish_in(dbs, config, params, options)
+        return down, up
+
+
+# ------------------------------------------------------------------------ show, routes
+
+
+async def show(
+    ic_sb_db: str,
+    az: str | None = None,
+    *,
+    ic_nb_db: str | None = None,
+    options: RunOptions = RunOptions(),
+) -> str:
+    """The text ``ovn-ic-sbctl show [AZ]`` prints, read from ``ic_sb_db``
+    (:func:`~ovsdb_ic.ic.render_show`); ``ic_nb_db`` adds the IC-NB replica to the
+    views (the text does not depend on it)."""
+    remotes: dict[DatabaseKey, str] = {"ic_sb": ic_sb_db}
+    if ic_nb_db:
+        remotes["ic_nb"] = ic_nb_db
+    tables: dict[DatabaseKey, Mapping[str, Sequence[str] | None]] = {
+        "ic_sb": IC_REQUIREMENTS.tables_for("ic_sb"),
+        "ic_nb": IC_REQUIREMENTS.tables_for("ic_nb"),
+    }
+    async with open_databases(remotes, tables, options=options) as dbs:
+        nb_live = dbs.replicas.get("ic_nb")
+        ic = Interconnection(dbs.replicas["ic_sb"].replica,
+                             None if nb_live is None else nb_live.replica)
+        return render_show(ic, az)
+
+
+async def route_list(
+    ovnnb_db: str,
+    router: str,
+    *,
+    route_table: str | None = None,
+    options: RunOptions = RunOptions(),
+) -> str:
+    """The text ``ovn-nbctl lr-route-list [--route-table=T] ROUTER`` prints, read from
+    ``ovnnb_db`` (see :func:`render_route_list`)."""
+    async with open_databases({"nb": ovnnb_db}, {"nb": ROUTE_LIST_TABLES},
+                              options=options) as dbs:
+        return render_route_list(dbs.replicas["nb"].replica, router, route_table=route_table)
+
+
+# ------------------------------------------------------------- lr-route-list renderer
+
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_V4 = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
+_V4_CIDR = re.compile(
+    r"(\d+\.\d+\.\d+\.\d+)(?:/(?:(\d+\.\d+\.\d+\.\d+)|([+-]?\d+)))?"
+)
+_V6_TEXT = re.compile(r"[0-9a-fA-F:.]{1,46}")
+_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def _v4_int(text: str) -> int:
+    match = _V4.fullmatch(text)
+    assert match is not None
+    value = 0
+    for part in match.groups():
+        value = (value << 8) | (int(part) % 256)
+    return value
+
+
+def _cidr_len(mask: int, bits: int) -> int | None:
+    """The prefix length of a contiguous netmask, ``None`` for another mask."""
+    inverted = ~mask & ((1 << bits) - 1)
+    if inverted & (inverted + 1):
+        return None
+    return bits - inverted.bit_length()
+
+
+def _parse_v4_cidr(text: str) -> tuple[int, int] | None:
+    """(address, prefix length) as ``ip_parse_cidr`` reads ``text``, or ``None``."""
+    match = _V4_CIDR.fullmatch(text)
+    if match is None:
+        return None
+    addr = _v4_int(match.group(1))
+    if match.group(2) is not None:
+        plen = _cidr_len(_v4_int(match.group(2)), 32)
+        if plen is None:
+            return None
+    elif match.group(3) is not None:
+        plen = int(match.group(3))
+        if not 0 <= plen <= 32:
+            return None
+    else:
+        plen = 32
+    return addr, plen
+
+
+def _parse_v6_cidr(text: str) -> tuple[int, int] | None:
+    """(address, prefix length) as ``ipv6_parse_cidr`` reads ``text``, or ``None``:
+    an address, then nothing, ``/<number>`` or ``/<contiguous mask>`` (the number is
+    tried first, as the C scanner does)."""
+    match = _V6_TEXT.match(text)
+    if match is None:
+        return None
+    try:
+        addr = int(ipaddress.IPv6Address(match.group()))
+    except ValueError:
+        return None
+    rest = text[match.end():]
+    if not rest:
+        return addr, 128
+    if rest[0] != "/":
+        return None
+    number = _NUMBER.match(rest, 1)
+    if number is not None:
+        plen = int(number.group())
+        if number.end() != len(rest) or not 0 <= plen <= 128:
+            return None
+        return addr, plen
+    mask = _V6_TEXT.fullmatch(rest, 1)
+    if mask is None:
+        return None
+    try:
+        length = _cidr_len(int(ipaddress.IPv6Address(mask.group())), 128)
+    except ValueError:
+        return None
+    return None if length is None else (addr, length)
+
+
+def _ntop4(value: int) -> str:
+    return ".".join(str((value >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def _ntop6(value: int) -> str:
+    """``inet_ntop(AF_INET6)`` as glibc writes it (IPv4-compatible and -mapped
+    addresses with a dotted quad, the first longest run of 2+ zero words as ``::``)."""
+    words = [(value >> (112 - 16 * i)) & 0xFFFF for i in range(8)]
+    best_base, best_len, cur_base, cur_len = -1, 0, -1, 0
+    for i, word in enumerate(words):
+        if word == 0:
+            if cur_base == -1:
+                cur_base, cur_len = i, 1
+            else:
+                cur_len += 1
+        elif cur_base != -1:
+            if cur_len > best_len:
+                best_base, best_len = cur_base, cur_len
+            cur_base = -1
+    if cur_base != -1 and cur_len > best_len:
+        best_base, best_len = cur_base, cur_len
+    if best_len < 2:
+        best_base = -1
+    out = ""
+    i = 0
+    while i < 8:
+        if best_base != -1 and best_base <= i < best_base + best_len:
+            if i == best_base:
+                out += ":"
+            i += 1
+            continue
+        if i:
+            out += ":"
+        if i == 6 and best_base == 0 and (
+            best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)
+        ):
+            out += _ntop4(value & 0xFFFFFFFF)
+            break
+        out += f"{words[i]:x}"
+        i += 1
+    if best_base != -1 and best_base + best_len == 8:
+        out += ":"
+    return out
+
+
+def _normalize(text: str) -> str | None:
+    """``normalize_prefix_str``: the network address, ``/len`` unless a host prefix."""
+    v4 = _parse_v4_cidr(text)
+    if v4 is not None:
+        addr, plen = v4
+        mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+        net = _ntop4(addr & mask)
+        return net if plen == 32 else f"{net}/{plen}"
+    v6 = _parse_v6_cidr(text)
+    if v6 is not None:
+        addr, plen = v6
+        mask = ((1 << 128) - 1) ^ ((1 << (128 - plen)) - 1)
+        net = _ntop6(addr & mask)
+        return net if plen == 128 else f"{net}/{plen}"
+    return None
+
+
+@attrs.frozen
+class _Entry:
+    route: Row
+    table: bytes
+    priority: int
+    addr: int
+
+    def group(self) -> tuple[bytes, int, int]:
+        return (self.table, self.priority, self.addr)
+
+    def key(self) -> tuple[Any, ...]:
+        r = self.route
+        port = r["output_port"]
+        port_key = (0, b"") if port is None else (1, str(port).encode())
+        return (self.table, -self.priority, self.addr, str(r["nexthop"]).encode(), port_key,
+                r.uuid)
+
+
+def _route_line(route: Row, ecmp: bool) -> str:
+    prefix = _normalize(route["ip_prefix"]) or ""
+    nexthop_text = route["nexthop"]
+    if nexthop_text == "discard":
+        nexthop = "discard"
+    elif nexthop_text:
+        nexthop = _normalize(nexthop_text) or ""
+    else:
+        nexthop = ""
+    line = f"{prefix:>25} {nexthop:>25} {route['policy'] or 'dst-ip'}"
+    if route["output_port"] is not None:
+        line += f" {route['output_port']}"
+    if LEARNED_ROUTE_KEY in route["external_ids"]:
+        line += " (learned)"
+    if ecmp:
+        line += " ecmp"
+    if str(route["options"].get("ecmp_symmetric_reply", "")).lower() == "true":
+        line += " ecmp-symmetric-reply"
+    if route["bfd"] is not None:
+        line += " bfd"
+    return line
+
+
+def _find_router(replica: Replica, router: str) -> Row:
+    """``lr_by_name_or_uuid``: by UUID first (when ``router`` is one), then by name."""
+    view = replica.table("Logical_Router")
+    is_uuid = _UUID_TEXT.fullmatch(router) is not None
+    if is_uuid:
+        row = view.get(uuid.UUID(router))
+        if row is not None:
+            return row
+    found = [r for r in view if r["name"] == router]
+    if len(found) > 1:
+        raise RouterNotFoundError(f"Multiple logical routers named '{router}'.  Use a UUID.")
+    if not found:
+        raise RouterNotFoundError(f"{router}: router {'UUID' if is_uuid else 'name'} not found")
+    return found[0]
+
+
+def render_route_list(replica: Replica, router: str, *, route_table: str | None = None) -> str:
+    """The text ``ovn-nbctl lr-route-list [--route-table=T] ROUTER`` (OVN 23.03) prints
+    for the NB ``replica`` (holding :data:`ROUTE_LIST_TABLES`).
+
+    ``IPv4 Routes`` then ``IPv6 Routes``, each grouped under ``Route Table <name>:``
+    (``<main>`` for the default table), routes ordered by table, then by priority
+    (longer prefixes first, ``dst-ip`` before ``src-ip`` at one length), address and
+    nexthop. Each line: the prefix and the nexthop right-aligned in 25 columns, the
+    policy, the output port, ``(learned)`` for a route the IC sync learned
+    (``external_ids:ic-learned-route``), ``ecmp`` when it shares table, priority and
+    prefix with another, ``ecmp-symmetric-reply`` and ``bfd`` when set. Routes with an
+    unreadable prefix are left out. ``router`` is a name or a UUID; an unknown or
+    ambiguous one raises :class:`RouterNotFoundError` with the tool's message.
+    """
+    row = _find_router(replica, router)
+    routes = replica.table("Logical_Router_Static_Route")
+    v4: list[_Entry] = []
+    v6: list[_Entry] = []
+    for route_uuid in row["static_routes"]:
+        route = routes.get(route_uuid)
+        if route is None:
+            continue
+        if route_table is not None and route["route_table"] != route_table:
+            continue
+        dst = (route["policy"] or "dst-ip") == "dst-ip"
+        table = str(route["route_table"]).encode()
+        parsed4 = _parse_v4_cidr(route["ip_prefix"])
+        if parsed4 is not None:
+            addr, plen = parsed4
+            v4.append(_Entry(route, table, 2 * plen + (1 if dst else 0), addr))
+            continue
+        parsed6 = _parse_v6_cidr(route["ip_prefix"])
+        if parsed6 is not None:
+            addr, plen = parsed6
+            v6.append(_Entry(route, table, 2 * plen + (1 if dst else 0), addr))
+    out: list[str] = []
+    for title, entries in (("IPv4 Routes", v4), ("IPv6 Routes", v6)):
+        if not entries:
+            continue
+        entries.sort(key=_Entry.key)
+        if out:
+            out.append("")
+        out.append(title)
+        for i, entry in enumerate(entries):
+            ecmp = (i + 1 < len(entries) and entries[i + 1].group() == entry.group()) or (
+                i > 0 and entries[i - 1].group() == entry.group()
+            )
+            if i == 0 or entries[i - 1].table != entry.table:
+                if i:
+                    out.append("")
+                out.append(f"Route Table {entry.route['route_table'] or '<main>'}:")
+            out.append(_route_line(entry.route, ecmp))
+    return "".join(f"{line}\n" for line in out)
