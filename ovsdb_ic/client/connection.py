@@ -70,6 +70,7 @@ log = logging.getLogger("ovsdb_ic.client")
 _REPEATABLE: Final = frozenset({"echo", "list_dbs", "get_schema", "get_server_id"})
 _SERVER_COLUMNS: Final = ("name", "model", "connected", "leader", "index", "cid", "sid")
 _SERVER_MONITOR_ID: Final = "_server"
+_LOUD_AFTER_ROUNDS: Final = 8
 
 
 async def open_stream(
@@ -671,8 +672,15 @@ class Client:
                 )
             failed_rounds += 1
             delay = self.backoff.delay(failed_rounds, self._rng)
-            log.warning("no remote can serve (%s); retrying in %.2f s",
-                        "; ".join(str(f) for f in failures), delay)
+            if transient:
+                # A member answered and is waiting for an election: a new leader is
+                # usually there within the election timer, so keep polling briskly
+                # instead of letting the backoff grow past it.
+                delay = min(delay, 2 * self.backoff.initial)
+            # An election takes a few rounds: say so quietly at first, then loudly.
+            log.log(logging.WARNING if failed_rounds >= _LOUD_AFTER_ROUNDS else logging.INFO,
+                    "no remote can serve (%s); retrying in %.2f s",
+                    "; ".join(str(f) for f in failures), delay)
             await trio.sleep(delay)
 
     def _set_link(self, link: _Link) -> None:
