@@ -239,3 +239,53 @@ def test_ic_sb_leader_killed_mid_sync_settles_the_same(dep: IcDeployment) -> Non
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_three_azs_racing_for_tunnel_keys_settle_without_duplicates(sandbox: Any) -> None:
+    dep = IcDeployment.start(sandbox, azs=("az1", "az2", "az3"), ic_sb_size=1)
+    names = [f"ts{i}" for i in range(8)]
+    for i, zone in enumerate(dep.azs.values(), 1):
+        nbctl(zone.nb, "init")
+        nbctl(zone.nb, "set", "NB_Global", ".", f"name=az{i}")
+    for name in names:
+        icnbctl(dep, "ts-add", name)
+
+    def cfg(zone: Any) -> SyncConfig:
+        return SyncConfig(ovnnb_db=zone.nb.remote, ovnsb_db=zone.sb.remote,
+                          ic_nb_db=dep.ic_nb.remote, ic_sb_db=dep.ic_sb.remote)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            engines = []
+            for zone in dep.azs.values():  # all three start at once and race
+                engines.append(await nursery.start(run_sync, cfg(zone)))
+
+            def settled() -> bool:
+                for e in engines:
+                    ic_sb = e.replicas["ic_sb"].replica
+                    bindings = list(ic_sb.table("Datapath_Binding"))
+                    if sorted(b["transit_switch"] for b in bindings) != names:
+                        return False
+                    keys = {b["transit_switch"]: b["tunnel_key"] for b in bindings}
+                    switches = [s for s in e.replicas["nb"].replica.table("Logical_Switch")
+                                if "interconn-ts" in s["other_config"]]
+                    if sorted(s["name"] for s in switches) != names:
+                        return False
+                    for s in switches:
+                        if s["other_config"].get("requested-tnl-key") != str(keys[s["name"]]):
+                            return False
+                return True
+
+            with trio.fail_after(60):
+                while not settled():
+                    await trio.sleep(0.1)
+                for e in engines:
+                    await e.wait_settled()
+            ic_sb = engines[0].replicas["ic_sb"].replica
+            keys = [b["tunnel_key"] for b in ic_sb.table("Datapath_Binding")]
+            assert len(keys) == len(set(keys)) == len(names)
+            assert all(16711681 <= k <= 16777215 for k in keys)
+            assert all(e.stats.errors == 0 for e in engines)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
