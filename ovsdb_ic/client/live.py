@@ -12,8 +12,8 @@ updates or more is applied with :meth:`Replica.stage
 seconds, with a checkpoint after each, so the session keeps answering the
 server's echo (its inactivity probe) and other tasks keep running. The batch is
 still published at once: readers see it not at all or completely. The cyclic
-garbage collector is paused while such a batch is built (see
-:func:`ovsdb_ic.replica.gc_paused`).
+garbage collector is paused while such a batch is built, and the new rows then go
+straight to its oldest generation (see :func:`ovsdb_ic.replica.gc_paused`).
 
 Change events go to subscribers through **bounded** trio channels. The feeder
 never waits for a subscriber (that would stall the connection): a subscriber
@@ -160,7 +160,7 @@ class LiveReplica:
         budget = self.step_budget
         staged = self.replica.stage(updates, initial=initial)
         n = 256  # units per step, adapted so that a step takes about budget / 4
-        with gc_paused(), staged:
+        with gc_paused(promote=True), staged:
             while True:
                 start = clock()
                 end = start + budget

@@ -12,13 +12,21 @@ keys) where values repeat:
   seen :data:`LIMIT` distinct values the column (or map key) is taken to be
   high-cardinality (prefixes, UUID strings) and is no longer looked at, and its
   cache is dropped. The caches are bounded, and they hold nothing but strings.
+  (Reference columns need no cache: the wire decoder already hands out one
+  ``uuid.UUID`` object per distinct value it has seen recently.)
 
 Only memory changes: the values are equal, and they are immutable.
+
+:meth:`Interner.values` shares the values of one row (the path of ordinary
+transactions); :meth:`Interner.columns` those of many rows at once, column by
+column, with one C-level pass per scalar column (the path of large initial copies).
 """
 
 from __future__ import annotations
 
+import operator
 import sys
+from itertools import repeat
 from typing import Any, Final
 
 from ovsdb_ic.wire.schema import TableSchema
@@ -70,23 +78,92 @@ class Interner:
             self.active = bool(self._scalars or self._maps)
         for pos, skeys, vcaches, off in self._maps:
             d = out[pos]
-            if not d:
-                continue
-            if vcaches is None:
-                out[pos] = {_intern(k): v for k, v in d.items()}
-                continue
-            new = {}
-            for k, v in d.items():
-                if skeys:
-                    k = _intern(k)
-                vcache = vcaches.get(k)
-                if vcache is not None:
-                    v = vcache.setdefault(v, v)
-                    if len(vcache) > LIMIT:  # a high-cardinality key: stop caching it
-                        del vcaches[k]
-                        off.add(k)
-                elif k not in off and len(vcaches) < MAP_KEYS:
-                    vcaches[k] = {v: v}
-                new[k] = v
-            out[pos] = new
+            if d:
+                out[pos] = _share_map(d, skeys, vcaches, off)
         return tuple(out)
+
+    def columns(self, cols: list[list[Any]]) -> None:
+        """Share the strings of many rows given column by column, in place.
+
+        ``cols[pos]`` holds the values of column ``pos`` for every row of a batch.
+        A column whose cache overflows during the batch is dropped afterwards (its
+        cache may hold up to one batch more than :data:`LIMIT` until then).
+        """
+        full = False
+        for pos, cache in self._scalars:
+            col = cols[pos]
+            cols[pos] = list(map(cache.setdefault, col, col))
+            if len(cache) > LIMIT:
+                full = True
+        if full:
+            self._scalars = [e for e in self._scalars if len(e[1]) <= LIMIT]
+            self.active = bool(self._scalars or self._maps)
+        for pos, skeys, vcaches, off in self._maps:
+            cols[pos] = _share_map_column(cols[pos], skeys, vcaches, off)
+
+
+def _share_map(
+    d: dict[Any, Any], skeys: bool, vcaches: dict[Any, dict[str, str]] | None, off: set[Any]
+) -> dict[Any, Any]:
+    """A copy of map ``d`` with interned string keys and cached values (see the module doc)."""
+    if vcaches is None:
+        return {_intern(k): v for k, v in d.items()}
+    new = {}
+    for k, v in d.items():
+        if skeys:
+            k = _intern(k)
+        vcache = vcaches.get(k)
+        if vcache is not None:
+            v = vcache.setdefault(v, v)
+            if len(vcache) > LIMIT:  # a high-cardinality key: stop caching it
+                del vcaches[k]
+                off.add(k)
+        elif k not in off and len(vcaches) < MAP_KEYS:
+            vcaches[k] = {v: v}
+        new[k] = v
+    return new
+
+
+def _share_map_column(
+    col: list[Any], skeys: bool, vcaches: dict[Any, dict[str, str]] | None, off: set[Any]
+) -> list[Any]:
+    """:func:`_share_map` over many maps: C-level passes per group of maps with the same keys.
+
+    Maps are grouped by their key tuple (the rows of a table mostly share one or
+    a few); per group, the values under each key are extracted, shared and zipped
+    back into new maps without a Python-level loop per map.
+    """
+    shapes = list(map(tuple, col))
+    first = shapes[0] if shapes else ()
+    groups: dict[tuple[Any, ...], list[int]]
+    if shapes.count(first) == len(shapes):
+        groups = {first: []}  # every map has the same keys: no index lists needed
+    else:
+        groups = {}
+        for i, shape in enumerate(shapes):
+            groups.setdefault(shape, []).append(i)
+    out = col if len(groups) == 1 else list(col)
+    for shape, where in groups.items():
+        if not shape:
+            continue  # empty maps stay as they are
+        maps = col if len(groups) == 1 else [col[i] for i in where]
+        ikeys = tuple(map(_intern, shape)) if skeys else shape
+        columns = []
+        for raw_key, key in zip(shape, ikeys, strict=True):
+            vals = list(map(operator.itemgetter(raw_key), maps))
+            if vcaches is not None:
+                vcache = vcaches.get(key)
+                if vcache is None and key not in off and len(vcaches) < MAP_KEYS:
+                    vcache = vcaches[key] = {}
+                if vcache is not None:
+                    vals = list(map(vcache.setdefault, vals, vals))
+                    if len(vcache) > LIMIT:  # a high-cardinality key: stop caching it
+                        del vcaches[key]
+                        off.add(key)
+            columns.append(vals)
+        new = list(map(dict, map(zip, repeat(ikeys), zip(*columns, strict=True))))
+        if len(groups) == 1:
+            return new
+        for i, d in zip(where, new, strict=True):
+            out[i] = d
+    return out

@@ -381,6 +381,37 @@ class Index:
             assert new is not None
             add(nks[i], new)
 
+    def _keys(self, rows: Sequence[Row | None]) -> list[Any]:
+        """The keys of ``rows`` (:data:`MISSING` for ``None`` and for rows not indexed)."""
+        key = self._key
+        return [MISSING if row is None else key(row._values) for row in rows]
+
+    def _build_into(
+        self, m: dict[Any, _Bucket], conflicts: set[Any], keys: Sequence[Any],
+        rows: Sequence[Row],
+    ) -> None:
+        """Add ``rows`` under ``keys`` to a map being built (as :meth:`_add` does)."""
+        unique = self.unique
+        setdefault = m.setdefault
+        for k, row in zip(keys, rows, strict=True):
+            if k is MISSING:
+                continue
+            cur = setdefault(k, row)
+            if cur is row:
+                continue
+            if type(cur) is Row:
+                m[k] = {cur.uuid.int: cur, row.uuid.int: row}
+                if unique:
+                    conflicts.add(k)
+            else:
+                cur[row.uuid.int] = row
+
+    def _swap_in(self, m: dict[Any, _Bucket], conflicts: set[Any]) -> None:
+        """Take a map built by :meth:`_build_into` over an empty index."""
+        assert not self._map, "a built map replaces only an empty index"
+        self._map = m
+        self._conflicts = conflicts
+
     def _fill(self, rows: Iterator[Row]) -> None:
         """Index ``rows`` (an index added to a populated table)."""
         key = self._key

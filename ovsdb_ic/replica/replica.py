@@ -17,16 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, final
 from uuid import UUID
 
 from ovsdb_ic.errors import DataError, LocalProtocolError, RemoteProtocolError
+from ovsdb_ic.replica import _gc
 from ovsdb_ic.replica._intern import Interner
 from ovsdb_ic.replica.indexes import Index, IndexColumn
 from ovsdb_ic.replica.rows import Row, RowLayout, _make_row
 from ovsdb_ic.wire.data import parse_uuid
 from ovsdb_ic.wire.monitor import MonitorRequest, RowUpdate
 from ovsdb_ic.wire.schema import DatabaseSchema, TableSchema
+
+if TYPE_CHECKING:
+    from ovsdb_ic.replica.staged import StagedApply
 
 __all__ = ["Change", "ChangeKind", "Replica", "RowsView", "TableView"]
 
@@ -39,6 +43,9 @@ _new_row = object.__new__
 _set = object.__setattr__
 
 _UNSEEN: Any = object()
+
+_BIG_BATCH: Final = 2000
+"""Updates from which apply/reset pause the cyclic GC (see ``_gc``)."""
 
 
 @final
@@ -390,85 +397,34 @@ class Replica:
         does not hold, modifies or deletes a row it does not have, or inserts a
         row it already has. The values of the updates become the rows' values:
         do not mutate them afterwards.
+
+        A large transaction is applied in one go; :meth:`stage` applies it in
+        steps instead, for callers that must stay responsive meanwhile.
         """
+        if len(updates) >= _BIG_BATCH:
+            with _gc.paused(promote=True):
+                return self._apply(updates)
+        return self._apply(updates)
+
+    def _apply(self, updates: Sequence[RowUpdate]) -> list[Change]:
         stages: dict[str, _Stage] = {}
-        tables = self._tables
-        last: str | None = None
-        st: _Stage | None = None
-        rows: dict[int, Row] = {}
-        origs: dict[int, Row | None] = {}
-        news: dict[int, Row | None] = {}
-        layout: RowLayout | None = None
-        interner: Interner | None = None
-        unseen = _UNSEEN
-        for u in updates:
-            table = u.table
-            if table != last:
-                st = stages.get(table)
-                if st is None:
-                    view = tables.get(table)
-                    if view is None:
-                        raise RemoteProtocolError(
-                            f"update names table {table!r}, which the replica does not hold"
-                        )
-                    st = stages[table] = _Stage(view)
-                rows, layout, last = st.view._rows, st.view._layout, table
-                interner = st.view._interner
-                origs, news = st.origs, st.news
-            assert st is not None and layout is not None and interner is not None
-            u_uuid = u.uuid
-            key = u_uuid.int
-            cur = news.get(key, unseen)
-            if cur is unseen:
-                cur = origs[key] = rows.get(key)
-            kind = u.kind
-            if kind == "initial" or kind == "insert":
-                if cur is not None:
-                    raise RemoteProtocolError(
-                        f"{kind} of {table} row {u_uuid}, which the replica already has"
-                    )
-                full = u.new
-                if full is None:
-                    raise RemoteProtocolError(f"{kind} of {table} row {u_uuid} without a row")
-                # _build and _make_row, inlined: this is the initial copy's hot path.
-                try:
-                    vals = tuple(map(full.__getitem__, layout.columns))
-                except KeyError:
-                    vals = _with_defaults(layout, full)
-                if interner.active:
-                    vals = interner.values(vals)
-                row = _new_row(Row)
-                _set(row, "uuid", u_uuid)
-                _set(row, "_layout", layout)
-                _set(row, "_values", vals)
-                news[key] = row
-                if kind == "initial":
-                    st.initial.add(key)
-            elif kind == "modify":
-                if cur is None:
-                    raise RemoteProtocolError(
-                        f"modify of {table} row {u_uuid}, which the replica does not have"
-                    )
-                assert type(cur) is Row
-                if u.diff is not None:
-                    news[key] = _patch(st.view, cur, u.diff)
-                elif u.new is not None:
-                    news[key] = _build(st.view, u_uuid, u.new)
-                else:
-                    raise RemoteProtocolError(
-                        f"modify of {table} row {u_uuid} carries neither a diff nor a new row"
-                    )
-            elif kind == "delete":
-                if cur is None:
-                    raise RemoteProtocolError(
-                        f"delete of {table} row {u_uuid}, which the replica does not have"
-                    )
-                news[key] = None
-            else:
-                raise RemoteProtocolError(f"unknown update kind {kind!r} for {table} {u_uuid}")
+        _stage_updates(self._tables, stages, updates)
         changes = self._commit(stages.values())
         self._txn_count += 1
         return changes
+
+    def stage(self, updates: Sequence[RowUpdate], *, initial: bool = False) -> StagedApply:
+        """Prepare ``updates`` for applying in steps; see :class:`StagedApply`.
+
+        With ``initial`` false the updates are one server transaction, as for
+        :meth:`apply`; with ``initial`` true they are a complete copy, as for
+        :meth:`reset`. Nothing changes until :meth:`StagedApply.commit`, which
+        returns exactly the changes that :meth:`apply` (or :meth:`reset`) would
+        have returned, and leaves the replica exactly as they would have.
+        """
+        from ovsdb_ic.replica.staged import StagedApply
+
+        return StagedApply(self, updates, initial=initial)
 
     def reset(self, updates: Sequence[RowUpdate]) -> list[Change]:
         """Replace the contents with a fresh full copy; return the differences.
@@ -481,6 +437,12 @@ class Replica:
         did not change are kept (the same objects) and not reported. All or
         nothing, like :meth:`apply`.
         """
+        if len(updates) >= _BIG_BATCH:
+            with _gc.paused(promote=True):
+                return self._reset(updates)
+        return self._reset(updates)
+
+    def _reset(self, updates: Sequence[RowUpdate]) -> list[Change]:
         tables = self._tables
         fresh: dict[str, dict[int, Row]] = {name: {} for name in tables}
         for u in updates:
@@ -529,53 +491,185 @@ class Replica:
     def _commit(self, stages: Iterable[_Stage]) -> list[Change]:
         """Turn staged rows into changes and apply them (nothing fails once mutating)."""
         changes: list[Change] = []
-        add_change = changes.append
-        plans = []
-        for st in stages:
-            name = st.view.name
-            origs, initial = st.origs, st.initial
-            olds: list[Row | None] = []
-            news: list[Row | None] = []
-            add_old, add_new = olds.append, news.append
-            for key, new in st.news.items():
-                orig = origs[key]
-                if new is None:
-                    if orig is None:
-                        continue
-                    add_change(_new_tuple(Change, (name, "delete", orig.uuid, orig, None,
-                                                   False)))
-                elif orig is None:
-                    add_change(_new_tuple(Change, (name, "insert", new.uuid, None, new,
-                                                   key in initial)))
-                elif orig._values == new._values:
-                    continue
-                else:
-                    add_change(_new_tuple(Change, (name, "modify", new.uuid, orig, new,
-                                                   False)))
-                add_old(orig)
-                add_new(new)
-            if news:
-                # Index keys are computed (and hashed) before anything changes.
-                keys = [(ix, ix._plan(olds, news)) for ix in st.view._indexes.values()]
-                plans.append((st.view, olds, news, keys))
-        for view, olds, news, keys in plans:
+        plans = [plan for st in stages if (plan := _prepare(st, changes)) is not None]
+        self._publish(plans, changes)
+        return changes
+
+    def _publish(self, plans: Sequence[_Plan], changes: Sequence[Change],
+                 *, late_indexes: bool = False) -> None:
+        """Apply prepared plans: rows, then indexes (nothing can fail once mutating).
+
+        With ``late_indexes`` (a staged apply), indexes added since the plans were
+        made are planned first and indexes removed meanwhile are skipped.
+        """
+        if late_indexes:
+            for plan in plans:
+                planned = {id(ix) for ix, _, _ in plan.keyed}
+                planned.update(id(ix) for ix, _, _, _ in plan.built)
+                for ix in plan.view._indexes.values():
+                    if id(ix) not in planned:
+                        oks, nks = ix._plan(plan.olds, plan.news)
+                        plan.keyed.append((ix, oks, nks))
+        for plan in plans:
+            view = plan.view
             rows = view._rows
-            for old, new in zip(olds, news, strict=True):
-                if new is None:
-                    assert old is not None
-                    del rows[old.uuid.int]
-                else:
-                    rows[new.uuid.int] = new
-            for ix, (oks, nks) in keys:
-                ix._commit(olds, news, oks, nks)
+            if plan.bulk is not None:
+                rows.update(plan.bulk)
+            else:
+                for old, new in zip(plan.olds, plan.news, strict=True):
+                    if new is None:
+                        assert old is not None
+                        del rows[old.uuid.int]
+                    else:
+                        rows[new.uuid.int] = new
+            indexes = view._indexes
+            for ix, oks, nks in plan.keyed:
+                if not late_indexes or indexes.get(ix.name) is ix:
+                    ix._commit(plan.olds, plan.news, oks, nks)
+            for ix, built, conflicts, _ in plan.built:
+                if indexes.get(ix.name) is ix:
+                    ix._swap_in(built, conflicts)
             view._version += 1
         if changes:
             self._version += 1
-        return changes
 
     def __repr__(self) -> str:
         body = ", ".join(f"{n}: {len(t)}" for n, t in self._tables.items())
         return f"<Replica {self.schema.name} version {self._version}: {body}>"
+
+
+@final
+class _Plan:
+    """One table's prepared changes: rows before/after and the index keys of both.
+
+    ``keyed``: (index, old keys, new keys) for :meth:`Index._commit`; ``built``:
+    (index, map, conflicts, new keys) built beforehand for an index that was empty
+    (a staged initial copy); ``bulk``: the new rows by key when they are all
+    inserts into an empty table.
+    """
+
+    __slots__ = ("built", "bulk", "keyed", "news", "olds", "view")
+
+    def __init__(self, view: TableView, olds: list[Row | None], news: list[Row | None]) -> None:
+        self.view = view
+        self.olds = olds
+        self.news = news
+        self.keyed: list[tuple[Index, list[Any], list[Any]]] = []
+        self.built: list[tuple[Index, dict[Any, Any], set[Any], list[Any]]] = []
+        self.bulk: dict[int, Row] | None = None
+
+
+def _prepare(st: _Stage, changes: list[Change]) -> _Plan | None:
+    """Add the net changes of ``st`` to ``changes``; its plan (``None``: no change)."""
+    name = st.view.name
+    origs, initial = st.origs, st.initial
+    olds: list[Row | None] = []
+    news: list[Row | None] = []
+    add_old, add_new, add_change = olds.append, news.append, changes.append
+    for key, new in st.news.items():
+        orig = origs[key]
+        if new is None:
+            if orig is None:
+                continue
+            add_change(_new_tuple(Change, (name, "delete", orig.uuid, orig, None, False)))
+        elif orig is None:
+            add_change(_new_tuple(Change, (name, "insert", new.uuid, None, new,
+                                           key in initial)))
+        elif orig._values == new._values:
+            continue
+        else:
+            add_change(_new_tuple(Change, (name, "modify", new.uuid, orig, new, False)))
+        add_old(orig)
+        add_new(new)
+    if not news:
+        return None
+    plan = _Plan(st.view, olds, news)
+    # Index keys are computed (and hashed) before anything changes.
+    plan.keyed = [(ix, *ix._plan(olds, news)) for ix in st.view._indexes.values()]
+    return plan
+
+
+def _stage_updates(
+    tables: Mapping[str, TableView], stages: dict[str, _Stage], updates: Iterable[RowUpdate]
+) -> None:
+    """Stage the rows ``updates`` touch (one transaction's, or a slice of it) into ``stages``.
+
+    Raises :class:`~ovsdb_ic.errors.RemoteProtocolError` for an update that does
+    not fit; the replica itself is never changed here.
+    """
+    last: str | None = None
+    st: _Stage | None = None
+    rows: dict[int, Row] = {}
+    origs: dict[int, Row | None] = {}
+    news: dict[int, Row | None] = {}
+    layout: RowLayout | None = None
+    interner: Interner | None = None
+    unseen = _UNSEEN
+    for u in updates:
+        table = u.table
+        if table != last:
+            st = stages.get(table)
+            if st is None:
+                view = tables.get(table)
+                if view is None:
+                    raise RemoteProtocolError(
+                        f"update names table {table!r}, which the replica does not hold"
+                    )
+                st = stages[table] = _Stage(view)
+            rows, layout, last = st.view._rows, st.view._layout, table
+            interner = st.view._interner
+            origs, news = st.origs, st.news
+        assert st is not None and layout is not None and interner is not None
+        u_uuid = u.uuid
+        key = u_uuid.int
+        cur = news.get(key, unseen)
+        if cur is unseen:
+            cur = origs[key] = rows.get(key)
+        kind = u.kind
+        if kind == "initial" or kind == "insert":
+            if cur is not None:
+                raise RemoteProtocolError(
+                    f"{kind} of {table} row {u_uuid}, which the replica already has"
+                )
+            full = u.new
+            if full is None:
+                raise RemoteProtocolError(f"{kind} of {table} row {u_uuid} without a row")
+            # _build and _make_row, inlined: this is the initial copy's hot path.
+            try:
+                vals = tuple(map(full.__getitem__, layout.columns))
+            except KeyError:
+                vals = _with_defaults(layout, full)
+            if interner.active:
+                vals = interner.values(vals)
+            row = _new_row(Row)
+            _set(row, "uuid", u_uuid)
+            _set(row, "_layout", layout)
+            _set(row, "_values", vals)
+            news[key] = row
+            if kind == "initial":
+                st.initial.add(key)
+        elif kind == "modify":
+            if cur is None:
+                raise RemoteProtocolError(
+                    f"modify of {table} row {u_uuid}, which the replica does not have"
+                )
+            assert type(cur) is Row
+            if u.diff is not None:
+                news[key] = _patch(st.view, cur, u.diff)
+            elif u.new is not None:
+                news[key] = _build(st.view, u_uuid, u.new)
+            else:
+                raise RemoteProtocolError(
+                    f"modify of {table} row {u_uuid} carries neither a diff nor a new row"
+                )
+        elif kind == "delete":
+            if cur is None:
+                raise RemoteProtocolError(
+                    f"delete of {table} row {u_uuid}, which the replica does not have"
+                )
+            news[key] = None
+        else:
+            raise RemoteProtocolError(f"unknown update kind {kind!r} for {table} {u_uuid}")
 
 
 def _with_defaults(layout: RowLayout, values: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -930,3 +930,405 @@ ReplicaMachine.TestCase.settings = settings(
 )
 TestReplicaMachine = ReplicaMachine.TestCase
 
+
+
+# --------------------------------------------------------------------------- staged apply
+
+
+def observe(replica: Replica) -> Any:
+    """Everything observable about a replica, by value (comparable across replicas)."""
+    out: dict[str, Any] = {"version": replica.version, "txn": replica.txn_count}
+    for name, t in replica.tables.items():
+        out[name] = (
+            t.version,
+            contents(replica, name),
+            {
+                ix.name: ({k: frozenset(r.uuid for r in ix.find(k)) for k in ix},
+                          frozenset(ix.conflicts))
+                for ix in t.indexes.values()
+            },
+        )
+    return out
+
+
+def staged_replica(share_strings: bool = True) -> Replica:
+    r = Replica(SB, {"Route": None, "Availability_Zone": None}, share_strings=share_strings)
+    for table, name, columns, unique in CLIENT_INDEXES:
+        r.add_index(table, name, columns, unique=unique)
+    return r
+
+
+def copy_updates(updates: Iterable[RowUpdate]) -> list[RowUpdate]:
+    """The same updates with fresh value containers (each replica owns its values)."""
+    return [u._replace(new=None if u.new is None else copy.deepcopy(dict(u.new)),
+                       diff=None if u.diff is None else copy.deepcopy(dict(u.diff)))
+            for u in updates]
+
+
+def draw_row(data: st.DataObject, table: str) -> dict[str, Any]:
+    return full(SB, table, **{c: data.draw(s) for c, s in TABLE_VALUES[table].items()})
+
+
+def draw_full_copy(data: st.DataObject, model: Model, uuids: Iterable[int]) -> list[RowUpdate]:
+    """A complete copy: some rows of ``model`` kept (maybe changed), some dropped, some new."""
+    fresh = iter(uuids)
+    out: list[RowUpdate] = []
+    for table, rows in model.items():
+        for u, values in rows.items():
+            fate = data.draw(st.sampled_from(["keep", "keep", "change", "drop"]))
+            if fate == "drop":
+                continue
+            new = dict(values) if fate == "keep" else draw_row(data, table)
+            out.append(RowUpdate(table, u, "initial", new=new))
+        for _ in range(data.draw(st.integers(0, 12))):
+            out.append(RowUpdate(table, uuid.UUID(int=next(fresh)), "initial",
+                                 new=draw_row(data, table)))
+    out = data.draw(st.permutations(out)) if data.draw(st.booleans()) else out
+    if out and data.draw(st.integers(0, 9)) == 0:  # a broken copy
+        i = data.draw(st.integers(0, len(out) - 1))
+        bad = data.draw(st.sampled_from(["twice", "modify", "table", "no row"]))
+        u = out[i]
+        wrong = {
+            "twice": u,
+            "modify": u._replace(kind="modify"),
+            "table": RowUpdate("Encap", u.uuid, "initial", new=full(SB, "Encap")),
+            "no row": u._replace(new=None),
+        }[bad]
+        out.insert(data.draw(st.integers(0, len(out))), wrong)
+    return out
+
+
+def draw_transaction(data: st.DataObject, model: Model, uuids: Iterable[int]) -> list[RowUpdate]:
+    """One transaction's updates (inserts, update2 diffs, v1 modifies, deletes), maybe bad."""
+    fresh = iter(uuids)
+    after = {t: dict(rows) for t, rows in model.items()}
+    out: list[RowUpdate] = []
+    for _ in range(data.draw(st.integers(0, 25))):
+        table = data.draw(st.sampled_from(sorted(TABLE_VALUES)))
+        rows = after[table]
+        action = data.draw(st.sampled_from(["insert", "insert", "modify", "v1", "delete"]))
+        if action == "insert" or not rows:
+            u = uuid.UUID(int=next(fresh))
+            values = draw_row(data, table)
+            kind = data.draw(st.sampled_from(["insert", "initial"]))
+            out.append(RowUpdate(table, u, kind, new=dict(values)))  # type: ignore[arg-type]
+            rows[u] = values
+            continue
+        u = data.draw(st.sampled_from(sorted(rows)))
+        if action == "delete":
+            out.append(RowUpdate(table, u, "delete"))
+            del rows[u]
+            continue
+        old = rows[u]
+        strategies = TABLE_VALUES[table]
+        changed = data.draw(st.sets(st.sampled_from(sorted(strategies)), max_size=3))
+        new = {**old, **{c: data.draw(strategies[c]) for c in changed}}
+        if action == "v1":
+            out.append(RowUpdate(table, u, "modify", new=dict(new)))
+        else:
+            cols = SB.tables[table].columns
+            out.append(RowUpdate(table, u, "modify",
+                                 diff={c: make_diff(cols[c].type, old[c], new[c])
+                                       for c in changed}))
+        rows[u] = new
+    if data.draw(st.integers(0, 9)) == 0:  # a transaction that does not fit
+        existing = [(t, u) for t, rows in model.items() for u in rows]
+        bad = data.draw(st.sampled_from(["modify", "delete", "insert", "table"]))
+        if bad == "insert" and existing:
+            t, u = data.draw(st.sampled_from(existing))
+            wrong = RowUpdate(t, u, "insert", new=full(SB, t))
+        elif bad == "modify":
+            wrong = RowUpdate("Route", uuid.UUID(int=next(fresh)), "modify",
+                              diff={"origin": "static"})
+        elif bad == "delete":
+            wrong = RowUpdate("Availability_Zone", uuid.UUID(int=next(fresh)), "delete")
+        else:
+            wrong = RowUpdate("Encap", uuid.UUID(int=next(fresh)), "insert",
+                              new=full(SB, "Encap"))
+        out.insert(data.draw(st.integers(0, len(out))), wrong)
+    return out
+
+
+def run_staged(replica: Replica, updates: list[RowUpdate], initial: bool,
+               steps: list[int]) -> list[Change]:
+    staged = replica.stage(updates, initial=initial)
+    assert staged.total == len(updates) and staged.state == "staging"
+    before = observe(replica)
+    i = 0
+    while not staged.step(steps[i % len(steps)]):
+        i += 1
+        # Readers never see a half-applied batch.
+        if i % 3 == 0:
+            assert observe(replica) == before
+    assert staged.done and staged.state == "ready"
+    assert staged.processed == staged.total == len(updates)
+    assert observe(replica) == before
+    changes = staged.commit()
+    assert staged.state == "committed"
+    return changes
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_staged_apply_in_any_steps_equals_one_shot(data: st.DataObject) -> None:
+    """Property: staging a batch in any steps, then committing, is apply/reset in one go:
+    the same changes in the same order, rows, indexes (and their conflicts), counters;
+    the same error and an untouched replica for a batch that does not fit."""
+    share = data.draw(st.booleans())
+    one, staged = staged_replica(share), staged_replica(share)
+    counter = iter(range(1000, 10**6))
+    model: Model = {"Route": {}, "Availability_Zone": {}}
+    if data.draw(st.booleans()):  # start from a populated replica (else: the empty fast path)
+        start = [u for u in draw_full_copy(data, model, counter)]
+        start = [u for u in start if u.table != "Encap" and u.kind == "initial"
+                 and u.new is not None]
+        start = list({(u.table, u.uuid): u for u in start}.values())
+        one.reset(copy_updates(start))
+        staged.reset(copy_updates(start))
+        for u in start:
+            assert u.new is not None
+            model[u.table][u.uuid] = dict(u.new)
+    initial = data.draw(st.booleans())
+    batch = (draw_full_copy if initial else draw_transaction)(data, model, counter)
+    steps = data.draw(st.lists(st.integers(1, 9), min_size=1, max_size=4))
+    kept = {name: {r.uuid: r for r in staged.table(name)} for name in staged.tables}
+
+    expected: list[Change] | RemoteProtocolError
+    try:
+        expected = (one.reset if initial else one.apply)(copy_updates(batch))
+    except RemoteProtocolError as exc:
+        expected = exc
+    before = observe(staged)
+    try:
+        got: list[Change] | RemoteProtocolError = run_staged(
+            staged, copy_updates(batch), initial, steps)
+    except RemoteProtocolError as exc:
+        got = exc
+    if isinstance(expected, RemoteProtocolError):
+        event("staged: batch refused")
+        assert isinstance(got, RemoteProtocolError) and str(got) == str(expected)
+        assert observe(staged) == before
+        return
+    event(f"staged: {'full copy' if initial else 'transaction'}, {len(expected)} changes")
+    assert isinstance(got, list)
+    assert got == expected  # Change equality: table, kind, uuid, old and new rows, initial
+    assert observe(staged) == observe(one)
+    changed = {(c.table, c.uuid) for c in got}
+    for name, rows in kept.items():  # rows a batch does not change stay the same objects
+        for u, row in rows.items():
+            if (name, u) not in changed:
+                assert staged.table(name).get(u) is row
+
+
+def test_staged_initial_copy_into_an_empty_replica() -> None:
+    """The common case: a big initial copy, built off to the side and swapped in at once."""
+    one, staged = route_replica(), route_replica()
+    staged.add_index("Route", "by_lr", [("external_ids", "lr-id")])
+    one.add_index("Route", "by_lr", [("external_ids", "lr-id")])
+    batch = [ins("Availability_Zone", AZ1, full(SB, "Availability_Zone", name="az1"), "initial")]
+    batch += [ins("Route", U(i), route(ip_prefix=f"10.{i >> 8}.{i & 255}.0/24",
+                                       external_ids={"lr-id": f"lr{i % 3}", "nb-id": f"n{i}"}),
+                  "initial") for i in range(1, 3001)]
+    st_ = staged.stage(copy_updates(batch), initial=True)
+    assert "staging" in repr(st_)
+    steps = 0
+    while not st_.step(100):
+        steps += 1
+        assert len(staged.table("Route")) == 0 and staged.version == 0
+    assert steps > 30
+    changes = st_.commit()
+    assert changes == one.reset(copy_updates(batch))
+    assert len(changes) == 3001 and {c.kind for c in changes} == {"insert"}
+    assert not any(c.initial for c in changes)  # reset semantics: ordinary inserts
+    assert observe(staged) == observe(one)
+    assert len(staged.table("Route").lookup("by_lr", "lr1")) == 1000
+    assert staged.table("Route").version == 1 and staged.txn_count == 1
+
+
+def test_staged_rows_share_strings() -> None:
+    r = route_replica()
+    n = LIMIT + 500
+    batch = [ins("Route", U(i), route(
+        ip_prefix=f"10.{i >> 8}.{i & 255}.0/24", transit_switch="".join(["t", "s1"]),
+        external_ids={"".join(["lr", "-id"]): "".join(["lr", "1"]), "nb-id": f"nb{i}"}
+        if i % 7 else {"nb-id": f"nb{i}"},  # two shapes of map
+    ), "initial") for i in range(n)]
+    r.stage(batch, initial=True).commit()
+    rows = list(r.table("Route"))
+    first, last = rows[1], rows[-1]
+    assert first["transit_switch"] is last["transit_switch"]
+    assert first["external_ids"]["lr-id"] is last["external_ids"]["lr-id"]
+    k1, k2 = next(iter(first["external_ids"])), next(iter(last["external_ids"]))
+    assert k1 is k2
+    assert dict(rows[0]["external_ids"]) == {"nb-id": "nb0"}
+    table = r.table("Route")
+    cached = [table.columns[pos] for pos, _ in table._interner._scalars]
+    assert "ip_prefix" not in cached and "transit_switch" in cached
+    assert "nb-id" in table._interner._maps[0][3]
+    # later ordinary transactions keep sharing
+    r.apply([ins("Route", U(n + 1), route(transit_switch="".join(["t", "s1"])))])
+    assert r.table("Route")[U(n + 1)]["transit_switch"] is first["transit_switch"]
+
+
+def test_staged_apply_refuses_a_changed_replica() -> None:
+    r = route_replica()
+    staged = r.stage([ins("Route", U(1), route())])
+    r.apply([ins("Route", U(2), route(ip_prefix="10.9.9.0/24"))])
+    with pytest.raises(LocalProtocolError) as info:
+        staged.step()
+    assert type(info.value).__name__ == "StaleStageError"
+    assert staged.state == "aborted"
+    with pytest.raises(LocalProtocolError, match="aborted"):
+        staged.commit()
+    # stale between the last step and the commit too
+    staged = r.stage([ins("Route", U(3), route(ip_prefix="10.9.8.0/24"))])
+    assert staged.step(100)
+    r.clear()
+    from ovsdb_ic.replica import StaleStageError
+    with pytest.raises(StaleStageError):
+        staged.commit()
+    assert len(r.table("Route")) == 0
+
+
+def test_staged_apply_abort_failure_and_misuse() -> None:
+    r = route_replica()
+    r.apply([ins("Route", U(1), route())])
+    before = snapshot(r)
+    with r.stage([ins("Route", U(i), route(ip_prefix=f"10.1.{i}.0/24"))
+                  for i in range(2, 50)]) as staged:
+        staged.step(10)
+    assert staged.state == "aborted" and snapshot(r) == before
+    staged.abort()  # idempotent
+    with pytest.raises(LocalProtocolError, match="aborted"):
+        staged.step()
+    with pytest.raises(ValueError):
+        r.stage([]).step(0)
+    # a bad update fails the step that reaches it; the replica is untouched
+    bad = r.stage([ins("Route", U(5), route(ip_prefix="x")), dele("Route", U(99))])
+    with pytest.raises(RemoteProtocolError, match="does not have"):
+        bad.commit()
+    assert bad.state == "failed" and snapshot(r) == before
+    with pytest.raises(LocalProtocolError, match="failed"):
+        bad.step()
+    # an empty batch commits as an empty transaction
+    empty = r.stage([], initial=False)
+    assert empty.commit() == [] and r.txn_count == before["txn"] + 1
+    with pytest.raises(LocalProtocolError, match="committed"):
+        empty.commit()
+
+
+def test_indexes_added_or_removed_while_staged() -> None:
+    r = staged_replica()
+    r.reset([ins("Route", U(1), route(), "initial")])
+    batch = [ins("Route", U(i), route(ip_prefix=f"10.2.{i}.0/24", origin="static"))
+             for i in range(2, 40)]
+    staged = r.stage(batch)
+    staged.step(50)
+    added = r.add_index("Route", "by_prefix", "ip_prefix", unique=True)
+    r.remove_index("Route", "by_origin")
+    staged.commit()
+    assert len(added) == 39 and added.get("10.2.7.0/24") is r.table("Route")[U(7)]
+    with pytest.raises(KeyError):
+        r.table("Route").index("by_origin")
+    # the same for a full copy into an empty replica (indexes built beforehand)
+    r2 = staged_replica()
+    staged = r2.stage([u._replace(kind="initial") for u in batch], initial=True)
+    staged.step(60)
+    r2.remove_index("Route", "by_lr")
+    late = r2.add_index("Route", "by_origin2", "origin")
+    staged.commit()
+    assert len(late.find("static")) == 38
+    assert "by_lr" not in r2.table("Route").indexes
+
+
+def test_gc_paused_counts_and_restores() -> None:
+    import gc
+
+    from ovsdb_ic.replica import gc_paused
+    from ovsdb_ic.replica._gc import pause, resume
+
+    assert gc.isenabled()
+    pause()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the outer pause still holds
+    resume()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        resume()
+    with gc_paused(active=False):
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector the program disabled stays disabled
+    finally:
+        gc.enable()
+    # promotion: the objects allocated meanwhile land in the oldest generation
+    with gc_paused(promote=True):
+        young = [[i] for i in range(5000)]
+    assert gc.get_count()[0] < 100 and gc.get_freeze_count() == 0
+    assert young[-1] == [4999]
+    with gc_paused(promote=True):
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # the outer pause still holds; nothing promoted yet
+    assert gc.isenabled()
+    gc.freeze()  # a program that keeps objects frozen keeps them frozen
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused(promote=True):
+            more = [[i] for i in range(10)]
+        assert gc.get_freeze_count() == frozen and len(more) == 10
+    finally:
+        gc.unfreeze()
+    # a staged step pauses only inside the step
+    r = route_replica()
+    staged = r.stage([ins("Route", U(i), route(ip_prefix=str(i))) for i in range(3000)])
+    staged.step(10)
+    assert gc.isenabled()
+    staged.commit()
+    assert gc.isenabled() and len(r.table("Route")) == 3000
+
+
+def test_live_replica_applies_a_big_batch_in_steps() -> None:
+    """LiveReplica stages big batches: other tasks run between its steps, and nobody
+    sees the batch before it is complete (no server needed: the monitor is fed by hand)."""
+    import trio
+
+    from ovsdb_ic.client.live import LiveReplica
+    from ovsdb_ic.client.monitor import Monitor, UpdateBatch
+
+    replica = route_replica()
+    mon = Monitor("m1", SB, replica.monitor_requests(), "monitor_cond")
+    live = LiveReplica(replica, mon, stage_threshold=1000, step_budget=0.002)
+    n = 20_000
+    mon._deliver(UpdateBatch(tuple(
+        ins("Route", U(i), route(ip_prefix=f"10.{i >> 8}.{i & 255}.0/24"), "initial")
+        for i in range(1, n + 1)), initial=True))
+    mon._deliver(UpdateBatch((dele("Route", U(1)),)))
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(len(replica.table("Route")))
+            await trio.lowlevel.checkpoint()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            await trio.lowlevel.checkpoint()
+            nursery.start_soon(live.run)
+            await live.wait_for(lambda r: len(r.table("Route")) == n - 1)
+            mon.close()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert live.staged_batches == 1 and live.transactions == 2
+    assert len(replica.table("Route")) == n - 1
+    assert 0 < live.longest_step < 1.0
+    during = [s for s in seen if s == 0]
+    assert len(during) > 10  # the watcher ran many times while the batch was staged
+    assert set(seen) <= {0, n, n - 1}  # never a partial table
