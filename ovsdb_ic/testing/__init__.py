@@ -5,7 +5,11 @@
 * :class:`Server` and :class:`Cluster` control them (kill, SIGSTOP/SIGCONT, restart,
   ``ovs-appctl``, leader election, leadership transfer).
 * :class:`IcDeployment` starts a whole OVN-IC database set (IC-NB, a 3-member IC-SB
-  cluster, NB and SB per availability zone).
+  cluster, NB and SB per availability zone) and, on request, ``ovn-northd`` and an IC
+  agent (the C ``ovn-ic`` or the sync engine) per zone.
+* :mod:`ovsdb_ic.testing.ovn` starts those daemons (:class:`Daemon`), stands in for
+  ``ovn-controller`` (:func:`add_chassis`, :func:`bind_port`), and reads back the IC state
+  normalised for comparisons (:class:`IcState`, :func:`diff_states`, :func:`settle`).
 * :func:`require_binaries` and :func:`schema_path` locate the binaries and schemas.
 * :mod:`ovsdb_ic.testing.pytest_plugin` offers pytest fixtures built on these.
 
@@ -13,10 +17,27 @@ Nothing in the library imports this package; only tests, benchmarks and the CLI 
 """
 
 from ovsdb_ic.testing.deployment import (
+    AgentKind,
     AvailabilityZone,
     ComponentInfo,
     IcDeployment,
     format_table,
+)
+from ovsdb_ic.testing.ovn import (
+    OVN_BINARIES,
+    Daemon,
+    IcDump,
+    IcState,
+    NotSettledError,
+    add_chassis,
+    bind_port,
+    diff_states,
+    dump_ic,
+    query,
+    settle,
+    start_engine,
+    start_northd,
+    start_ovn_ic,
 )
 from ovsdb_ic.testing.sandbox import (
     DEBIAN_PACKAGES,
@@ -35,19 +56,34 @@ from ovsdb_ic.testing.sandbox import (
 
 __all__ = [
     "DEBIAN_PACKAGES",
+    "OVN_BINARIES",
     "SANDBOX_BINARIES",
+    "AgentKind",
     "AvailabilityZone",
     "Cluster",
     "ClusterStatus",
     "ComponentInfo",
+    "Daemon",
     "IcDeployment",
+    "IcDump",
+    "IcState",
+    "NotSettledError",
     "Sandbox",
     "Server",
     "SslFiles",
+    "add_chassis",
+    "bind_port",
+    "diff_states",
+    "dump_ic",
     "format_table",
     "make_test_pki",
+    "query",
     "require_binaries",
     "schema_database_name",
     "schema_path",
     "schemas_dir",
+    "settle",
+    "start_engine",
+    "start_northd",
+    "start_ovn_ic",
 ]

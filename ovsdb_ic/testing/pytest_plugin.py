@@ -8,7 +8,8 @@ Fixtures (all function-scoped, each test gets fresh servers):
 
 ``sandbox``
     A :class:`~ovsdb_ic.testing.Sandbox`; closed (processes stopped, files removed) after
-    the test. If the test failed, the end of every server log is attached to the report.
+    the test. If the test failed, the end of every server log (and of every daemon log, see
+    :mod:`ovsdb_ic.testing.ovn`) is attached to the report.
 ``ic_nb_server`` / ``ic_sb_server``
     A standalone ``OVN_IC_Northbound`` / ``OVN_IC_Southbound`` server listening on a unix
     socket and a loopback TCP port.
@@ -17,6 +18,10 @@ Fixtures (all function-scoped, each test gets fresh servers):
 ``ic_deployment``
     An :class:`~ovsdb_ic.testing.IcDeployment`: IC-NB, a 3-member IC-SB cluster, and NB
     and SB servers for availability zones ``az1`` and ``az2``.
+``ovn_deployment``
+    An :class:`~ovsdb_ic.testing.IcDeployment` with real ``ovn-northd`` per AZ: IC-NB, a
+    1-member IC-SB cluster, NB, SB and ``ovn-northd`` for ``az1`` and ``az2``, and no IC
+    agent yet (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``).
 
 When the OVS binaries are missing, the fixtures raise
 :class:`~ovsdb_ic.errors.SandboxError` (the test errors out; it is never skipped).
@@ -29,6 +34,7 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from ovsdb_ic.testing.deployment import IcDeployment
+from ovsdb_ic.testing.ovn import daemon_log_tails, sandbox_daemons
 from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server, schema_path
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "ic_nb_server",
     "ic_sb_cluster",
     "ic_sb_server",
+    "ovn_deployment",
     "sandbox",
 ]
 
@@ -68,8 +75,13 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     finally:
         try:
             reports = request.node.stash.get(_REPORTS, {})
-            if any(r.failed for r in reports.values()) and box.servers:
+            failed = any(r.failed for r in reports.values())
+            if failed and box.servers:
                 request.node.add_report_section("teardown", "ovsdb-server logs", box.log_tails())
+            if failed and sandbox_daemons(box):
+                request.node.add_report_section(
+                    "teardown", "ovn daemon logs", daemon_log_tails(box)
+                )
         finally:
             box.close()
 
@@ -96,3 +108,10 @@ def ic_sb_cluster(sandbox: Sandbox) -> Cluster:
 def ic_deployment(sandbox: Sandbox) -> IcDeployment:
     """IC-NB, a 3-member IC-SB cluster, and NB/SB servers for ``az1`` and ``az2``."""
     return IcDeployment.start(sandbox)
+
+
+@pytest.fixture
+def ovn_deployment(sandbox: Sandbox) -> IcDeployment:
+    """IC-NB, a 1-member IC-SB cluster, and NB, SB and ``ovn-northd`` for ``az1`` and
+    ``az2``; no IC agent (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``)."""
+    return IcDeployment.start(sandbox, ic_sb_size=1, northd=True)
