@@ -3,10 +3,10 @@
 Subcommands:
 
 ``demo``
-    Start a complete OVN-IC database set on loopback (IC-NB standalone, IC-SB as a
-    3-member Raft cluster, NB and SB for two availability zones), print what runs where
-    and which IC-SB member leads, then wait for Ctrl-C (or SIGTERM) and stop everything.
-    ``--once`` prints and exits.
+    Interconnect two Kube-OVN availability zones on loopback, end to end (see
+    docs/demo.md). ``--databases-only`` starts just the databases (IC-NB, a 3-member
+    IC-SB Raft cluster, NB and SB per AZ), prints what runs where and waits for Ctrl-C;
+    with ``--once`` it prints and exits.
 
 ``dump --db=REMOTES DATABASE [TABLE...]``
     Print tables as JSON, like ``ovsdb-client -f json dump``.
@@ -16,6 +16,15 @@ Subcommands:
 
 ``sync --ovnnb-db=R --ovnsb-db=R --ic-nb-db=R --ic-sb-db=R [--once] [--dry-run]``
     Run the IC sync engine for one availability zone (a drop-in for ``ovn-ic``).
+
+``establish``, ``teardown``, ``reset`` ``--config FILE --ovnnb-db=R --ovnsb-db=R``
+    Kube-OVN's interconnection workflow from an ``ovn-ic-config`` document.
+
+``show --ic-sb-db=R [AZ]``
+    The IC-SB view, as ``ovn-ic-sbctl show``.
+
+``routes --ovnnb-db=R ROUTER``
+    A router's routes, learned ones marked, as ``ovn-nbctl lr-route-list``.
 """
 
 from __future__ import annotations
@@ -49,15 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="run IC-NB, a 3-member IC-SB Raft cluster and two AZs' NB/SB on loopback",
+        help="interconnect two Kube-OVN availability zones on loopback, end to end",
         description=(
-            "Start real ovsdb-server processes in a temporary directory: IC-NB "
-            "(standalone), IC-SB (Raft cluster), and NB and SB for each availability "
-            "zone. Print what runs where and which IC-SB member leads, then wait for "
-            "Ctrl-C and stop everything."
+            "Start real servers in a temporary directory (IC-NB, IC-SB as a 3-member Raft "
+            "cluster, NB, SB and ovn-northd per availability zone), establish "
+            "interconnection from two ovn-ic-config documents with three ECMP transit "
+            "switches, run a sync engine per AZ, add pod subnets, print the show view and "
+            "each AZ's learned routes, kill the IC-SB leader while syncing, withdraw a "
+            "subnet marked disableInterConnection, and stop everything. With "
+            "--databases-only: start only the databases, print what runs where and wait "
+            "for Ctrl-C."
         ),
     )
-    demo.add_argument("--once", action="store_true", help="print the deployment, stop it and exit")
+    demo.add_argument("--databases-only", action="store_true",
+                      help="only start the databases and wait for Ctrl-C (see --once)")
+    demo.add_argument("--once", action="store_true",
+                      help="with --databases-only: print the deployment, stop it and exit")
     demo.add_argument(
         "--azs",
         type=int,
@@ -272,6 +288,8 @@ def _ignore_stop_signals() -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if not args.databases_only:
+        return _cmd_demo_scenario(args)
     # Imported here: ovsdb_ic.testing may import anything, and only commands that need
     # real servers should pay for it.
     from ovsdb_ic.testing import IcDeployment, Sandbox
@@ -307,6 +325,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 if not args.once or stopped_by is not None:
                     print("All servers stopped.", flush=True)
     return status
+
+
+def _cmd_demo_scenario(args: argparse.Namespace) -> int:
+    import trio
+
+    from ovsdb_ic.testing.demo import run_demo
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        trio.run(lambda: run_demo(out, directory=args.dir))
+    except BaseExceptionGroup as group:
+        # Ctrl-C lands in whichever task runs; everything has been stopped by then.
+        if group.subgroup(KeyboardInterrupt) is None:
+            raise
+        print("interrupted; every process stopped", file=sys.stderr)
+        return 130
+    except trio.TooSlowError:
+        print("ovsdb-ic demo: a step did not happen in time; see the logs above",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _watch(deployment: IcDeployment) -> int:

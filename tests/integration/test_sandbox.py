@@ -552,7 +552,7 @@ def _demo_pids(output: str) -> dict[str, int]:
 
 def test_demo_once() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ovsdb_ic", "demo", "--once"],
+        [sys.executable, "-m", "ovsdb_ic", "demo", "--databases-only", "--once"],
         env=env_with_repo(),
         capture_output=True,
         text=True,
@@ -616,7 +616,7 @@ class DemoProcess:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_demo_stops_cleanly_on_signal(signum: signal.Signals) -> None:
-    demo = DemoProcess("--azs", "1", "--ic-sb-size", "1")
+    demo = DemoProcess("--databases-only", "--azs", "1", "--ic-sb-size", "1")
     try:
         pids = _demo_pids(demo.read_until("Press Ctrl-C"))
         assert len(pids) == 4 and all(alive(p) for p in pids.values())
@@ -630,7 +630,7 @@ def test_demo_stops_cleanly_on_signal(signum: signal.Signals) -> None:
 
 
 def test_demo_reports_ic_sb_failover_and_keeps_running() -> None:
-    demo = DemoProcess("--azs", "1")
+    demo = DemoProcess("--databases-only", "--azs", "1")
     try:
         output = demo.read_until("Press Ctrl-C")
         pids = _demo_pids(output)
@@ -652,7 +652,7 @@ def test_demo_reports_ic_sb_failover_and_keeps_running() -> None:
 
 
 def test_demo_interrupted_during_startup_leaves_nothing_behind() -> None:
-    demo = DemoProcess()
+    demo = DemoProcess("--databases-only")
     try:
         first = demo.read_until("...")
         match = re.search(r"databases in (\S+) \.\.\.", first)
@@ -672,7 +672,7 @@ def test_cli_reports_missing_binaries_without_traceback(tmp_path: Path) -> None:
     env = env_with_repo()
     env["PATH"] = str(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "ovsdb_ic", "demo", "--once"],
+        [sys.executable, "-m", "ovsdb_ic", "demo", "--databases-only", "--once"],
         env=env,
         capture_output=True,
         text=True,

@@ -1,0 +1,296 @@
+"""The demo: two Kube-OVN availability zones interconnected on loopback, end to end.
+
+``ovsdb-ic demo`` runs :func:`run_demo`: real ``ovsdb-server`` processes for IC-NB, a
+3-member IC-SB Raft cluster and each AZ's NB and SB, a real ``ovn-northd`` per AZ;
+then, all through this library, Kube-OVN's establish from two ``ovn-ic-config``
+documents (three ECMP transit switches), one sync engine per AZ, pod subnets on both
+sides, the ``show`` view and each AZ's learned routes, the IC-SB leader killed while
+the engines carry on, and a subnet marked ``disableInterConnection`` withdrawn.
+Everything started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+import trio
+
+from ovsdb_ic.kubeovn import IcConfig
+from ovsdb_ic.kubeovn.commands import (
+    AzRemotes,
+    EstablishParams,
+    RunOptions,
+    establish,
+    route_list,
+    show,
+)
+from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
+from ovsdb_ic.testing.deployment import IcDeployment
+from ovsdb_ic.testing.ovn import start_northd
+from ovsdb_ic.testing.sandbox import Sandbox
+
+__all__ = ["DemoResult", "run_demo"]
+
+CLUSTER_ROUTER = "ovn-cluster"
+TS_NUM = 3
+JOIN_SUBNET = "100.64.0.0/16"
+
+CONFIG_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ovn-ic-config
+  namespace: kube-system
+data:
+  enable-ic: "true"
+  az-name: "{az}"
+  ic-db-host: "127.0.0.1"
+  ic-nb-port: "{nb_port}"
+  ic-sb-port: "{sb_port}"
+  gw-nodes: "{gw_nodes}"
+  auto-route: "true"
+"""
+
+# Pod subnets per AZ: the router port address, as Kube-OVN writes it on ovn-cluster.
+SUBNETS = {
+    "az1": {"ovn-default": "10.16.0.1/16", "web": "10.20.0.1/16"},
+    "az2": {"ovn-default": "10.18.0.1/16", "db": "10.22.0.1/16"},
+}
+WITHDRAWN = ("az2", "db")  # marked disableInterConnection at the end
+
+
+@attrs.define
+class DemoResult:
+    """What the demo saw (its tests check these)."""
+
+    learned: dict[str, set[tuple[str, str]]] = attrs.field(factory=dict)
+    """Each AZ's learned routes (prefix, nexthop) once settled."""
+    after_failover: dict[str, set[tuple[str, str]]] = attrs.field(factory=dict)
+    """The same after the IC-SB leader was killed and a subnet added."""
+    after_withdraw: dict[str, set[tuple[str, str]]] = attrs.field(factory=dict)
+    """The same after a subnet was marked disableInterConnection."""
+    show: str = ""
+    """The ``show`` view printed."""
+    seconds: float = 0.0
+    """How long the whole demo took."""
+
+
+def _learned(engine: SyncEngine) -> set[tuple[str, str]]:
+    nb = engine.replicas["nb"].replica
+    routes = nb.table("Logical_Router_Static_Route")
+    return {(r["ip_prefix"], r["nexthop"]) for r in routes
+            if "ic-learned-route" in r["external_ids"]}
+
+
+def _remote_subnets(subnets: dict[str, dict[str, str]], az: str,
+                    skip: tuple[str, str] | None = None) -> set[str]:
+    return {cidr for zone, nets in subnets.items() if zone != az
+            for name, cidr in nets.items() if (zone, name) != skip}
+
+
+async def _wait(engine: SyncEngine, want: Callable[[set[tuple[str, str]]], bool],
+                seconds: float) -> set[tuple[str, str]]:
+    live = engine.replicas["nb"]
+    with trio.fail_after(seconds):
+        await live.wait_for(lambda _r: want(_learned(engine)))
+    return _learned(engine)
+
+
+def _nbctl(remote: str, *args: str) -> None:
+    subprocess.run(["ovn-nbctl", f"--db={remote}", *args], check=True,
+                   capture_output=True, text=True, timeout=30)
+
+
+def _sbctl(remote: str, *args: str) -> None:
+    subprocess.run(["ovn-sbctl", f"--db={remote}", *args], check=True,
+                   capture_output=True, text=True, timeout=30)
+
+
+def _add_gateway_chassis(sb: str, az_index: int, nodes: list[str]) -> None:
+    """SB Chassis rows for the gateway nodes, as ovn-controller would register them."""
+    for i, node in enumerate(nodes, 1):
+        # Example encap addresses: data only, nothing connects to them.
+        ip = f"192.168.65.{10 * az_index + i}"
+        _sbctl(sb, "chassis-add", node, "geneve", ip)
+        _sbctl(sb, "set", "Chassis", node, f"hostname={node}",
+               "other_config:is-interconn=true")
+
+
+def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str) -> None:
+    """A Kube-OVN subnet: a router port of ovn-cluster with the gateway address."""
+    port = f"{CLUSTER_ROUTER}-{name}"
+    mac = f"00:00:00:0{az_index}:{subnet_index:02x}:01"
+    _nbctl(nb, "--may-exist", "lrp-add", CLUSTER_ROUTER, port, mac, cidr)
+
+
+def _bind_when_ready(sb: str, port: str, chassis: str) -> None:
+    """Bind ``port`` to ``chassis`` once ovn-northd has created its SB Port_Binding."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            _sbctl(sb, "--may-exist", "lsp-bind", port, chassis)
+            return
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextmanager
+def _timed(out: Callable[[str], None], what: str) -> Iterator[None]:
+    t0 = time.monotonic()
+    yield
+    out(f"    ({what}: {time.monotonic() - t0:.1f} s)")
+
+
+async def run_demo(
+    out: Callable[[str], None] = print,
+    *,
+    directory: str | Path | None = None,
+) -> DemoResult:
+    """Run the demo, printing through ``out``; returns what it observed.
+
+    ``directory`` keeps databases, sockets and logs there instead of a temporary
+    directory. Raises :class:`~ovsdb_ic.errors.SandboxError` when a binary is
+    missing and ``trio.TooSlowError`` when a step does not happen in time.
+    """
+    t_start = time.monotonic()
+    result = DemoResult()
+    subnets = {az: dict(nets) for az, nets in SUBNETS.items()}
+    with Sandbox(directory) as sandbox:
+        out(f"Starting OVN-IC in {sandbox.path} ...")
+        dep = await trio.to_thread.run_sync(lambda: IcDeployment.start(sandbox))
+        for name, zone in dep.azs.items():
+            await trio.to_thread.run_sync(functools.partial(
+                start_northd, sandbox, nb=zone.nb.remote, sb=zone.sb.remote,
+                name=f"{name}-northd"))
+        out(dep.describe())
+        ic_nb_port = int(str(dep.ic_nb.tcp_remote).rsplit(":", 1)[1])
+
+        # 1. Kube-OVN establishes interconnection from its ConfigMaps.
+        out(f"\n== 1. establish from ovn-ic-config (TS_NUM={TS_NUM}, auto-route) ==")
+        engines: dict[str, SyncEngine] = {}
+        configs: dict[str, IcConfig] = {}
+        for i, (name, zone) in enumerate(dep.azs.items(), 1):
+            nodes = [f"{name}-gw{j}" for j in (1, 2, 3)]
+            await trio.to_thread.run_sync(_add_gateway_chassis, zone.sb.remote, i, nodes)
+            document = CONFIG_TEMPLATE.format(az=name, nb_port=ic_nb_port, sb_port=6646,
+                                              gw_nodes=",".join(nodes))
+            config = IcConfig.from_document(document)
+            configs[name] = config
+            if i == 1:
+                out("ovn-ic-config of az1:\n" + "\n".join(
+                    "    " + line for line in document.splitlines()))
+            # The IC-SB cluster runs on loopback with one port per member, which
+            # ic-db-host cannot say: its remote list is given explicitly.
+            remotes = AzRemotes.from_config(config, ovnnb_db=zone.nb.remote,
+                                            ovnsb_db=zone.sb.remote,
+                                            ic_sb_db=dep.ic_sb.remote)
+            applied = await establish(remotes, config, _params(name), options=RunOptions())
+            out(f"{name}: established ({applied.transactions} transactions, "
+                f"{applied.operations} operations)")
+
+        # ovn-controller on the gateway nodes would claim each transit switch port's
+        # chassis-redirect port on its preferred gateway; bind them as it would.
+        for name, zone in dep.azs.items():
+            for t in range(TS_NUM):
+                ts = "ts" if t == 0 else f"ts{t}"
+                await trio.to_thread.run_sync(
+                    _bind_when_ready, zone.sb.remote, f"cr-{name}-{ts}", f"{name}-gw{t + 1}")
+
+        # 2. One sync engine per AZ.
+        out("\n== 2. a sync engine per AZ (holding the ovn_ic lock of its SB) ==")
+        async with trio.open_nursery() as nursery:
+            for name, zone in dep.azs.items():
+                cfg = SyncConfig(ovnnb_db=zone.nb.remote, ovnsb_db=zone.sb.remote,
+                                 ic_nb_db=dep.ic_nb.remote, ic_sb_db=dep.ic_sb.remote,
+                                 probe_interval=1.0)
+                engines[name] = await nursery.start(run_sync, cfg)
+
+            # 3. Pod subnets on both sides, learned over three ECMP transit switches.
+            out("\n== 3. pod subnets on both sides ==")
+            for i, (name, zone) in enumerate(dep.azs.items(), 1):
+                for j, (subnet, cidr) in enumerate(subnets[name].items(), 1):
+                    await trio.to_thread.run_sync(_add_subnet, zone.nb.remote, i, j, subnet,
+                                                  cidr)
+                    out(f"{name}: subnet {subnet} {cidr}")
+            with _timed(out, "routes learned"):
+                for name, engine in engines.items():
+                    want = _remote_subnets(subnets, name)
+                    result.learned[name] = await _wait(
+                        engine, functools.partial(_ecmp_complete, want=want), 45)
+            result.show = await show(dep.ic_sb.remote)
+            out("\n-- show (as ovn-ic-sbctl show) --")
+            out(result.show.rstrip())
+            for name, zone in dep.azs.items():
+                out(f"\n-- {name}: routes of {CLUSTER_ROUTER} (as ovn-nbctl lr-route-list) --")
+                out((await route_list(zone.nb.remote, CLUSTER_ROUTER)).rstrip())
+
+            # 4. Kill the IC-SB leader; the engines carry on.
+            out("\n== 4. kill -9 the IC-SB leader ==")
+            leader = await trio.to_thread.run_sync(dep.ic_sb.leader)
+            leader.kill()
+            out(f"killed {leader.name}")
+            subnets["az1"]["api"] = "10.24.0.1/16"
+            await trio.to_thread.run_sync(_add_subnet, dep.azs["az1"].nb.remote, 1,
+                                          len(subnets["az1"]), "api", "10.24.0.1/16")
+            out("az1: subnet api 10.24.0.1/16 (added while IC-SB elects a new leader)")
+            with _timed(out, "learned across the failover"):
+                want = _remote_subnets(subnets, "az2")
+                result.after_failover["az2"] = await _wait(
+                    engines["az2"], lambda got: _ecmp_complete(got, want), 45)
+            new_leader = await trio.to_thread.run_sync(dep.ic_sb.leader)
+            stats = engines["az2"].clients["ic_sb"].stats
+            out(f"IC-SB leader is now {new_leader.name}; az2's IC-SB client reconnected "
+                f"{stats.reconnects} time(s), resumed {stats.resumes} monitor(s), "
+                f"full resyncs: {stats.resyncs}")
+            n = sum(1 for p, _ in result.after_failover["az2"] if p == "10.24.0.1/16")
+            out(f"az2 learned 10.24.0.1/16 over {n} transit switches")
+
+            # 5. disableInterConnection on one subnet: its route is withdrawn.
+            zone_name, subnet = WITHDRAWN
+            cidr = str(ipaddress.ip_interface(subnets[zone_name][subnet]).network)
+            out(f"\n== 5. {zone_name}: subnet {subnet} ({cidr}) marked "
+                "disableInterConnection ==")
+            z = dep.azs[zone_name]
+            remotes = AzRemotes.from_config(configs[zone_name], ovnnb_db=z.nb.remote,
+                                            ovnsb_db=z.sb.remote, ic_sb_db=dep.ic_sb.remote)
+            await establish(remotes, configs[zone_name],
+                            _params(zone_name, disabled=(cidr,)), options=RunOptions())
+            with _timed(out, "withdrawn"):
+                want = _remote_subnets(subnets, "az1", skip=WITHDRAWN)
+                result.after_withdraw["az1"] = await _wait(
+                    engines["az1"], lambda got: {p for p, _ in got} == want, 45)
+            out(f"az1 no longer routes to {subnets[zone_name][subnet]}; it keeps "
+                + ", ".join(sorted({p for p, _ in result.after_withdraw['az1']})))
+            for name, engine in engines.items():
+                s = engine.stats
+                out(f"{name} engine: {s.passes} passes, {s.commits} transactions, "
+                    f"{s.ops} operations, {s.conflicts} conflicts")
+            nursery.cancel_scope.cancel()
+        out("\nStopping everything ...")
+    result.seconds = time.monotonic() - t_start
+    out(f"Done in {result.seconds:.1f} s; every process stopped.")
+    return result
+
+
+def _params(az: str, disabled: tuple[str, ...] = ()) -> EstablishParams:
+    index = list(SUBNETS).index(az) + 1
+    return EstablishParams(ts_num=TS_NUM, cluster_router=CLUSTER_ROUTER, protocol="IPv4",
+                           disabled_subnets=disabled, join_subnet=JOIN_SUBNET,
+                           node_ips=(f"172.18.0.{10 * index + 1}", f"172.18.0.{10 * index + 2}"))
+
+
+def _ecmp_complete(got: set[tuple[str, str]], want: set[str]) -> bool:
+    """Every wanted prefix is learned over all TS_NUM transit switches, nothing else."""
+    prefixes = {p for p, _ in got}
+    if prefixes != want:
+        return False
+    return all(sum(1 for p, _ in got if p == w) == TS_NUM for w in want)
