@@ -748,7 +748,7 @@ class Client:
                 elif tag is link and isinstance(event.response, Response):
                     self._server_update(link, event.response.result)
                 elif isinstance(tag, Monitor) and isinstance(event.response, Response):
-                    tag.handle_reply(event.response.result)
+                    await tag.handle_reply_async(event.response.result)
                     if tag in self._resuming:
                         self._resuming.discard(tag)
                         if tag.method == "monitor_cond_since" and tag.last_found:
@@ -760,6 +760,8 @@ class Client:
             elif isinstance(event, Request):
                 # Requests other than echo (answered by the session): refuse.
                 session.send_reply(event, None)
+            # Do not keep the last (possibly huge) message alive while waiting.
+            del event
 
     def _notification(self, link: _Link, event: Notification) -> None:
         p = event.params

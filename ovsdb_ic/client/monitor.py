@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from ovsdb_ic.errors import RemoteProtocolError
+from ovsdb_ic.replica import gc_paused
 from ovsdb_ic.wire.monitor import (
     ZERO_TXN_ID,
     MonitorRequest,
@@ -31,12 +32,25 @@ from ovsdb_ic.wire.monitor import (
     decode_update3_params,
     monitor_cond_change_params,
     monitor_params,
+    split_table_updates,
 )
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = ["Lock", "Monitor", "MonitorMethod", "UpdateBatch"]
 
 MonitorMethod = Literal["monitor", "monitor_cond", "monitor_cond_since"]
+
+
+def _row_total(result: Any, method: str) -> int:
+    """Rows in a monitor reply (0 when it is not shaped as expected)."""
+    updates = result
+    if method == "monitor_cond_since":
+        if type(result) is not list or len(result) != 3:
+            return 0
+        updates = result[2]
+    if type(updates) is not dict:
+        return 0
+    return sum(len(r) for r in updates.values() if type(r) is dict)
 
 
 @attrs.frozen
@@ -117,6 +131,40 @@ class Monitor:
         else:
             updates = self._decode(result)
         self._deliver(UpdateBatch(tuple(updates), initial=True))
+
+    async def handle_reply_async(self, result: Any, *, rows_per_part: int = 5000) -> None:
+        """:meth:`handle_reply`, decoding a big reply in parts with checkpoints between
+        them, so a 200,000-row initial copy does not hold up the event loop."""
+        if self.method == "monitor" or _row_total(result, self.method) < 2 * rows_per_part:
+            self.handle_reply(result)
+            return
+        if self.method == "monitor_cond_since":
+            if type(result) is not list or len(result) != 3 or type(result[0]) is not bool \
+                    or type(result[1]) is not str:
+                self.handle_reply(result)  # raises the usual DataError
+                return
+            found, txn, table_updates = result
+        else:
+            found, txn, table_updates = None, None, result
+        cols = {t: c for t, c in self.columns.items() if c is not None} or None
+        updates: list[RowUpdate] = []
+        parts = split_table_updates(table_updates, rows_per_part)
+        del result, table_updates  # let the parsed JSON go as its parts are decoded
+        with gc_paused():
+            while parts:
+                part = parts.pop(0)
+                updates.extend(decode_update2(self.schema, part, columns=cols,
+                                              decoders=self._decoders))
+                del part
+                await trio.lowlevel.checkpoint()
+        if self.method == "monitor_cond_since":
+            assert txn is not None and found is not None
+            self.last_txn_id = txn
+            self.last_found = found
+            self._deliver(UpdateBatch(tuple(updates), initial=not found, last_txn_id=txn,
+                                      found=found))
+        else:
+            self._deliver(UpdateBatch(tuple(updates), initial=True))
 
     def handle_notification(self, method: str, params: list[Any]) -> None:
         """Deliver an update/update2/update3 notification."""

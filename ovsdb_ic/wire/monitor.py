@@ -42,6 +42,7 @@ __all__ = [
     "monitor_cond_change_params",
     "decode_update",
     "decode_update2",
+    "split_table_updates",
     "decode_cond_since_reply",
     "decode_update3_params",
     "apply_update",
@@ -189,6 +190,38 @@ def _row_count(table_updates: Any) -> int:
 
 _BIG_UPDATE: Final = 2000
 """Updates with at least this many rows are decoded with the cyclic GC paused."""
+
+
+def split_table_updates(table_updates: Any, rows_per_part: int) -> list[Any]:
+    """Split a ``<table-updates2>`` object into parts of at most ``rows_per_part`` rows.
+
+    Decoding the parts one by one (and concatenating) gives the same updates as
+    decoding the whole, which lets an event loop decode a huge monitor reply with
+    pauses in between. Anything that is not a well-formed object is returned as one
+    part, for :func:`decode_update2` to reject with its usual error.
+    """
+    if rows_per_part < 1:
+        raise ValueError("rows_per_part must be at least 1")
+    if type(table_updates) is not dict or any(type(r) is not dict
+                                              for r in table_updates.values()):
+        return [table_updates]
+    parts: list[Any] = []
+    current: dict[str, dict[str, Any]] = {}
+    room = rows_per_part
+    for table, rows in table_updates.items():
+        items = list(rows.items())
+        start = 0
+        while start < len(items):
+            take = items[start:start + room]
+            current[table] = dict(take)
+            start += len(take)
+            room -= len(take)
+            if room == 0:
+                parts.append(current)
+                current, room = {}, rows_per_part
+    if current or not parts:
+        parts.append(current)
+    return parts
 
 
 def decode_update2(

@@ -186,10 +186,10 @@ def test_200k_row_replica_stays_connected_under_the_servers_probe(
         expected = {c: datum_from_json(table.column(c).type, v) for c, v in row.items()
                     if c not in ("_uuid", "_version")}
         assert out["rows"][row["_uuid"][1]] == expected
-    # The loop is never blocked for long once the replica applies the copy. The stalls
-    # before that are the session parsing the 68 MB reply in one piece and the monitor
-    # decoding it in one piece (ovsdb_ic.client.session / monitor), plus the garbage
-    # collections they defer.
+    # The loop is never blocked for long once the replica applies the copy, and the
+    # monitor decodes the reply in parts with checkpoints. What remains before the apply
+    # is one synchronous JSON parse of the 68 MB reply (orjson builds it in one call):
+    # about 0.8 s here, well inside the server's 5 s probe interval.
     assert len(staging_started) == 1
     before = [g for start, g in gaps if start < staging_started[0]]
     during = [g for start, g in gaps if start >= staging_started[0]]
@@ -198,9 +198,5 @@ def test_200k_row_replica_stays_connected_under_the_servers_probe(
           f"from the apply on {[round(g, 2) for g in during]}; "
           f"server echoes answered {out['echoes_answered']}")
     assert max(during, default=0.0) <= MAX_GAP, f"the loop stalled for {max(during):.2f} s"
-    if max(before, default=0.0) > MAX_GAP:
-        pytest.xfail(
-            f"the loop stalled for {max(before):.2f} s before the replica's apply began: "
-            "the session parses the whole reply and the monitor decodes it, each in one "
-            "synchronous call (not done in steps yet)"
-        )
+    assert max(before, default=0.0) <= 2.0, (
+        f"the loop stalled for {max(before):.2f} s before the replica's apply began")

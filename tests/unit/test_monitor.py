@@ -477,3 +477,45 @@ def test_generated_modify_applies(db: str, table: str, data: st.DataObject) -> N
     (mod,) = decode_update2(s, _jsonify({table: {R1: {"modify": body}}}))
     assert mod.kind == "modify" and mod.diff is not None and set(mod.diff) == set(body)
     assert apply_update(ts, apply_update(ts, None, ins), mod) == new
+
+
+# --------------------------------------------------------------------- split for big replies
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 12), min_size=1, max_size=3),
+    part=st.integers(1, 7),
+    data=st.data(),
+)
+def test_split_table_updates_decodes_like_the_whole(counts: list[int], part: int,
+                                                     data: Any) -> None:
+    from ovsdb_ic.wire.monitor import split_table_updates
+
+    tables = ["Route", "Availability_Zone", "Datapath_Binding"][:len(counts)]
+    updates: dict[str, Any] = {}
+    for table, n in zip(tables, counts, strict=True):
+        rows: dict[str, Any] = {}
+        for i in range(n):
+            key = str(uuid.UUID(int=data.draw(st.integers(1, 2**64)), version=4))
+            if table == "Route":
+                rows[key] = {"initial": _route_json(ip_prefix=f"10.0.{i}.0/24")}
+            elif table == "Availability_Zone":
+                rows[key] = {"initial": {"name": f"az{i}"}}
+            else:
+                rows[key] = {"insert": {"transit_switch": f"ts{i}", "tunnel_key": 16711682 + i}}
+        updates[table] = rows
+    whole = decode_update2(SB, updates)
+    parts = split_table_updates(updates, part)
+    assert all(sum(len(r) for r in p.values()) <= part for p in parts)
+    pieces = [u for p in parts for u in decode_update2(SB, p)]
+    assert pieces == whole
+
+
+def test_split_table_updates_passes_malformed_input_through() -> None:
+    from ovsdb_ic.wire.monitor import split_table_updates
+
+    assert split_table_updates([1, 2], 10) == [[1, 2]]
+    assert split_table_updates({"Route": 3}, 10) == [{"Route": 3}]
+    with pytest.raises(ValueError):
+        split_table_updates({}, 0)
