@@ -32,7 +32,6 @@ from ovsdb_ic.wire.monitor import (
     decode_update3_params,
     monitor_cond_change_params,
     monitor_params,
-    split_table_updates,
 )
 from ovsdb_ic.wire.schema import DatabaseSchema
 
@@ -148,15 +147,22 @@ class Monitor:
             found, txn, table_updates = None, None, result
         cols = {t: c for t, c in self.columns.items() if c is not None} or None
         updates: list[RowUpdate] = []
-        parts = split_table_updates(table_updates, rows_per_part)
-        del result, table_updates  # let the parsed JSON go as its parts are decoded
+        if type(table_updates) is not dict or any(type(r) is not dict
+                                                  for r in table_updates.values()):
+            self.handle_reply(result)  # raises the usual DataError
+            return
         with gc_paused():
-            while parts:
-                part = parts.pop(0)
-                updates.extend(decode_update2(self.schema, part, columns=cols,
-                                              decoders=self._decoders))
-                del part
-                await trio.lowlevel.checkpoint()
+            # Rows are taken out of the parsed reply as they are decoded, so the parsed
+            # JSON shrinks while the decoded rows grow (a lower peak of memory).
+            for table in list(table_updates):
+                rows = table_updates[table]
+                while rows:
+                    take = min(rows_per_part, len(rows))
+                    part = {table: dict(rows.popitem() for _ in range(take))}
+                    updates.extend(decode_update2(self.schema, part, columns=cols,
+                                                  decoders=self._decoders))
+                    del part
+                    await trio.lowlevel.checkpoint()
         if self.method == "monitor_cond_since":
             assert txn is not None and found is not None
             self.last_txn_id = txn
