@@ -45,6 +45,33 @@ STEP_BUDGET: Final = 0.01
 _PUBLISH_SLICE: Final = 4096
 
 
+_TRIM_AFTER = 50_000
+"""Batches of at least this many rows are followed by a malloc_trim (see below)."""
+
+
+def _return_free_memory() -> None:
+    """Give the C heap's free pages back to the system after a huge transient allocation.
+
+    Parsing and decoding a big initial copy frees hundreds of megabytes that glibc keeps
+    in its heap (fragmented around the rows that stay); ``malloc_trim(0)`` returns the
+    free pages, so the process's RSS reflects the replica rather than the peak. A no-op
+    where glibc is not the C library.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
 @final
 class Subscription:
     """A subscriber's channel of :class:`~ovsdb_ic.replica.Change` events."""
@@ -193,6 +220,7 @@ class LiveReplica:
                     self.resyncs += 1
                 updates, initial = batch.updates, batch.initial
                 del batch  # the updates are freed as soon as the replica is done with them
+                staged_big = len(updates) >= _TRIM_AFTER
                 if len(updates) >= self.stage_threshold:
                     changes = await self._apply_staged(updates, initial)
                 elif initial:
@@ -205,6 +233,8 @@ class LiveReplica:
                 else:
                     self._publish(changes)
                 del changes
+                if staged_big:
+                    _return_free_memory()
                 if not started:
                     started = True
                     task_status.started()
