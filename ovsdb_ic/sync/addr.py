@@ -26,6 +26,7 @@ import attrs
 
 __all__ = [
     "Cidr",
+    "cidr_text",
     "eui64_link_local",
     "format_address",
     "is_link_local_nexthop",
@@ -160,6 +161,12 @@ def _parse_cidr(text: str) -> Cidr | None:
         return None
     plen = int(len_s)
     return Cidr(6, v6, plen) if plen <= 128 else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def cidr_text(cidr: Cidr) -> str:
+    """``str(cidr)``, cached: the route planner formats the same prefixes again and again."""
+    return str(cidr)
 
 
 def parse_cidr_list(text: str) -> tuple[Cidr, ...]:

@@ -27,21 +27,35 @@ What it writes:
   root table, so the server collects the row).
 
 It follows the newer OVN releases where 23.03 is defective (see docs/sync.md, "Routes").
+
+Planning only what changed. A :class:`RouteCache` (by default one module-wide cache)
+keeps, per snapshot source (the NB, IC-NB and IC-SB replica objects and the filter
+functions), what the previous call derived: each router's routes with their parsed
+prefixes and the IC-SB rows they advertise, the learnable IC-SB rows, the rows of this
+AZ by unique key, and the operations each key needs. A later call looks at the tables'
+``version`` counters and, where one moved, at which rows changed (rows are immutable,
+so a changed row is a new object; the comparison is by identity, mostly in C), and
+re-derives only the keys those rows touch. The cache never changes the result: a cold
+cache and a warm one give the same plan for the same snapshot (a property test checks
+it across random change sequences); a call that raises drops what it had cached.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, TypeAlias
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeAlias, TypeVar
 
 import attrs
 
 from ovsdb_ic.errors import DataError
-from ovsdb_ic.replica import Replica, Row
+from ovsdb_ic.replica import Replica, Row, TableView, gc_paused
 from ovsdb_ic.sync.addr import (
     Cidr,
+    cidr_text,
     eui64_link_local,
     format_address,
     is_link_local_nexthop,
@@ -55,6 +69,7 @@ from ovsdb_ic.wire.data import NamedUUID, parse_uuid
 __all__ = [
     "LEARNED_ROUTE_KEY",
     "REQUIREMENTS",
+    "RouteCache",
     "RouteFilters",
     "RouteInfo",
     "RouteOptions",
@@ -196,37 +211,17 @@ class RouteOptions:
         )
 
 
-# ---------------------------------------------------------------------------- topology
+# ---------------------------------------------------------------------------- parsing
 
 # (prefix version, address, plen, nexthop version, address, origin, route_table)
 _LearnKey: TypeAlias = tuple[int, int, int, int, int, str, str]
-# IC-SB unique key within one (transit switch, AZ): (route_table, ip_prefix, nexthop)
-_AdKey: TypeAlias = tuple[str, str, str]
-
-
-@attrs.frozen
-class _TsPort:
-    """A local port on a transit switch: LSP of type router -> LRP of a router."""
-
-    ts: str
-    lsp_name: str
-    lsp_uuid: uuid.UUID
-    lrp: Row
-    route_table: str
-    usable: bool  # the LRP's MAC parses (OVN ignores the port for advertising otherwise)
-    nexthop_v4: int | None
-    nexthop_v6: int | None
-
-
-@attrs.define
-class _Router:
-    row: Row
-    ports: list[_TsPort] = attrs.Factory(list)
-
-    @property
-    def name(self) -> str:
-        name: str = self.row["name"]
-        return name
+# An IC-SB row's unique key within this AZ: (transit_switch, route_table, ip_prefix, nexthop)
+_AdKey: TypeAlias = tuple[str, str, str, str]
+# One advertisement: (origin rank, lr uuid int, nb uuid int, origin, nb uuid, lr-id); the
+# smallest wins a key: connected beats static, then the lowest router and NB uuid (ECMP).
+_Ad: TypeAlias = tuple[int, int, int, str, uuid.UUID, str]
+# A local route as the learning side compares it: (route_table, ip_prefix)
+_LocalKey: TypeAlias = tuple[str, str]
 
 
 def _parse_route(prefix: Any, nexthop: Any) -> tuple[Cidr, Cidr] | None:
@@ -241,7 +236,92 @@ def _parse_route(prefix: Any, nexthop: Any) -> tuple[Cidr, Cidr] | None:
     return p, n
 
 
-def _port_nexthops(lrp: Row) -> tuple[bool, int | None, int | None]:
+def _learn_key(prefix: Cidr, nexthop: Cidr, origin: str, route_table: str) -> _LearnKey:
+    return (prefix.version, prefix.address, prefix.plen, nexthop.version, nexthop.address,
+            origin, route_table)
+
+
+@functools.lru_cache(maxsize=4096)
+def _lr_id(text: str) -> int | None:
+    """The uuid (as an int) of an ``lr-id`` value; ``None`` when it is not a uuid."""
+    try:
+        return parse_uuid(text).int
+    except DataError:
+        return None
+
+
+def _uuid_int(row: Row) -> int:
+    return row.uuid.int
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _bucket_add(index: dict[_K, list[_V]], key: _K, value: _V) -> None:
+    """Add ``value`` to the list of ``key`` (lists rather than sets or dicts: most hold
+    one item, and a one-item list is the smallest container)."""
+    found = index.get(key)
+    if found is None:
+        index[key] = [value]
+    else:
+        found.append(value)
+
+
+def _bucket_remove(index: dict[_K, list[_V]], key: _K, value: _V) -> None:
+    """Remove ``value`` (this very object) from the list of ``key``."""
+    found = index[key]
+    for i, v in enumerate(found):
+        if v is value:
+            del found[i]
+            break
+    if not found:
+        del index[key]
+
+
+def _nb_global(nb: Replica) -> Row | None:
+    rows = list(nb.table("NB_Global"))
+    return min(rows, key=_uuid_int) if rows else None
+
+
+# ---------------------------------------------------------------------------- topology
+
+
+@attrs.frozen
+class _TsPort:
+    """A local port on a transit switch: LSP of type router -> LRP of a router."""
+
+    ts: str
+    lsp_name: str
+    lsp_uuid: uuid.UUID
+    lrp_uuid: uuid.UUID
+    route_table: str
+    usable: bool  # the LRP's MAC parses (OVN ignores the port for advertising otherwise)
+    nexthop_v4: str | None  # the next hop advertised for IPv4 prefixes, formatted
+    nexthop_v6: str | None
+
+
+@attrs.frozen
+class _Source:
+    """A route a router may advertise, before the next hop is rewritten per TS port."""
+
+    prefix: Cidr
+    origin: str
+    route_table: str
+    nb_id: uuid.UUID
+
+
+@attrs.frozen
+class _RouterConfig:
+    """What a router's planning depends on besides its static routes."""
+
+    uuid: uuid.UUID
+    name: str
+    ports: tuple[_TsPort, ...]  # sorted by (ts, lsp name, lsp uuid)
+    connected: tuple[_Source, ...]  # advertisable networks of its other ports
+
+
+def _port_nexthops(lrp: Row) -> tuple[bool, str | None, str | None]:
     """(usable, first IPv4, first IPv6 or the EUI-64 link-local) of a TS port's LRP."""
     mac = parse_mac(lrp.get("mac", ""))
     if mac is None:
@@ -259,16 +339,12 @@ def _port_nexthops(lrp: Row) -> tuple[bool, int | None, int | None]:
             v6 = c.address
     if v6 is None:
         v6 = eui64_link_local(mac)
-    return True, v4, v6
+    return True, None if v4 is None else format_address(4, v4), format_address(6, v6)
 
 
-def _nb_global(nb: Replica) -> Row | None:
-    rows = list(nb.table("NB_Global"))
-    return min(rows, key=lambda r: r.uuid.int) if rows else None
-
-
-def _routers(snap: Snapshot) -> dict[uuid.UUID, _Router]:
-    """The routers with at least one port on a transit switch, with those ports."""
+def _topology(snap: Snapshot, opts: RouteOptions) -> dict[int, tuple[Row, _RouterConfig]]:
+    """The routers with at least one port on a transit switch (by uuid int, in uuid
+    order): each router's row and its :class:`_RouterConfig`."""
     nb = snap.nb
     ts_table = snap.ic_nb.table("Transit_Switch")
     lsp_table = nb.table("Logical_Switch_Port")
@@ -280,7 +356,7 @@ def _routers(snap: Snapshot) -> dict[uuid.UUID, _Router]:
     for key in sorted(k for k in ls_index if isinstance(k, str)):
         named = [ls for ls in ls_index.find(key) if ls["name"] == key]
         if named and ts_table.lookup_one(_NAME_INDEX, key) is not None:
-            switches.append(min(named, key=lambda r: r.uuid.int))
+            switches.append(min(named, key=_uuid_int))
     ports_by_lrp: dict[uuid.UUID, list[_TsPort]] = {}
     for ls in switches:
         for lsp_uuid in ls["ports"]:
@@ -293,323 +369,878 @@ def _routers(snap: Snapshot) -> dict[uuid.UUID, _Router]:
                 continue
             usable, v4, v6 = _port_nexthops(lrp)
             ports_by_lrp.setdefault(lrp.uuid, []).append(_TsPort(
-                ts=ls["name"], lsp_name=lsp["name"], lsp_uuid=lsp.uuid, lrp=lrp,
+                ts=ls["name"], lsp_name=lsp["name"], lsp_uuid=lsp.uuid, lrp_uuid=lrp.uuid,
                 route_table=lrp["options"].get("route_table", ""),
                 usable=usable, nexthop_v4=v4, nexthop_v6=v6,
             ))
-    routers: dict[uuid.UUID, _Router] = {}
+    out: dict[int, tuple[Row, _RouterConfig]] = {}
     if not ports_by_lrp:
-        return routers
+        return out
     wanted = set(ports_by_lrp)
     claimed: set[uuid.UUID] = set()
+    owned: dict[uuid.UUID, tuple[Row, list[_TsPort]]] = {}
     # One pass over the routers; ``frozenset & set`` walks the smaller side.
     for lr in sorted((r for r in nb.table("Logical_Router") if r["ports"] & wanted),
-                     key=lambda r: r.uuid.int):
+                     key=_uuid_int):
         for lrp_uuid in sorted(lr["ports"] & wanted, key=lambda u: u.int):
             if lrp_uuid in claimed:
                 continue  # an LRP listed by two routers: the first (lowest uuid) owns it
             claimed.add(lrp_uuid)
-            routers.setdefault(lr.uuid, _Router(lr)).ports.extend(ports_by_lrp[lrp_uuid])
-    for r in routers.values():
-        r.ports.sort(key=lambda p: (p.ts, p.lsp_name, p.lsp_uuid.int))
-    return routers
-
-
-# ---------------------------------------------------------------------------- advertise
-
-
-@attrs.frozen
-class _Source:
-    """A route a router may advertise, before the next hop is rewritten per TS port."""
-
-    prefix: Cidr
-    origin: str
-    route_table: str
-    nb_id: uuid.UUID
-
-
-@attrs.frozen
-class _Ad:
-    origin: str
-    nb_id: str
-    lr_id: str
-    rank: tuple[int, int, int]
-
-
-def _static_routes(nb: Replica, router: Row) -> tuple[list[Row], list[Row]]:
-    """(non-learned, learned) static routes of a router, each sorted by uuid."""
-    table = nb.table("Logical_Router_Static_Route")
-    own: list[Row] = []
-    learned: list[Row] = []
-    for u in sorted(router["static_routes"], key=lambda u: u.int):
-        row = table.get(u)
-        if row is None:
-            continue
-        (learned if LEARNED_ROUTE_KEY in row["external_ids"] else own).append(row)
-    return own, learned
-
-
-def _sources(nb: Replica, router: _Router, own: list[Row], opts: RouteOptions) -> list[_Source]:
-    """The static and connected routes of ``router`` that the options let it advertise."""
-    out: list[_Source] = []
-    for row in own:
-        if row.get("policy") == "src-ip":
-            continue
-        parsed = _parse_route(row["ip_prefix"], row["nexthop"])
-        if parsed is None or not opts.may_advertise(parsed[0]):
-            continue
-        out.append(_Source(parsed[0], "static", row["route_table"], row.uuid))
-    ts_lrps = {p.lrp.uuid for p in router.ports}
-    lrp_table = nb.table("Logical_Router_Port")
-    for u in sorted(router.row["ports"], key=lambda u: u.int):
-        if u in ts_lrps:
-            continue
-        lrp = lrp_table.get(u)
-        if lrp is None:
-            continue
-        for net in sorted(lrp["networks"]):
-            prefix = parse_cidr(net)
-            if prefix is None or not opts.may_advertise(prefix):
+            owned.setdefault(lr.uuid, (lr, []))[1].extend(ports_by_lrp[lrp_uuid])
+    for lr_uuid, (lr, ports) in owned.items():
+        ports.sort(key=lambda p: (p.ts, p.lsp_name, p.lsp_uuid.int))
+        ts_lrps = {p.lrp_uuid for p in ports}
+        connected: list[_Source] = []
+        for u in sorted(lr["ports"], key=lambda u: u.int):
+            if u in ts_lrps:
                 continue
-            out.append(_Source(prefix, "connected", "", lrp.uuid))
+            lrp = lrp_table.get(u)
+            if lrp is None:
+                continue
+            for net in sorted(lrp["networks"]):
+                prefix = parse_cidr(net)
+                if prefix is None or not opts.may_advertise(prefix):
+                    continue
+                connected.append(_Source(prefix, "connected", "", lrp.uuid))
+        out[lr_uuid.int] = (lr, _RouterConfig(lr_uuid, lr["name"], tuple(ports),
+                                              tuple(connected)))
     return out
 
 
-def _desired_ads(
-    snap: Snapshot,
-    routers: Mapping[uuid.UUID, _Router],
-    own_routes: Mapping[uuid.UUID, list[Row]],
-    opts: RouteOptions,
-    filters: RouteFilters,
-) -> dict[str, dict[_AdKey, _Ad]]:
-    """Per transit switch, the IC-SB rows this AZ should have, by unique key."""
-    desired: dict[str, dict[_AdKey, _Ad]] = {}
-    if not opts.advertise:
-        return desired
-    adv_filter = filters.advertise
-    for lr_uuid, router in routers.items():
-        sources = _sources(snap.nb, router, own_routes[lr_uuid], opts)
-        if not sources:
-            continue
-        lr_id = str(lr_uuid)
-        for port in router.ports:
-            if not port.usable:
-                continue
-            per_ts = desired.setdefault(port.ts, {})
-            for src in sources:
-                if src.origin == "static" and src.route_table != port.route_table:
-                    continue
-                nh = port.nexthop_v4 if src.prefix.version == 4 else port.nexthop_v6
-                if nh is None:
-                    continue
-                prefix_s = str(src.prefix)
-                nexthop_s = format_address(src.prefix.version, nh)
-                if adv_filter is not None and not adv_filter(RouteInfo(
-                    router.name, prefix_s, nexthop_s, src.origin, src.route_table, port.ts,
-                )):
-                    continue
-                key = (src.route_table, prefix_s, nexthop_s)
-                # Connected beats static on one unique key (a static route written
-                # like an LRP network), then the lowest router and NB uuid (ECMP).
-                ad = _Ad(src.origin, str(src.nb_id), lr_id,
-                         (_ORIGIN_RANK[src.origin], lr_uuid.int, src.nb_id.int))
-                cur = per_ts.get(key)
-                if cur is None or ad.rank < cur.rank:
-                    per_ts[key] = ad
-    return desired
+# ---------------------------------------------------------------------------- change tracking
+
+_GALLOP: Final = 32
+"""First block size of the identity walk in :func:`_common_run`."""
+_MAX_GAPS: Final = 48
+"""Mismatches :func:`_row_changes` walks before it switches to comparing id sets."""
 
 
-def _advertise_ops(
-    snap: Snapshot, az: Row, desired: Mapping[str, Mapping[_AdKey, _Ad]]
-) -> list[Op]:
-    """Reconcile this AZ's IC-SB Route rows with ``desired``."""
-    ts_table = snap.ic_nb.table("Transit_Switch")
-    ts_exists: dict[str, bool] = {}
-    deletes: list[Op] = []
-    updates: list[Op] = []
-    matched: set[tuple[str, _AdKey]] = set()
-    rows = sorted(snap.ic_sb.table("Route").lookup(_ROUTE_AZ_INDEX, az.uuid),
-                  key=lambda r: r.uuid.int)
-    for row in rows:
-        ts = row["transit_switch"]
-        if ts not in ts_exists:
-            ts_exists[ts] = ts_table.lookup_one(_NAME_INDEX, ts) is not None
-        key = (row["route_table"], row["ip_prefix"], row["nexthop"])
-        want = desired.get(ts, {}).get(key) if ts_exists[ts] else None
-        if want is None or want.origin != row["origin"] or (ts, key) in matched:
-            deletes.append(Delete("ic_sb", "Route", row.uuid))
-            continue
-        matched.add((ts, key))
-        ext = row["external_ids"]
-        if ext.get("nb-id") != want.nb_id or ext.get("lr-id") != want.lr_id:
-            new_ext = dict(ext)
-            new_ext["nb-id"] = want.nb_id
-            new_ext["lr-id"] = want.lr_id
-            updates.append(Update("ic_sb", "Route", row.uuid, {"external_ids": new_ext}))
-    inserts: list[Op] = []
-    for ts in sorted(desired):
-        for key in sorted(desired[ts]):
-            if (ts, key) in matched:
-                continue
-            ad = desired[ts][key]
-            route_table, prefix, nexthop = key
-            inserts.append(Insert("ic_sb", "Route", {
-                "transit_switch": ts,
-                "availability_zone": az.uuid,
-                "route_table": route_table,
-                "ip_prefix": prefix,
-                "nexthop": nexthop,
-                "origin": ad.origin,
-                "external_ids": {"nb-id": ad.nb_id, "lr-id": ad.lr_id},
-            }))
-    return deletes + updates + inserts
+def _common_run(a: tuple[Row, ...], i: int, b: tuple[Row, ...], j: int) -> int:
+    """How many rows ``a[i:]`` and ``b[j:]`` have in common at their start.
 
-
-# ---------------------------------------------------------------------------- learn
-
-
-@attrs.frozen
-class _Offer:
-    """An IC-SB route that passed the router-independent learning checks.
-
-    The fields the per-router loop reads are copied out of the row once.
+    Compares growing slices (in C: identity first, then row equality) and bisects the
+    first block that differs, so a long common run costs O(run) in C plus O(log run)
+    steps here.
     """
+    limit = min(len(a) - i, len(b) - j)
+    p, step = 0, _GALLOP
+    while p < limit:
+        q = min(p + step, limit)
+        if a[i + p:i + q] != b[j + p:j + q]:
+            lo, hi = p, q  # a[i:i+lo] == b[j:j+lo]; the first difference is below hi
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if a[i + lo:i + mid] == b[j + lo:j + mid]:
+                    lo = mid
+                else:
+                    hi = mid
+            return lo
+        p = q
+        step *= 2
+    return limit
 
-    row: Row
-    key: _LearnKey
-    lr_id: uuid.UUID | None
-    own_az: bool  # advertised by this AZ (what rows without lr-id are judged by)
-    route_table: str
-    ip_prefix: str
-    order: tuple[str, int]  # (transit_switch, uuid): which of equal offers is preferred
 
-
-def _learn_key(prefix: Cidr, nexthop: Cidr, origin: str, route_table: str) -> _LearnKey:
-    return (prefix.version, prefix.address, prefix.plen, nexthop.version, nexthop.address,
-            origin, route_table)
-
-
-def _offers(snap: Snapshot, az: Row, ts: str, opts: RouteOptions) -> list[_Offer]:
-    """The Route rows of one transit switch any local router could learn."""
-    out: list[_Offer] = []
-    for row in sorted(snap.ic_sb.table("Route").lookup(_ROUTE_TS_INDEX, ts),
-                      key=lambda r: r.uuid.int):
-        lr_text = row["external_ids"].get("lr-id")
-        lr_id: uuid.UUID | None = None
-        if lr_text is not None:
-            try:
-                lr_id = parse_uuid(lr_text)
-            except DataError:
-                continue  # OVN skips rows whose lr-id is not a uuid
-        parsed = _parse_route(row["ip_prefix"], row["nexthop"])
-        if parsed is None or not opts.may_learn(parsed[0]):
-            continue
-        rt = row["route_table"]
-        out.append(_Offer(
-            row, _learn_key(parsed[0], parsed[1], row["origin"], rt), lr_id,
-            row["availability_zone"] == az.uuid, rt, row["ip_prefix"], (ts, row.uuid.int),
-        ))
+def _id_changes(old: tuple[Row, ...], new: tuple[Row, ...]) -> dict[int, Row | None]:
+    """Rows of ``new`` that are not (identically) in ``old``, and the uuids of ``old``
+    rows gone from ``new``. Both tuples hold their rows, so ids are unambiguous."""
+    old_by = dict(zip(map(id, old), old, strict=True))
+    new_by = dict(zip(map(id, new), new, strict=True))
+    out: dict[int, Row | None] = {}
+    for key in old_by.keys() - new_by.keys():
+        out[old_by[key].uuid.int] = None
+    for key in new_by.keys() - old_by.keys():
+        row = new_by[key]
+        out[row.uuid.int] = row
     return out
 
 
-def _learn_ops(
-    router: _Router,
-    own: list[Row],
-    learned: list[Row],
-    offers_by_ts: Mapping[str, list[_Offer]],
-    filters: RouteFilters,
-    names: Iterator[int],
-) -> list[Op]:
-    """Reconcile one router's learned static routes with the routes it should learn."""
-    lr_uuid = router.row.uuid
-    local = {(r["route_table"], r["ip_prefix"]) for r in own}
-    learn_filter = filters.learn
-    wanted: dict[_LearnKey, dict[int, _Offer]] = {}
-    for port in router.ports:
-        port_rt = port.route_table
-        for offer in offers_by_ts.get(port.ts, ()):
-            if offer.lr_id is not None:
-                if offer.lr_id == lr_uuid:
-                    continue
-            elif offer.own_az:
-                continue
-            rt = offer.route_table
-            if rt and rt != port_rt:
-                continue
-            if (rt, offer.ip_prefix) in local:
-                continue  # a local route wins
-            if learn_filter is not None and not learn_filter(RouteInfo(
-                router.name, offer.ip_prefix, offer.row["nexthop"], offer.row["origin"], rt,
-                port.ts,
-            )):
-                continue
-            found = wanted.get(offer.key)
-            if found is None:
-                wanted[offer.key] = {offer.order[1]: offer}
-            else:
-                found[offer.order[1]] = offer
-    existing: dict[_LearnKey, list[Row]] = {}
-    removed: list[uuid.UUID] = []
-    for row in learned:
-        parsed = _parse_route(row["ip_prefix"], row["nexthop"])
-        if parsed is None:
-            removed.append(row.uuid)  # a learned route OVN cannot read: drop it
-            continue
-        key = _learn_key(parsed[0], parsed[1], row["options"].get("origin", ""),
-                         row["route_table"])
-        existing.setdefault(key, []).append(row)
-    updates: list[Op] = []
-    inserts: list[Op] = []
-    added: list[NamedUUID] = []
-    for key in sorted(wanted):
-        offers = wanted[key]
-        if len(offers) == 1:
-            cands = [o.row for o in offers.values()]
+def _row_changes(old: tuple[Row, ...], new: tuple[Row, ...]) -> dict[int, Row | None]:
+    """What changed between two listings of one table: uuid int -> the row now (``None``
+    when gone), for every row that is new, replaced or gone.
+
+    A replica's rows keep their order: a modify replaces a row in place, a delete
+    removes it, an insert appends. So the listings are walked in step, skipping
+    common runs in C (:func:`_common_run`). The result is right for any two listings
+    (a row equal to the old one may be reported unchanged; a reordering reports rows
+    as changed that are not), and fast for the usual ones.
+    """
+    n_old, n_new = len(old), len(new)
+    if n_new >= n_old and new[:n_old] == old:
+        return {row.uuid.int: row for row in new[n_old:]}
+    out: dict[int, Row | None] = {}
+    i = j = gaps = 0
+    while True:
+        run = _common_run(old, i, new, j)
+        i += run
+        j += run
+        if i >= n_old or j >= n_new:
+            break
+        gaps += 1
+        if gaps > _MAX_GAPS:
+            return _id_changes(old, new)
+        a, b = old[i], new[j]
+        if a.uuid == b.uuid:
+            out[b.uuid.int] = b  # modified in place
+            j += 1
         else:
-            cands = [o.row for o in sorted(offers.values(), key=lambda o: o.order)]
-        cand_ids = {str(r.uuid) for r in cands}
-        olds = existing.pop(key, None)
-        if olds:
-            keeper = next((o for o in olds if o["external_ids"].get(LEARNED_ROUTE_KEY)
-                           in cand_ids), olds[0])
-            if keeper["external_ids"].get(LEARNED_ROUTE_KEY) not in cand_ids:
-                ext = dict(keeper["external_ids"])
-                ext[LEARNED_ROUTE_KEY] = str(cands[0].uuid)
-                updates.append(Update("nb", "Logical_Router_Static_Route", keeper.uuid,
-                                      {"external_ids": ext}))
-            removed.extend(o.uuid for o in olds if o is not keeper)
+            out.setdefault(a.uuid.int, None)  # deleted (a later sighting overrides)
+        i += 1
+    for a in old[i:]:
+        out.setdefault(a.uuid.int, None)
+    for b in new[j:]:
+        out[b.uuid.int] = b
+    return out
+
+
+class _Tracker:
+    """One table's rows as last seen, to tell what changed since (see :func:`_row_changes`)."""
+
+    __slots__ = ("rows", "version", "view")
+
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+        self.version = view.version
+        self.rows: tuple[Row, ...] = tuple(view.rows.values())
+
+    def changes(self) -> dict[int, Row | None]:
+        """The rows changed since the previous call (or since creation)."""
+        view = self.view
+        if view.version == self.version:
+            return {}
+        new = tuple(view.rows.values())
+        out = _row_changes(self.rows, new)
+        self.rows = new
+        self.version = view.version
+        return out
+
+
+# ---------------------------------------------------------------------------- planner state
+
+
+class _Offer:
+    """An IC-SB route on a transit switch of interest that passed the
+    router-independent learning checks (fields copied out of the row once)."""
+
+    __slots__ = ("key", "lr_id", "nexthop", "origin", "own_az", "prefix", "route_table", "row",
+                 "ts", "uid")
+
+    def __init__(self, row: Row, key: _LearnKey, lr_id: int | None, own_az: bool,
+                 fields: tuple[str, str, str, str, str]) -> None:
+        self.row = row
+        self.key = key
+        self.lr_id = lr_id
+        self.own_az = own_az  # advertised by this AZ (what rows without lr-id are judged by)
+        self.uid: int = row.uuid.int
+        self.ts, self.route_table, self.prefix, self.nexthop, self.origin = fields
+
+
+def _offer_order(offer: _Offer) -> tuple[str, int]:
+    """Which of several offers of one key a router learns: the first (ts, uuid)."""
+    return offer.ts, offer.uid
+
+
+class _Own:
+    """A router's own (not learned) static route: its local key and advertisements."""
+
+    __slots__ = ("ads", "local", "row")
+
+    def __init__(self, row: Row, local: _LocalKey, ads: tuple[tuple[_AdKey, _Ad], ...]) -> None:
+        self.row = row
+        self.local = local
+        self.ads = ads
+
+
+class _Learned:
+    """A router's learned static route and its key (``None``: unreadable, to remove)."""
+
+    __slots__ = ("key", "row")
+
+    def __init__(self, row: Row, key: _LearnKey | None) -> None:
+        self.row = row
+        self.key = key
+
+
+class _LearnOps:
+    """What one learned key of one router needs: an ``external_ids`` refresh, an insert
+    (from this IC-SB row) and the NB routes to remove."""
+
+    __slots__ = ("insert", "removed", "update")
+
+    def __init__(self, update: Update | None, insert: Row | None,
+                 removed: tuple[uuid.UUID, ...]) -> None:
+        self.update = update
+        self.insert = insert
+        self.removed = removed
+
+
+class _AdOps:
+    """What one IC-SB key of this AZ needs: deletes, an ``external_ids`` update, an insert."""
+
+    __slots__ = ("deletes", "insert", "update")
+
+    def __init__(self, deletes: tuple[uuid.UUID, ...], update: Update | None,
+                 insert: Insert | None) -> None:
+        self.deletes = deletes
+        self.update = update
+        self.insert = insert
+
+
+class _Router:
+    """One router's planning state."""
+
+    __slots__ = ("bad", "cfg", "connected_ads", "dirty", "existing", "learned", "local",
+                 "lops", "lr_int", "lr_text", "members", "missing", "own", "passing",
+                 "ports_by_ts", "row", "wanted")
+
+    def __init__(self, row: Row, cfg: _RouterConfig) -> None:
+        self.row = row
+        self.cfg = cfg
+        self.lr_int = cfg.uuid.int
+        self.lr_text = str(cfg.uuid)
+        by_ts: dict[str, list[str]] = {}
+        for p in cfg.ports:
+            by_ts.setdefault(p.ts, []).append(p.route_table)
+        self.ports_by_ts = {ts: frozenset(rts) for ts, rts in by_ts.items()}
+        self.members: frozenset[uuid.UUID] = frozenset()
+        self.own: dict[int, _Own] = {}
+        self.learned: dict[int, _Learned] = {}
+        self.missing: set[int] = set()  # members whose row the table does not have
+        self.local: dict[_LocalKey, int] = {}  # own routes per (route_table, ip_prefix)
+        self.connected_ads: tuple[tuple[_AdKey, _Ad], ...] = ()
+        self.existing: dict[_LearnKey, list[Row]] = {}  # learned routes by key
+        self.bad: dict[int, Row] = {}  # learned routes OVN cannot read
+        self.wanted: dict[_LearnKey, list[_Offer]] = {}  # what it should learn
+        self.passing: dict[int, _Offer] = {}  # offer uid -> offer in ``wanted``
+        self.lops: dict[_LearnKey, _LearnOps] = {}  # keys that need operations
+        self.dirty: set[_LearnKey] = set()
+
+
+_Key: TypeAlias = tuple[Any, ...]
+
+
+class _State:
+    """Everything derived from one snapshot source, kept up to date call after call."""
+
+    def __init__(self, snap: Snapshot, key: _Key, az_uuid: uuid.UUID, opts: RouteOptions,
+                 filters: RouteFilters) -> None:
+        self.key = key
+        self.az_uuid = az_uuid
+        self.opts = opts
+        self.adv_filter = filters.advertise
+        self.learn_filter = filters.learn
+        nb = snap.nb
+        self.topo_views = (nb.table("Logical_Switch"), nb.table("Logical_Switch_Port"),
+                           nb.table("Logical_Router_Port"), nb.table("Logical_Router"))
+        self.topo_versions: tuple[int, ...] | None = None
+        self.ts_view = snap.ic_nb.table("Transit_Switch")
+        self.ts_version = self.ts_view.version
+        self.sr = _Tracker(nb.table("Logical_Router_Static_Route"))
+        self.rt = _Tracker(snap.ic_sb.table("Route"))
+        self.routers: dict[int, _Router] = {}
+        self.by_ts: dict[str, list[_Router]] = {}  # transit switches of interest
+        self.offers: dict[int, _Offer] = {}
+        self.offers_by_ts: dict[str, dict[int, _Offer]] = {}
+        self.by_local: dict[_LocalKey, list[_Offer]] = {}
+        self.contrib: dict[_AdKey, list[_Ad]] = {}  # what every source advertises per key
+        self.ad_rows: dict[_AdKey, list[Row]] = {}  # this AZ's IC-SB rows by key
+        self.ad_row_of: dict[int, tuple[_AdKey, Row]] = {}
+        self.ts_exists: dict[str, bool] = {}
+        self.aops: dict[_AdKey, _AdOps] = {}
+        self.dirty_ads: set[_AdKey] = set()
+        for row in self.rt.view.lookup(_ROUTE_AZ_INDEX, az_uuid):
+            _set_ad_row(self, row.uuid.int, row)
+
+    def valid_for(self, snap: Snapshot, az_uuid: uuid.UUID, opts: RouteOptions) -> bool:
+        """Whether this state can be brought up to date for ``snap`` incrementally."""
+        nb = snap.nb
+        views = self.topo_views
+        return (
+            az_uuid == self.az_uuid
+            and opts == self.opts
+            and self.ts_view is snap.ic_nb.table("Transit_Switch")
+            and self.ts_view.version == self.ts_version
+            and self.sr.view is nb.table("Logical_Router_Static_Route")
+            and self.rt.view is snap.ic_sb.table("Route")
+            and views[0] is nb.table("Logical_Switch")
+            and views[1] is nb.table("Logical_Switch_Port")
+            and views[2] is nb.table("Logical_Router_Port")
+            and views[3] is nb.table("Logical_Router")
+        )
+
+
+# -- advertise side
+
+
+def _ads(st: _State, router: _Router, src: _Source) -> tuple[tuple[_AdKey, _Ad], ...]:
+    """The IC-SB rows ``src`` of ``router`` asks for, one per usable TS port."""
+    out: list[tuple[_AdKey, _Ad]] = []
+    adv_filter = st.adv_filter
+    cfg = router.cfg
+    prefix_s = cidr_text(src.prefix)
+    v4 = src.prefix.version == 4
+    for port in cfg.ports:
+        if not port.usable:
             continue
-        src = cands[0]
-        name = NamedUUID(f"ic_learned_route{next(names)}")
-        inserts.append(Insert("nb", "Logical_Router_Static_Route", {
-            "ip_prefix": src["ip_prefix"],
-            "nexthop": src["nexthop"],
-            "route_table": src["route_table"],
-            "options": {"origin": src["origin"]},
-            "external_ids": {LEARNED_ROUTE_KEY: str(src.uuid)},
-        }, name=name.name))
-        added.append(name)
-    for olds in existing.values():
-        removed.extend(o.uuid for o in olds)
-    ops: list[Op] = updates + inserts
-    if added or removed:
-        ops.append(Mutate("nb", "Logical_Router", lr_uuid, "static_routes",
-                          insert=frozenset(added),
-                          delete=frozenset(removed)))
-    return ops
+        if src.origin == "static" and src.route_table != port.route_table:
+            continue
+        nexthop_s = port.nexthop_v4 if v4 else port.nexthop_v6
+        if nexthop_s is None:
+            continue
+        if adv_filter is not None and not adv_filter(RouteInfo(
+            cfg.name, prefix_s, nexthop_s, src.origin, src.route_table, port.ts,
+        )):
+            continue
+        out.append(((port.ts, src.route_table, prefix_s, nexthop_s),
+                    (_ORIGIN_RANK[src.origin], router.lr_int, src.nb_id.int, src.origin,
+                     src.nb_id, router.lr_text)))
+    return tuple(out)
+
+
+def _contribute(st: _State, ads: Iterable[tuple[_AdKey, _Ad]]) -> None:
+    contrib, dirty = st.contrib, st.dirty_ads
+    for key, ad in ads:
+        found = contrib.get(key)
+        if found is None:
+            contrib[key] = [ad]
+        else:
+            found.append(ad)
+        dirty.add(key)
+
+
+def _withdraw(st: _State, ads: Iterable[tuple[_AdKey, _Ad]]) -> None:
+    contrib, dirty = st.contrib, st.dirty_ads
+    for key, ad in ads:
+        found = contrib[key]
+        found.remove(ad)
+        if not found:
+            del contrib[key]
+        dirty.add(key)
+
+
+def _set_ad_row(st: _State, uid: int, row: Row | None) -> None:
+    """Track IC-SB row ``uid`` as it is now (``None``: gone) among this AZ's rows."""
+    cur = st.ad_row_of.get(uid)
+    if cur is not None:
+        key, old = cur
+        if old is row:
+            return
+        _bucket_remove(st.ad_rows, key, old)
+        del st.ad_row_of[uid]
+        st.dirty_ads.add(key)
+    if row is None or row["availability_zone"] != st.az_uuid:
+        return
+    key = (row["transit_switch"], row["route_table"], row["ip_prefix"], row["nexthop"])
+    _bucket_add(st.ad_rows, key, row)
+    st.ad_row_of[uid] = (key, row)
+    st.dirty_ads.add(key)
+
+
+def _ts_exists(st: _State, ts: str) -> bool:
+    found = st.ts_exists.get(ts)
+    if found is None:
+        found = st.ts_exists[ts] = st.ts_view.lookup_one(_NAME_INDEX, ts) is not None
+    return found
+
+
+def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
+    """Reconcile this AZ's IC-SB rows of one key with what the routers advertise."""
+    contribs = st.contrib.get(key)
+    want = min(contribs) if contribs else None
+    rows = st.ad_rows.get(key)
+    deletes: list[uuid.UUID] = []
+    update: Update | None = None
+    matched = False
+    if rows:
+        if want is not None and not _ts_exists(st, key[0]):
+            want = None
+        nb_id = "" if want is None else str(want[4])
+        for row in sorted(rows, key=_uuid_int) if len(rows) > 1 else rows:
+            if want is None or matched or want[3] != row["origin"]:
+                deletes.append(row.uuid)
+                continue
+            matched = True
+            ext = row["external_ids"]
+            if ext.get("nb-id") != nb_id or ext.get("lr-id") != want[5]:
+                new_ext = dict(ext)
+                new_ext["nb-id"] = nb_id
+                new_ext["lr-id"] = want[5]
+                update = Update("ic_sb", "Route", row.uuid, {"external_ids": new_ext})
+    insert: Insert | None = None
+    if want is not None and not matched:
+        ts, route_table, prefix, nexthop = key
+        insert = Insert("ic_sb", "Route", {
+            "transit_switch": ts,
+            "availability_zone": st.az_uuid,
+            "route_table": route_table,
+            "ip_prefix": prefix,
+            "nexthop": nexthop,
+            "origin": want[3],
+            "external_ids": {"nb-id": str(want[4]), "lr-id": want[5]},
+        })
+    if deletes or update is not None or insert is not None:
+        return _AdOps(tuple(deletes), update, insert)
+    return None
+
+
+# -- learn side
+
+
+def _make_offer(st: _State, row: Row) -> _Offer | None:
+    """The offer of an IC-SB row, or ``None`` when no router may learn it."""
+    lr_text = row["external_ids"].get("lr-id")
+    lr_id: int | None = None
+    if lr_text is not None:
+        lr_id = _lr_id(lr_text)
+        if lr_id is None:
+            return None  # OVN skips rows whose lr-id is not a uuid
+    prefix, nexthop = row["ip_prefix"], row["nexthop"]
+    parsed = _parse_route(prefix, nexthop)
+    if parsed is None or not st.opts.may_learn(parsed[0]):
+        return None
+    ts, route_table, origin = row["transit_switch"], row["route_table"], row["origin"]
+    key = _learn_key(parsed[0], parsed[1], origin, route_table)
+    return _Offer(row, key, lr_id, row["availability_zone"] == st.az_uuid,
+                  (ts, route_table, prefix, nexthop, origin))
+
+
+def _passes(st: _State, router: _Router, offer: _Offer) -> bool:
+    """Whether ``router`` learns ``offer`` (through any of its ports on the offer's TS)."""
+    if offer.lr_id is not None:
+        if offer.lr_id == router.lr_int:
+            return False
+    elif offer.own_az:
+        return False
+    rt = offer.route_table
+    port_rts = router.ports_by_ts.get(offer.ts)
+    if not port_rts or (rt and rt not in port_rts):
+        return False
+    if (rt, offer.prefix) in router.local:
+        return False  # a local route wins
+    flt = st.learn_filter
+    return flt is None or bool(flt(RouteInfo(
+        router.cfg.name, offer.prefix, offer.nexthop, offer.origin, rt, offer.ts,
+    )))
+
+
+def _want(router: _Router, offer: _Offer) -> None:
+    _bucket_add(router.wanted, offer.key, offer)
+    router.passing[offer.uid] = offer
+    router.dirty.add(offer.key)
+
+
+def _unwant(router: _Router, offer: _Offer) -> None:
+    _bucket_remove(router.wanted, offer.key, offer)
+    del router.passing[offer.uid]
+    router.dirty.add(offer.key)
+
+
+def _reevaluate(st: _State, router: _Router, offer: _Offer) -> None:
+    cur = router.passing.get(offer.uid)
+    if _passes(st, router, offer):
+        if cur is offer:
+            return
+        if cur is not None:
+            _unwant(router, cur)
+        _want(router, offer)
+    elif cur is not None:
+        _unwant(router, cur)
+
+
+def _add_offer(st: _State, offer: _Offer) -> None:
+    st.offers[offer.uid] = offer
+    st.offers_by_ts[offer.ts][offer.uid] = offer
+    _bucket_add(st.by_local, (offer.route_table, offer.prefix), offer)
+    for router in st.by_ts[offer.ts]:
+        if _passes(st, router, offer):
+            _want(router, offer)
+
+
+def _remove_offer(st: _State, offer: _Offer) -> None:
+    del st.offers[offer.uid]
+    del st.offers_by_ts[offer.ts][offer.uid]
+    _bucket_remove(st.by_local, (offer.route_table, offer.prefix), offer)
+    for router in st.by_ts.get(offer.ts, ()):
+        cur = router.passing.get(offer.uid)
+        if cur is not None:
+            _unwant(router, cur)
+
+
+def _set_offer(st: _State, uid: int, row: Row | None) -> None:
+    """Track IC-SB row ``uid`` as it is now (``None``: gone) among the offers."""
+    old = st.offers.get(uid)
+    if old is not None:
+        if old.row is row:
+            return
+        _remove_offer(st, old)
+    if row is None or not st.opts.learn or row["transit_switch"] not in st.by_ts:
+        return
+    offer = _make_offer(st, row)
+    if offer is not None:
+        _add_offer(st, offer)
+
+
+def _local_flipped(st: _State, router: _Router, local: _LocalKey) -> None:
+    """A (route_table, ip_prefix) became or stopped being one of the router's own routes."""
+    offers = st.by_local.get(local)
+    if offers:
+        for offer in list(offers):
+            if offer.ts in router.ports_by_ts:
+                _reevaluate(st, router, offer)
+
+
+def _learn_ops(router: _Router, key: _LearnKey) -> _LearnOps | None:
+    """Reconcile one key of a router's learned routes with the offers it should learn."""
+    offers = router.wanted.get(key)
+    olds = router.existing.get(key)
+    if not offers:
+        return _LearnOps(None, None, tuple(r.uuid for r in olds)) if olds else None
+    cands = sorted(offers, key=_offer_order) if len(offers) > 1 else offers
+    if not olds:
+        return _LearnOps(None, cands[0].row, ())
+    rows = sorted(olds, key=_uuid_int) if len(olds) > 1 else olds
+    cand_ids = {str(o.row.uuid) for o in cands}
+    keeper = next((r for r in rows if r["external_ids"].get(LEARNED_ROUTE_KEY) in cand_ids),
+                  rows[0])
+    update: Update | None = None
+    if keeper["external_ids"].get(LEARNED_ROUTE_KEY) not in cand_ids:
+        ext = dict(keeper["external_ids"])
+        ext[LEARNED_ROUTE_KEY] = str(cands[0].row.uuid)
+        update = Update("nb", "Logical_Router_Static_Route", keeper.uuid, {"external_ids": ext})
+    removed = tuple(r.uuid for r in rows if r is not keeper)
+    if update is None and not removed:
+        return None
+    return _LearnOps(update, None, removed)
+
+
+# -- a router's static routes
+
+
+def _add_own(st: _State, router: _Router, uid: int, row: Row, *, flip: bool) -> None:
+    local = (row["route_table"], row["ip_prefix"])
+    ads: tuple[tuple[_AdKey, _Ad], ...] = ()
+    opts = st.opts
+    if opts.advertise and row.get("policy") != "src-ip":
+        parsed = _parse_route(local[1], row["nexthop"])
+        if parsed is not None and opts.may_advertise(parsed[0]):
+            ads = _ads(st, router, _Source(parsed[0], "static", local[0], row.uuid))
+            _contribute(st, ads)
+    router.own[uid] = _Own(row, local, ads)
+    n = router.local.get(local, 0)
+    router.local[local] = n + 1
+    if n == 0 and flip:
+        _local_flipped(st, router, local)
+
+
+def _remove_own(st: _State, router: _Router, uid: int, own: _Own) -> None:
+    del router.own[uid]
+    _withdraw(st, own.ads)
+    n = router.local[own.local] - 1
+    if n:
+        router.local[own.local] = n
+    else:
+        del router.local[own.local]
+        _local_flipped(st, router, own.local)
+
+
+def _add_learned(router: _Router, uid: int, row: Row) -> None:
+    parsed = _parse_route(row["ip_prefix"], row["nexthop"])
+    if parsed is None:
+        router.learned[uid] = _Learned(row, None)
+        router.bad[uid] = row
+        return
+    key = _learn_key(parsed[0], parsed[1], row["options"].get("origin", ""),
+                     row["route_table"])
+    router.learned[uid] = _Learned(row, key)
+    _bucket_add(router.existing, key, row)
+    router.dirty.add(key)
+
+
+def _remove_learned(router: _Router, uid: int, learned: _Learned) -> None:
+    del router.learned[uid]
+    key = learned.key
+    if key is None:
+        del router.bad[uid]
+        return
+    _bucket_remove(router.existing, key, learned.row)
+    router.dirty.add(key)
+
+
+def _set_member(st: _State, router: _Router, uid: int, member: bool, row: Row | None) -> None:
+    """Make static route ``uid`` a member of ``router`` holding ``row`` (or not a member)."""
+    if not member:
+        row = None
+    own = router.own.get(uid)
+    if own is not None:
+        if own.row is row:
+            return
+        _remove_own(st, router, uid, own)
+    else:
+        learned = router.learned.get(uid)
+        if learned is not None:
+            if learned.row is row:
+                return
+            _remove_learned(router, uid, learned)
+    if row is None:
+        if member:
+            router.missing.add(uid)
+        else:
+            router.missing.discard(uid)
+        return
+    router.missing.discard(uid)
+    if LEARNED_ROUTE_KEY in row["external_ids"]:
+        _add_learned(router, uid, row)
+    else:
+        _add_own(st, router, uid, row, flip=True)
+
+
+def _sync_members(st: _State, router: _Router, changes: Mapping[int, Row | None]) -> None:
+    """Bring the router's static routes up to date: membership and changed rows."""
+    members: frozenset[uuid.UUID] = router.row["static_routes"]
+    touched: dict[int, tuple[bool, Row | None]] = {}
+    old = router.members
+    if members is not old:
+        table = st.sr.view
+        for u in old - members:
+            touched[u.int] = (False, None)
+        for u in members - old:
+            k = u.int
+            touched[k] = (True, changes[k] if k in changes else table.get(u))
+        router.members = members
+    for k, row in changes.items():
+        if k not in touched and (k in router.own or k in router.learned or k in router.missing):
+            touched[k] = (True, row)
+    for k, (member, row) in touched.items():
+        _set_member(st, router, k, member, row)
+
+
+def _build_router(st: _State, row: Row, cfg: _RouterConfig) -> _Router:
+    router = _Router(row, cfg)
+    ads: list[tuple[_AdKey, _Ad]] = []
+    for src in cfg.connected:
+        ads.extend(_ads(st, router, src))
+    router.connected_ads = tuple(ads)
+    _contribute(st, router.connected_ads)
+    members: frozenset[uuid.UUID] = row["static_routes"]
+    router.members = members
+    table = st.sr.view
+    for u in members:
+        r = table.get(u)
+        if r is None:
+            router.missing.add(u.int)
+        elif LEARNED_ROUTE_KEY in r["external_ids"]:
+            _add_learned(router, u.int, r)
+        else:
+            _add_own(st, router, u.int, r, flip=False)
+    for ts in router.ports_by_ts:
+        for offer in st.offers_by_ts.get(ts, {}).values():
+            if _passes(st, router, offer):
+                _want(router, offer)
+    return router
+
+
+def _drop_router(st: _State, router: _Router) -> None:
+    _withdraw(st, router.connected_ads)
+    for own in router.own.values():
+        _withdraw(st, own.ads)
+
+
+def _sync_topology(st: _State, snap: Snapshot) -> None:
+    """Recompute the routers and their TS ports when an NB table they come from changed;
+    rebuild the routers whose configuration changed, update the offers' switches."""
+    versions = tuple(v.version for v in st.topo_views)
+    if versions == st.topo_versions:
+        return
+    topo = _topology(snap, st.opts)
+    for k, router in list(st.routers.items()):
+        entry = topo.get(k)
+        if entry is None or entry[1] != router.cfg:
+            _drop_router(st, router)
+            del st.routers[k]
+        else:
+            router.row = entry[0]
+    interest = {p.ts for _, cfg in topo.values() for p in cfg.ports}
+    by_ts: dict[str, list[_Router]] = {ts: [] for ts in sorted(interest)}
+    for router in st.routers.values():
+        for ts in router.ports_by_ts:
+            by_ts[ts].append(router)
+    old_interest = set(st.by_ts)
+    st.by_ts = by_ts
+    for ts in old_interest - interest:
+        for offer in list(st.offers_by_ts.get(ts, {}).values()):
+            _remove_offer(st, offer)
+        st.offers_by_ts.pop(ts, None)
+    for ts in sorted(interest - old_interest):
+        st.offers_by_ts[ts] = {}
+        if st.opts.learn:
+            for row in st.rt.view.lookup(_ROUTE_TS_INDEX, ts):
+                made = _make_offer(st, row)
+                if made is not None:
+                    _add_offer(st, made)
+    for k, (row, cfg) in topo.items():
+        if k not in st.routers:
+            router = st.routers[k] = _build_router(st, row, cfg)
+            for ts in router.ports_by_ts:
+                by_ts[ts].append(router)
+    st.topo_versions = versions
+
+
+def _refresh(st: _State, snap: Snapshot) -> None:
+    """Bring the state up to date with ``snap``, then re-derive the dirty keys' operations."""
+    sr_changes = st.sr.changes()
+    rt_changes = st.rt.changes()
+    _sync_topology(st, snap)
+    for router in st.routers.values():
+        _sync_members(st, router, sr_changes)
+    for uid, row in rt_changes.items():
+        _set_ad_row(st, uid, row)
+        _set_offer(st, uid, row)
+    aops = st.aops
+    for key in st.dirty_ads:
+        ad_ops = _ad_ops(st, key)
+        if ad_ops is None:
+            aops.pop(key, None)
+        else:
+            aops[key] = ad_ops
+    st.dirty_ads.clear()
+    for router in st.routers.values():
+        lops = router.lops
+        for lkey in router.dirty:
+            found = _learn_ops(router, lkey)
+            if found is None:
+                lops.pop(lkey, None)
+            else:
+                lops[lkey] = found
+        router.dirty.clear()
+
+
+def _op_uuid_int(op: Update) -> int:
+    return op.uuid.int
+
+
+def _assemble(st: _State) -> Plan:
+    """The plan: IC-SB deletes, updates and inserts, then NB operations router by router."""
+    ops: list[Op] = []
+    aops = st.aops
+    if aops:
+        deletes = sorted((u for a in aops.values() for u in a.deletes), key=lambda u: u.int)
+        ops.extend(Delete("ic_sb", "Route", u) for u in deletes)
+        updates = sorted((a.update for a in aops.values() if a.update is not None),
+                         key=_op_uuid_int)
+        ops.extend(updates)
+        for ad_key in sorted(aops):
+            insert = aops[ad_key].insert
+            if insert is not None:
+                ops.append(insert)
+    names = itertools.count()
+    for router in sorted(st.routers.values(), key=lambda r: (r.cfg.name, r.lr_int)):
+        nb_updates: list[Op] = []
+        inserts: list[Op] = []
+        added: list[NamedUUID] = []
+        removed: list[uuid.UUID] = [r.uuid for r in router.bad.values()]
+        for key in sorted(router.lops):
+            lo = router.lops[key]
+            if lo.update is not None:
+                nb_updates.append(lo.update)
+            if lo.insert is not None:
+                src = lo.insert
+                name = NamedUUID(f"ic_learned_route{next(names)}")
+                inserts.append(Insert("nb", "Logical_Router_Static_Route", {
+                    "ip_prefix": src["ip_prefix"],
+                    "nexthop": src["nexthop"],
+                    "route_table": src["route_table"],
+                    "options": {"origin": src["origin"]},
+                    "external_ids": {LEARNED_ROUTE_KEY: str(src.uuid)},
+                }, name=name.name))
+                added.append(name)
+            removed.extend(lo.removed)
+        ops.extend(nb_updates)
+        ops.extend(inserts)
+        if added or removed:
+            ops.append(Mutate("nb", "Logical_Router", router.row.uuid, "static_routes",
+                              insert=frozenset(added), delete=frozenset(removed)))
+    return Plan(tuple(ops))
 
 
 # ---------------------------------------------------------------------------- planner
 
 
-def plan_routes(snap: Snapshot, *, filters: RouteFilters | None = None) -> Plan:
+def _same_source(a: _Key, b: _Key) -> bool:
+    """Same replica objects, and equal filter functions (a bound method made anew per
+    call is equal to the previous one, not identical)."""
+    return (a[0] is b[0] and a[1] is b[1] and a[2] is b[2]
+            and (a[3] is b[3] or a[3] == b[3]) and (a[4] is b[4] or a[4] == b[4]))
+
+
+class RouteCache:
+    """What :func:`plan_routes` remembers between calls, so that a call costs in
+    proportion to what changed in the snapshot rather than to its size.
+
+    Holds the derived state of up to ``size`` snapshot sources (a source: the NB,
+    IC-NB and IC-SB replica objects plus the filter functions), most recently used
+    first; it keeps those replicas alive while it holds them. It never changes a
+    plan, only how fast it is computed: filters must be pure (see
+    :class:`RouteFilters`), so their answers are kept too. Calls are serialised by a
+    lock.
+    ``plan_routes`` uses one module-wide cache unless given another.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        """A cache of at most ``size`` (at least 1) snapshot sources' states."""
+        self._size = max(1, size)
+        self._states: list[_State] = []
+        self._lock = threading.RLock()
+
+    @property
+    def held(self) -> int:
+        """How many snapshot sources' states the cache holds now."""
+        return len(self._states)
+
+    def clear(self) -> None:
+        """Forget everything (the next call of each source plans from scratch)."""
+        with self._lock:
+            self._states.clear()
+
+    def _plan(self, snap: Snapshot, az_uuid: uuid.UUID, opts: RouteOptions,
+              filters: RouteFilters) -> Plan:
+        key = (snap.nb, snap.ic_nb, snap.ic_sb, filters.advertise, filters.learn)
+        with self._lock:
+            states = self._states
+            st: _State | None = None
+            for i, cand in enumerate(states):
+                if _same_source(cand.key, key):
+                    st = states.pop(i)
+                    break
+            # A state is dropped unless the call completes: a failure half-way (a
+            # filter raising, an index conflict) must not leave it half updated.
+            cold = st is None or not st.valid_for(snap, az_uuid, opts)
+            # Building a state creates many small containers and none of them can form
+            # a cycle: the cyclic collector is paused meanwhile, and what survives a
+            # cold build is promoted to the oldest generation (see replica.gc_paused).
+            with gc_paused(promote=cold):
+                if st is None or cold:
+                    st = _State(snap, key, az_uuid, opts, filters)
+                _refresh(st, snap)
+                plan = _assemble(st)
+            states.insert(0, st)
+            del states[self._size:]
+            return plan
+
+
+_DEFAULT_CACHE: Final = RouteCache()
+
+
+def plan_routes(
+    snap: Snapshot, *, filters: RouteFilters | None = None, cache: RouteCache | None = None,
+) -> Plan:
     """Plan one routes pass for the AZ named by ``NB_Global.name``.
 
     Returns an empty plan when the name is empty or IC-SB has no
     ``Availability_Zone`` row of that name yet. IC-SB operations come first (deletes,
     ``external_ids`` updates, inserts), then NB operations router by router (by name
     and uuid). ``filters`` narrow what the NB options allow. The snapshot must hold
-    :data:`REQUIREMENTS`' indexes.
+    :data:`REQUIREMENTS`' indexes. ``cache`` (default: a module-wide
+    :class:`RouteCache`) only makes repeated calls faster; the plan is the same
+    without it.
     """
     filters = filters or RouteFilters()
     nb_global = _nb_global(snap.nb)
@@ -619,21 +1250,4 @@ def plan_routes(snap: Snapshot, *, filters: RouteFilters | None = None) -> Plan:
     if az is None:
         return Plan()
     opts = RouteOptions.from_nb_options(nb_global["options"])
-    routers = _routers(snap)
-    own_routes: dict[uuid.UUID, list[Row]] = {}
-    learned_routes: dict[uuid.UUID, list[Row]] = {}
-    for lr_uuid, router in routers.items():
-        own_routes[lr_uuid], learned_routes[lr_uuid] = _static_routes(snap.nb, router.row)
-
-    ops: list[Op] = _advertise_ops(
-        snap, az, _desired_ads(snap, routers, own_routes, opts, filters))
-
-    offers_by_ts: dict[str, list[_Offer]] = {}
-    if opts.learn:
-        for ts in sorted({p.ts for r in routers.values() for p in r.ports}):
-            offers_by_ts[ts] = _offers(snap, az, ts, opts)
-    names = itertools.count()
-    for lr_uuid, router in sorted(routers.items(), key=lambda kv: (kv[1].name, kv[0].int)):
-        ops.extend(_learn_ops(router, own_routes[lr_uuid], learned_routes[lr_uuid],
-                              offers_by_ts, filters, names))
-    return Plan(tuple(ops))
+    return (_DEFAULT_CACHE if cache is None else cache)._plan(snap, az.uuid, opts, filters)

@@ -6,6 +6,11 @@ per advertise and learn rule of the spec, one per 23.03 defect the engine does n
 copy, and hypothesis properties: determinism (also under a different row insertion
 order), and convergence of generated one-AZ and two-AZ topologies to an empty plan
 within three passes, with the resulting databases checked for consistency.
+
+The planner's cache (:class:`RouteCache`) is checked last: a warm cache plans exactly as
+a cold one across random change sequences, it re-derives only what changed (counted
+through the filters), a failed call leaves nothing half-updated behind, and the change
+detection it rests on (``_row_changes``) reports every changed row.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovsdb_ic.replica import Row
+from ovsdb_ic.models.mapping import model_schema
+from ovsdb_ic.replica import Row, RowLayout
 from ovsdb_ic.sync.addr import (
     Cidr,
+    cidr_text,
     eui64_link_local,
     format_address,
     parse_cidr,
@@ -43,9 +50,11 @@ from ovsdb_ic.sync.plan import (
 from ovsdb_ic.sync.routes import (
     LEARNED_ROUTE_KEY,
     REQUIREMENTS,
+    RouteCache,
     RouteFilters,
     RouteInfo,
     RouteOptions,
+    _row_changes,
     plan_routes,
 )
 from ovsdb_ic.wire.data import NamedUUID
@@ -1062,3 +1071,309 @@ def test_many_remote_routes_one_pass(n_routes: int) -> None:
     w.apply(Plan(ops))
     w.settle()
     assert len(w.learned_rows()) == n_routes
+
+
+# ---------------------------------------------------------------------------- the cache
+
+
+def _adv_not_10_2(info: RouteInfo) -> bool:
+    return not info.prefix.startswith("10.2.")
+
+
+def _learn_not_100_9(info: RouteInfo) -> bool:
+    return info.nexthop != "169.254.100.9"
+
+
+CACHE_FILTERS = [None, RouteFilters(advertise=_adv_not_10_2, learn=_learn_not_100_9)]
+
+
+def _pick(rnd: random.Random, rows: Iterable[Row]) -> Row | None:
+    ordered = sorted(rows, key=lambda r: r.uuid.int)
+    return rnd.choice(ordered) if ordered else None
+
+
+def random_change(w: World, rnd: random.Random) -> str:
+    """One random change to the world (NB, IC-NB or IC-SB); returns what it did."""
+    nb, ic_sb = w.snap.nb, w.snap.ic_sb
+    lr = _pick(rnd, nb.table("Logical_Router"))
+    route = _pick(rnd, ic_sb.table("Route"))
+    static = _pick(rnd, nb.table("Logical_Router_Static_Route"))
+    learned_ext = {LEARNED_ROUTE_KEY: str(route.uuid if route else uuid.UUID(int=7))}
+    column: str
+    value: Any
+    kind = rnd.choice(["add static", "drop static", "edit static", "add remote", "add remote",
+                       "drop remote", "edit remote", "options", "ts port", "edit lrp",
+                       "router", "drop router", "transit switch", "ls marker", "step",
+                       "step"])
+    if kind == "add static" and lr is not None:
+        w.static(lr.uuid, rnd.choice(PREFIXES), rnd.choice(NEXTHOPS),
+                 route_table=rnd.choice(["", "rtb1"]), policy=rnd.choice([None, "src-ip"]),
+                 external_ids=rnd.choice([{}, {}, learned_ext]),
+                 options=rnd.choice([{}, {"origin": "connected"}]))
+    elif kind == "drop static" and lr is not None and lr["static_routes"]:
+        u = rnd.choice(sorted(lr["static_routes"], key=lambda u: u.int))
+        w.apply(Plan((Mutate("nb", "Logical_Router", lr.uuid, "static_routes",
+                             delete=frozenset({u})),)))
+    elif kind == "edit static" and static is not None:
+        column, value = rnd.choice([
+            ("ip_prefix", rnd.choice(PREFIXES)), ("nexthop", rnd.choice(REMOTE_NEXTHOPS)),
+            ("route_table", rnd.choice(["", "rtb1"])), ("policy", rnd.choice([None, "src-ip"])),
+            ("external_ids", rnd.choice([{}, learned_ext])),
+            ("options", rnd.choice([{}, {"origin": "connected"}, {"origin": "static"}]))])
+        w.apply(Plan((Update("nb", "Logical_Router_Static_Route", static.uuid,
+                             {column: value}),)))
+    elif kind == "add remote":
+        lr_ids = [{}, {"lr-id": "nope"}, {"lr-id": str(w.new_uuid())}]
+        lr_ids += [{"lr-id": str(r.uuid)} for r in nb.table("Logical_Router")]
+        add_remote_rows(w, [(rnd.choice(["ts1", "ts2", "ts-gone"]), rnd.choice(PREFIXES),
+                             rnd.choice(REMOTE_NEXTHOPS), rnd.choice(["connected", "static"]),
+                             rnd.choice(["", "rtb1"]), "none")])
+        added = _pick(rnd, ic_sb.table("Route"))
+        if added is not None and rnd.random() < 0.5:
+            w.apply(Plan((Update("ic_sb", "Route", added.uuid,
+                                 {"external_ids": rnd.choice(lr_ids)}),)))
+    elif kind == "drop remote" and route is not None:
+        w.apply(Plan((Delete("ic_sb", "Route", route.uuid),)))
+    elif kind == "edit remote" and route is not None:
+        column, value = rnd.choice([
+            ("nexthop", rnd.choice(REMOTE_NEXTHOPS)), ("origin", "static"),
+            ("route_table", rnd.choice(["", "rtb1"])), ("ip_prefix", rnd.choice(PREFIXES)),
+            ("availability_zone", w.az_row(rnd.choice(["az1", "az-remote"]))),
+            ("external_ids", {"nb-id": "x", "lr-id": str(lr.uuid if lr else w.new_uuid())})])
+        w.apply(Plan((Update("ic_sb", "Route", route.uuid, {column: value}),)))
+    elif kind == "options":
+        opts = {k: "true" for k in ("ic-route-adv", "ic-route-learn", "ic-route-adv-default")
+                if rnd.random() < 0.75}
+        w.set_options(opts)
+    elif kind == "ts port" and lr is not None:
+        n = w.new_uuid().hex[:12]  # names are unique (schema index)
+        w.ts_port(rnd.choice(["ts1", "ts2"]), lr.uuid, f"p{n}",
+                  rnd.choice(["00:00:00:00:09:01", "bad"]),
+                  [rnd.choice(["169.254.100.7/24", "169.254.101.7/24", "fd00:100::7/64"])],
+                  route_table=rnd.choice(["", "rtb1"]))
+    elif kind == "edit lrp":
+        lrp = _pick(rnd, nb.table("Logical_Router_Port"))
+        if lrp is not None:
+            column, value = rnd.choice([
+                ("networks", frozenset(rnd.sample(NETWORKS, 2))), ("mac", "zz"),
+                ("options", rnd.choice([{}, {"route_table": "rtb1"}]))])
+            w.apply(Plan((Update("nb", "Logical_Router_Port", lrp.uuid, {column: value}),)))
+    elif kind == "router":
+        n = w.new_uuid().hex[:12]
+        new = w.router(f"new{n}")
+        w.ts_port(rnd.choice(["ts1", "ts2"]), new, f"np{n}", "00:00:00:00:0a:01",
+                  ["169.254.100.11/24"])
+        w.lrp(new, f"ni{n}", "00:00:00:00:0a:02", [rnd.choice(NETWORKS)])
+    elif kind == "drop router" and lr is not None:
+        w.apply(Plan((Delete("nb", "Logical_Router", lr.uuid),)))
+    elif kind == "transit switch":
+        ts = _pick(rnd, w.snap.ic_nb.table("Transit_Switch"))
+        if ts is not None and rnd.random() < 0.5:
+            w.apply(Plan((Delete("ic_nb", "Transit_Switch", ts.uuid),)))
+        elif w.snap.ic_nb.table("Transit_Switch").lookup_one(("name",), "ts2") is None:
+            w.insert("ic_nb", "Transit_Switch", {"name": "ts2"})
+    elif kind == "ls marker":
+        ls = _pick(rnd, nb.table("Logical_Switch"))
+        if ls is not None:
+            marker = rnd.choice([{}, {"interconn-ts": ls["name"]}])
+            w.apply(Plan((Update("nb", "Logical_Switch", ls.uuid, {"other_config": marker}),)))
+    elif kind == "step":
+        w.step()
+    return kind
+
+
+@settings(max_examples=80, deadline=None)
+@given(local_side(0), remote_rows, st.randoms(use_true_random=False),
+       st.sampled_from(CACHE_FILTERS))
+def test_property_warm_cache_plans_as_cold_cache(
+    spec: dict[str, Any], rows: list[Any], rnd: random.Random, filters: RouteFilters | None,
+) -> None:
+    w = World(seed=rnd.getrandbits(32))
+    build_local(w, "az1", 0, spec)
+    add_remote_rows(w, rows)
+    cache = RouteCache()
+    for _ in range(12):
+        warm = plan_routes(w.snap, filters=filters, cache=cache)
+        cold = plan_routes(w.snap, filters=filters, cache=RouteCache())
+        assert warm == cold
+        assert warm.describe() == cold.describe()
+        if rnd.random() < 0.3:
+            w.apply(warm)
+        random_change(w, rnd)
+    assert plan_routes(w.snap, filters=filters, cache=cache) == plan_routes(
+        w.snap, filters=filters, cache=RouteCache())
+
+
+@settings(max_examples=40, deadline=None)
+@given(local_side(0), local_side(1), st.randoms(use_true_random=False))
+def test_property_two_azs_one_cache_plan_as_cold(
+    spec1: dict[str, Any], spec2: dict[str, Any], rnd: random.Random,
+) -> None:
+    """Two AZs sharing IC-SB, planned alternately through one cache (two sources)."""
+    w1 = World(seed=1)
+    w2 = w1.sibling(seed=2)
+    build_local(w1, "az1", 0, spec1)
+    build_local(w2, "az2", 1, spec2)
+    cache = RouteCache(size=2)
+    for _ in range(14):
+        w = rnd.choice([w1, w2])
+        plan = plan_routes(w.snap, cache=cache)
+        assert plan == plan_routes(w.snap, cache=RouteCache())
+        if rnd.random() < 0.6:
+            w.apply(plan)
+        else:
+            random_change(w, rnd)
+    for w in (w1, w2):
+        assert plan_routes(w.snap, cache=cache) == plan_routes(w.snap, cache=RouteCache())
+    assert cache.held == 2
+
+
+def test_cache_rederives_only_what_changed() -> None:
+    """With a warm cache the filters see only the routes a change touched."""
+    seen: list[RouteInfo] = []
+
+    def adv(info: RouteInfo) -> bool:
+        seen.append(info)
+        return True
+
+    flt = RouteFilters(advertise=adv)
+    w, lr = basic()
+    for i in range(30):
+        w.static(lr, f"10.60.{i}.0/24", "10.16.0.254")
+    cache = RouteCache()
+    w.apply(plan_routes(w.snap, filters=flt, cache=cache))
+    assert len(seen) == 31  # 30 static routes and the connected network
+    seen.clear()
+    assert not plan_routes(w.snap, filters=flt, cache=cache)
+    assert seen == []  # nothing changed: nothing re-derived
+    w.static(lr, "10.61.0.0/24", "10.16.0.254")
+    plan = plan_routes(w.snap, filters=flt, cache=cache)
+    assert [op.values["ip_prefix"] for op in plan.ops if isinstance(op, Insert)] == [
+        "10.61.0.0/24"]
+    assert [info.prefix for info in seen] == ["10.61.0.0/24"]
+    seen.clear()
+    assert plan_routes(w.snap, filters=flt, cache=RouteCache()) == plan
+    assert len(seen) == 32  # a cold cache looks at every route again
+
+
+def test_cache_failed_call_leaves_no_half_updated_state() -> None:
+    fail = {"on": False}
+
+    def learn(info: RouteInfo) -> bool:
+        if fail["on"] and info.prefix == "10.18.0.0/16":
+            raise RuntimeError("filter failed")
+        return True
+
+    flt = RouteFilters(learn=learn)
+    w, _, az2 = remote_setup()
+    w.remote("ts1", az2, "10.17.0.0/16", "169.254.100.2")
+    cache = RouteCache()
+    w.apply(plan_routes(w.snap, filters=flt, cache=cache))
+    assert cache.held == 1
+    w.remote("ts1", az2, "10.18.0.0/16", "169.254.100.2")
+    fail["on"] = True
+    with pytest.raises(RuntimeError):
+        plan_routes(w.snap, filters=flt, cache=cache)
+    assert cache.held == 0  # the half-updated state was dropped
+    fail["on"] = False
+    plan = plan_routes(w.snap, filters=flt, cache=cache)
+    assert plan == plan_routes(w.snap, filters=flt, cache=RouteCache())
+    assert [op.values["ip_prefix"] for op in plan.ops if isinstance(op, Insert)] == [
+        "10.18.0.0/16"]
+
+
+def test_cache_is_bounded_and_clearable() -> None:
+    cache = RouteCache(size=2)
+    worlds = [basic(seed=i)[0] for i in range(3)]
+    for w in worlds:
+        plan_routes(w.snap, cache=cache)
+    assert cache.held == 2
+    for w in worlds:  # the evicted source is planned from scratch, correctly
+        assert plan_routes(w.snap, cache=cache) == plan_routes(w.snap, cache=RouteCache())
+    cache.clear()
+    assert cache.held == 0
+
+
+def test_cache_follows_replica_reset_and_option_changes() -> None:
+    w, lr, az2 = remote_setup()
+    r = w.remote("ts1", az2, "10.17.0.0/16", "169.254.100.2")
+    w.static(lr, "10.30.0.0/16", "10.16.0.254")
+    cache = RouteCache()
+    w.apply(plan_routes(w.snap, cache=cache))
+    assert not plan_routes(w.snap, cache=cache)
+    # a full copy from the server (reconnect) in which one remote route moved
+    ic_sb = w.snap.ic_sb
+    copy = [RowUpdate(t, row.uuid, "initial", new={
+                **row.to_dict(), **({"nexthop": "169.254.100.3"} if row.uuid == r else {})})
+            for t in ic_sb.tables for row in ic_sb.table(t)]
+    ic_sb.reset(copy)
+    plan = plan_routes(w.snap, cache=cache)
+    assert plan == plan_routes(w.snap, cache=RouteCache())
+    w.apply(plan)
+    assert w.learned() == {("10.17.0.0/16", "169.254.100.3", "connected", "")}
+    w.set_options({"ic-route-adv": "true"})  # learning off: the learned route goes
+    plan = plan_routes(w.snap, cache=cache)
+    assert plan == plan_routes(w.snap, cache=RouteCache())
+    w.apply(plan)
+    assert w.learned() == set() and not plan_routes(w.snap, cache=cache)
+
+
+_ROUTE_LAYOUT = RowLayout(model_schema("OVN_IC_Southbound").tables["Route"], ["ip_prefix"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 80),
+       st.lists(st.tuples(st.sampled_from(["modify", "same value", "delete", "insert"]),
+                          st.integers(0, 10_000)), max_size=70),
+       st.booleans(), st.randoms(use_true_random=False))
+def test_property_row_changes_reports_every_change(
+    n: int, edits: list[tuple[str, int]], shuffle: bool, rnd: random.Random,
+) -> None:
+    """Whatever happened between two listings of a table, every row that is new or
+    replaced is reported with its current object, and every row gone as ``None``."""
+    def row(u: uuid.UUID, value: str) -> Row:
+        return Row(_ROUTE_LAYOUT, u, [value])
+
+    table = {i: row(uuid.UUID(int=i + 1), f"v{i}") for i in range(n)}
+    old = tuple(table.values())
+    next_id = n
+    for what, pick in edits:
+        keys = list(table)
+        if what == "insert" or not keys:
+            table[next_id] = row(uuid.UUID(int=next_id + 1), f"v{next_id}")
+            next_id += 1
+            continue
+        k = keys[pick % len(keys)]
+        if what == "delete":
+            del table[k]
+        elif what == "modify":
+            table[k] = row(table[k].uuid, f"{table[k]['ip_prefix']}+")
+        else:
+            table[k] = row(table[k].uuid, table[k]["ip_prefix"])  # equal, not identical
+    new = list(table.values())
+    if shuffle:
+        rnd.shuffle(new)
+    changes = _row_changes(old, tuple(new))
+    before = {r.uuid.int: r for r in old}
+    now = {r.uuid.int: r for r in new}
+    for uid, current in now.items():
+        prev = before.get(uid)
+        if prev is not current:
+            assert changes.get(uid, prev) is current or (
+                uid not in changes and prev == current), uid
+    for uid in before.keys() - now.keys():
+        assert uid in changes and changes[uid] is None
+    for uid, reported in changes.items():
+        assert reported is now.get(uid)  # never a stale row, never a ghost
+
+
+def test_row_changes_usual_cases_are_exact() -> None:
+    rows = tuple(Row(_ROUTE_LAYOUT, uuid.UUID(int=i + 1), [f"v{i}"]) for i in range(500))
+    extra = Row(_ROUTE_LAYOUT, uuid.UUID(int=1000), ["x"])
+    assert _row_changes(rows, (*rows, extra)) == {extra.uuid.int: extra}
+    edited = Row(_ROUTE_LAYOUT, rows[250].uuid, ["edited"])
+    new = (*rows[:250], edited, *rows[251:])
+    assert _row_changes(rows, new) == {edited.uuid.int: edited}
+    assert _row_changes(rows, rows[:100] + rows[101:]) == {rows[100].uuid.int: None}
+    assert _row_changes(rows, rows) == {}
+    assert cidr_text(Cidr(4, 0x0A000001, 16)) == "10.0.0.1/16"
