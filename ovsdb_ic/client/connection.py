@@ -169,21 +169,21 @@ class Client:
 
     # ------------------------------------------------------------ connection
 
-    @property
-    def session(self) -> Session:
-        """The current (or, while reconnecting, the last) session."""
+    def _current(self) -> _Link:
         link = self._link or self._last_link
         if link is None:
             raise ConnectionClosedError("not connected yet")
-        return link.session
+        return link
+
+    @property
+    def session(self) -> Session:
+        """The current (or, while reconnecting, the last) session."""
+        return self._current().session
 
     @property
     def remote(self) -> Remote:
         """The remote of the current (or last) connection."""
-        link = self._link or self._last_link
-        if link is None:
-            raise ConnectionClosedError("not connected yet")
-        return link.remote
+        return self._current().remote
 
     @property
     def server(self) -> ServerStatus | None:
@@ -365,6 +365,20 @@ class Client:
                 continue
             await done.wait()
             return
+
+    async def caught_up(self, live: LiveReplica) -> None:
+        """Return once ``live`` (a replica of this client) shows everything the server
+        sent before now, e.g. the effects of a transaction this client just committed.
+
+        Bound it with ``trio.move_on_after``: it waits for the replica's consumer.
+        """
+        await self.barrier()
+        mon = live.monitor
+
+        def applied(_replica: Replica) -> bool:
+            return live.transactions >= mon.batches_received
+
+        await live.wait_for(applied)
 
     async def set_db_change_aware(self, aware: bool = True) -> None:
         """Ask to be told (monitor_canceled) instead of disconnected on schema changes."""

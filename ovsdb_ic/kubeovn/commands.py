@@ -337,15 +337,9 @@ class Databases:
 
 async def _caught_up(client: Client, live: LiveReplica) -> None:
     try:
-        await client.barrier()
+        await client.caught_up(live)
     except OvsdbError:
         return
-    mon = live.monitor
-
-    def applied(_replica: Replica) -> bool:
-        return live.transactions >= mon.batches_received
-
-    await live.wait_for(applied)
 
 
 def _attempt_lines(label: str, remotes: str, exc: ConnectError) -> list[str]:

@@ -327,18 +327,12 @@ async def _wait_version(live: LiveReplica, seen: int, scope: trio.CancelScope) -
 
 
 async def _caught_up(client: Client, live: LiveReplica) -> None:
-    """Wait until the replica applied everything the server sent before now."""
-    try:
-        await client.barrier()
-    except OvsdbError:
-        return
-    mon = live.monitor
-
-    def applied(_r: Any) -> bool:
-        return live.transactions >= mon.batches_received
-
+    """Wait (at most 5 s) until the replica applied everything the server sent before now."""
     with trio.move_on_after(5):
-        await live.wait_for(applied)
+        try:
+            await client.caught_up(live)
+        except OvsdbError:
+            return
 
 
 def _az_name(snap: Snapshot) -> str | None:
