@@ -277,37 +277,45 @@ class SyncEngine:
                 return
 
     async def _commit(self, plan: Plan) -> bool:
-        """Commit each database's part; True when all of them committed."""
-        ok = True
+        """Commit each database's part, all at once (as the C daemon commits its four
+        IDL transactions in one loop iteration); True when all of them committed."""
+        # Build every transaction before the first await: all read the same snapshot.
+        txns = []
         for db in plan.databases():
-            client = self.clients[db]
-            live = self.replicas[db]
-            ops = transaction_ops(live.replica, plan, db, comment="ovsdb-ic sync")
+            ops = transaction_ops(self.replicas[db].replica, plan, db, comment="ovsdb-ic sync")
             if not ops:
                 continue
             if db == "sb" and self.config.take_lock:
                 ops.insert(0, wire_ops.assert_lock(LOCK_NAME))
-            n = len(plan.for_db(db))
-            try:
-                await client.transact(ops)
-            except (WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError) as exc:
-                self.stats.conflicts += 1
-                log.info("%s: conflict, planning again: %s", db, exc)
-                ok = False
-                continue
-            except NotOwnerError:
-                log.info("the %s lock was lost; standing by", LOCK_NAME)
-                return False
-            except (TransactionError, ConnectionClosedError) as exc:
-                self.stats.errors += 1
-                log.warning("%s: transaction failed: %s", db, exc)
-                ok = False
-                continue
-            self.stats.commits += 1
-            self.stats.ops += n
-            self._report(f"{db}: committed {n} operation(s)")
-            await _caught_up(client, live)
-        return ok
+            txns.append((db, ops, len(plan.for_db(db))))
+        results: dict[DatabaseKey, bool] = {}
+        async with trio.open_nursery() as nursery:
+            for db, ops, n in txns:
+                nursery.start_soon(self._commit_one, db, ops, n, results)
+        return all(results.values())
+
+    async def _commit_one(self, db: DatabaseKey, ops: list[dict[str, Any]], n: int,
+                          results: dict[DatabaseKey, bool]) -> None:
+        client, live = self.clients[db], self.replicas[db]
+        results[db] = False
+        try:
+            await client.transact(ops)
+        except (WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError) as exc:
+            self.stats.conflicts += 1
+            log.info("%s: conflict, planning again: %s", db, exc)
+            return
+        except NotOwnerError:
+            log.info("the %s lock was lost; standing by", LOCK_NAME)
+            return
+        except (TransactionError, ConnectionClosedError) as exc:
+            self.stats.errors += 1
+            log.warning("%s: transaction failed: %s", db, exc)
+            return
+        self.stats.commits += 1
+        self.stats.ops += n
+        self._report(f"{db}: committed {n} operation(s)")
+        await _caught_up(client, live)
+        results[db] = True
 
     def _versions(self) -> dict[DatabaseKey, int]:
         return {k: v.replica.version for k, v in self.replicas.items()}
