@@ -2,12 +2,12 @@
 
 :func:`transaction_ops` gives, for one database, the JSON operations of one
 transaction that carries out the plan's operations for it, preceded by optimistic
-``wait`` guards: every row the plan updates, mutates or deletes must still have the
-values the planner saw (for the columns it touches), or the transaction fails with
-``timed out`` and nothing is written. The runner then waits for its replicas to catch
-up and plans again. Unique indexes on the server catch the other race (two agents
-inserting the same key at once): the loser gets a ``constraint violation`` and plans
-again too.
+``wait`` guards: every row the plan updates must still have the values the planner saw
+in the columns it sets, and every row it mutates or deletes must still exist, or the
+transaction fails with ``timed out`` and nothing is written. The runner then waits for
+its replicas to catch up and plans again. Unique indexes on the server catch the other
+race (two agents inserting the same key at once): the loser gets a ``constraint
+violation`` and plans again too.
 
 Order inside a mutation follows ``simulate``: ``delete`` before ``insert``, so a map
 key can be replaced in one Mutate.
@@ -64,16 +64,17 @@ def _guards(replica: Replica, ops: Sequence[Op]) -> list[dict[str, Any]]:
             if cols is not None:
                 cols.update(op.values)
         else:
-            cols = touched.setdefault(key, set())
-            if cols is not None:
-                cols.add(op.column)
+            # A set or map mutation adds or removes only its own elements, whatever the
+            # rest of the column holds, so it is not guarded by the column's value (for
+            # a router's static_routes that would be tens of thousands of UUIDs sent and
+            # compared on every learned route); the row must still exist.
+            touched.setdefault(key, set())
     out = []
     for (table, row_uuid), cols in touched.items():
         view = replica.table(table) if table in replica else None
         row = None if view is None else view.get(row_uuid)
         if row is None:
             continue  # planned against a row the replica no longer has: the op fails anyway
-        # Mutations are guarded too: the planner chose them from these values.
         columns = sorted(c for c in (cols or ()) if c in row.columns)
         out.append(wire_ops.wait(
             replica.schema, table, _where(row_uuid), columns,
