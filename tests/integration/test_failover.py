@@ -30,21 +30,8 @@ from ovsdb_ic.client import connect
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.errors import OutcomeUnknownError, WaitTimedOutError
 from ovsdb_ic.testing import Cluster, Sandbox
+from tests.failover_schema import DB, SCHEMA
 
-DB = "Failover"
-SCHEMA = {
-    "name": DB,
-    "version": "1.0.0",
-    "tables": {
-        "Write": {
-            "columns": {
-                "writer": {"type": "string"},
-                "seq": {"type": "integer"},
-            },
-            "isRoot": True,
-        }
-    },
-}
 WRITER = Path(__file__).with_name("failover_writer.py")
 
 

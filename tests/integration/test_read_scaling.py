@@ -27,23 +27,10 @@ from ovsdb_ic.client import connection as client_connection
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.errors import ConnectError
 from ovsdb_ic.testing import Cluster, Sandbox, require_binaries
+from tests.failover_schema import DB, SCHEMA
 
 pytestmark = pytest.mark.integration
 
-DB = "Failover"
-SCHEMA = {
-    "name": DB,
-    "version": "1.0.0",
-    "tables": {
-        "Write": {
-            "columns": {
-                "writer": {"type": "string"},
-                "seq": {"type": "integer"},
-            },
-            "isRoot": True,
-        }
-    },
-}
 FAST = Backoff(initial=0.05, maximum=0.3)
 
 
