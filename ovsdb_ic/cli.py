@@ -394,9 +394,16 @@ _KUBE_EXIT = (
 )
 
 
+_KUBE_DEFAULT_CLUSTER_ROUTER = "ovn-cluster"
+_KUBE_MAX_TS_NUM = 156
+
+
 def _add_kubeovn_parsers(sub: Any) -> None:
     """Add the Kube-OVN subcommands: establish, teardown, reset, show, routes."""
-    from ovsdb_ic.kubeovn.establish import DEFAULT_CLUSTER_ROUTER, MAX_TS_NUM
+    # Literal copies of ovsdb_ic.kubeovn.establish's constants (a test keeps them equal):
+    # importing that package here would cost every command, `sync` included, ~0.1 s.
+    DEFAULT_CLUSTER_ROUTER = _KUBE_DEFAULT_CLUSTER_ROUTER
+    MAX_TS_NUM = _KUBE_MAX_TS_NUM
 
     def connection(p: argparse.ArgumentParser, *, az: bool) -> None:
         if az:

@@ -388,3 +388,22 @@ def test_establish_params_name_every_bad_entry(
         plan = params.plan(empty_snapshot(REQUIREMENTS), IcConfig.from_data(
             {**GOOD, "ic-db-host": "127.0.0.1"}))
         assert plan  # a fresh AZ has everything to do
+
+
+def test_cli_copies_of_kubeovn_constants_are_equal() -> None:
+    from ovsdb_ic import cli
+    from ovsdb_ic.kubeovn.establish import DEFAULT_CLUSTER_ROUTER, MAX_TS_NUM
+
+    assert cli._KUBE_DEFAULT_CLUSTER_ROUTER == DEFAULT_CLUSTER_ROUTER
+    assert cli._KUBE_MAX_TS_NUM == MAX_TS_NUM
+
+
+def test_building_the_parser_imports_no_library_layer() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from ovsdb_ic.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith('ovsdb_ic.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "ovsdb_ic.kubeovn" not in out and "ovsdb_ic.sync" not in out, out
