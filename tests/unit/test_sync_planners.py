@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync import az as az_mod
+from ovsdb_ic.sync import routes
 from ovsdb_ic.sync.az import az_name, find_rows, local_az, plan_az, smap_get_bool
 from ovsdb_ic.sync.gateways import encaps_differ, plan_gateways
 from ovsdb_ic.sync.keys import (
@@ -937,7 +938,6 @@ def test_requirements_cover_what_the_planners_read() -> None:
 
 def test_indexes_share_names_with_the_routes_planner() -> None:
     """One index per (table, columns) once the routes planner's requirements join in."""
-    routes = pytest.importorskip("ovsdb_ic.sync.routes")
     union = REQUIREMENTS | routes.REQUIREMENTS
     snap = empty_snapshot(union)
     dbs: tuple[DatabaseKey, ...] = ("nb", "sb", "ic_nb", "ic_sb")
