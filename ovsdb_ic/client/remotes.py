@@ -7,13 +7,14 @@ raise :class:`~ovsdb_ic.errors.ConfigError` naming the entry and the reason.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import attrs
 
 from ovsdb_ic.errors import ConfigError
 
-__all__ = ["Remote", "parse_remote", "parse_remotes"]
+__all__ = ["Remote", "parse_remote", "parse_remotes", "remote_list_validator"]
 
 
 @attrs.frozen
@@ -73,3 +74,15 @@ def parse_remotes(text: str | list[str] | tuple[str, ...], *, field: str = "remo
     if not remotes:
         raise ConfigError(field, text, "no remote given")
     return remotes
+
+
+def remote_list_validator(field: str) -> Callable[[Any, Any, Any], None]:
+    """An attrs validator for a remote list option: non-empty and parseable, errors naming
+    ``field`` (e.g. ``--ic-sb-db``)."""
+
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(field, value, "a remote list is required")
+        parse_remotes(value, field=field)
+
+    return check

@@ -29,7 +29,8 @@ from typing import Any, Final, final
 import attrs
 import trio
 
-from ovsdb_ic.client import Client, LiveReplica, connect, parse_remotes
+from ovsdb_ic.client import Client, LiveReplica, connect
+from ovsdb_ic.client.remotes import remote_list_validator
 from ovsdb_ic.errors import (
     ConfigError,
     ConnectError,
@@ -137,15 +138,6 @@ class RouterNotFoundError(OvsdbError, LookupError):
 # -------------------------------------------------------------------------- settings
 
 
-def _check_remotes(option: str) -> Callable[[Any, Any, str], None]:
-    def check(_inst: Any, _attr: Any, value: str) -> None:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(option, value, "a remote list is required")
-        parse_remotes(value, field=option)
-
-    return check
-
-
 @final
 @attrs.frozen
 class AzRemotes:
@@ -155,13 +147,13 @@ class AzRemotes:
     :class:`~ovsdb_ic.errors.ConfigError` naming the command-line option.
     """
 
-    ovnnb_db: str = attrs.field(validator=_check_remotes("--ovnnb-db"))
+    ovnnb_db: str = attrs.field(validator=remote_list_validator("--ovnnb-db"))
     """The AZ's OVN_Northbound."""
-    ovnsb_db: str = attrs.field(validator=_check_remotes("--ovnsb-db"))
+    ovnsb_db: str = attrs.field(validator=remote_list_validator("--ovnsb-db"))
     """The AZ's OVN_Southbound."""
-    ic_nb_db: str = attrs.field(validator=_check_remotes("--ic-nb-db"))
+    ic_nb_db: str = attrs.field(validator=remote_list_validator("--ic-nb-db"))
     """OVN_IC_Northbound."""
-    ic_sb_db: str = attrs.field(validator=_check_remotes("--ic-sb-db"))
+    ic_sb_db: str = attrs.field(validator=remote_list_validator("--ic-sb-db"))
     """OVN_IC_Southbound."""
 
     @classmethod

@@ -28,8 +28,8 @@ import trio
 
 from ovsdb_ic.client import Client, LiveReplica, connect
 from ovsdb_ic.client.failover import Backoff
+from ovsdb_ic.client.remotes import remote_list_validator
 from ovsdb_ic.errors import (
-    ConfigError,
     ConnectionClosedError,
     ConstraintViolationError,
     NotOwnerError,
@@ -57,17 +57,6 @@ REQUIREMENTS: Final[Requirements] = passes.REQUIREMENTS | routes.REQUIREMENTS
 _MAX_PASSES_ONCE: Final = 20
 
 
-def _remote_list(field: str) -> Callable[[Any, Any, str], None]:
-    def check(_inst: Any, _attr: Any, value: str) -> None:
-        from ovsdb_ic.client.remotes import parse_remotes
-
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(field, value, "a remote list is required")
-        parse_remotes(value, field=field)
-
-    return check
-
-
 @attrs.frozen
 class SyncConfig:
     """Where the four databases are and how the engine behaves.
@@ -76,10 +65,10 @@ class SyncConfig:
     comma-separated for clusters); a bad one raises ConfigError naming the option.
     """
 
-    ovnnb_db: str = attrs.field(validator=_remote_list("--ovnnb-db"))
-    ovnsb_db: str = attrs.field(validator=_remote_list("--ovnsb-db"))
-    ic_nb_db: str = attrs.field(validator=_remote_list("--ic-nb-db"))
-    ic_sb_db: str = attrs.field(validator=_remote_list("--ic-sb-db"))
+    ovnnb_db: str = attrs.field(validator=remote_list_validator("--ovnnb-db"))
+    ovnsb_db: str = attrs.field(validator=remote_list_validator("--ovnsb-db"))
+    ic_nb_db: str = attrs.field(validator=remote_list_validator("--ic-nb-db"))
+    ic_sb_db: str = attrs.field(validator=remote_list_validator("--ic-sb-db"))
     ssl_context: ssl.SSLContext | None = None
     """For ``ssl:`` remotes: key, certificate and CA."""
     route_filters: routes.RouteFilters | None = None
