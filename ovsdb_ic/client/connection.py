@@ -110,7 +110,7 @@ class _Link:
         self.error: BaseException | None = None
         self.server: ServerStatus | None = None
         self.server_seen = trio.Event()
-        self.server_schema: DatabaseSchema | None = None
+        self.server_rows: Replica | None = None
         self.ready = False
 
 
@@ -600,8 +600,8 @@ class Client:
             except RpcError:
                 return  # a server without _Server (very old): nothing to check
         schema = self._server_schema
-        link.server_schema = schema
         cols = tuple(c for c in _SERVER_COLUMNS if c in schema.tables["Database"].columns)
+        link.server_rows = Replica(schema, {"Database": cols})
         request = MonitorRequest("Database", columns=cols,
                                  where=(Condition("name", "==", database),))
         params = monitor_params(schema, _SERVER_MONITOR_ID, [request], method="monitor_cond")
@@ -610,23 +610,12 @@ class Client:
 
     def _server_update(self, link: _Link, table_updates: Any) -> None:
         """Apply a _Server update on ``link``; drop the link when it stops qualifying."""
-        schema = link.server_schema
-        if schema is None:
+        rows = link.server_rows
+        if rows is None:
             return
-        row: dict[str, Any] = {}
-        if link.server is not None:
-            row = attrs.asdict(link.server, recurse=False)
-        updates = decode_update2(schema, table_updates)
-        for u in updates:
-            if u.kind in ("initial", "insert") and u.new is not None:
-                row.update(u.new)
-            elif u.kind == "modify" and u.diff is not None:
-                # Only scalar and optional columns: an update2 diff of an optional
-                # column is the new value, or the old one again when it was cleared.
-                for col, val in u.diff.items():
-                    old = row.get(col)
-                    row[col] = None if val == old and col in ("index", "cid", "sid") else val
-        if not row:
+        rows.apply(decode_update2(rows.schema, table_updates))
+        row = next(iter(rows.table("Database")), None)
+        if row is None:
             return
         status = ServerStatus.from_row(row)
         link.server = status
