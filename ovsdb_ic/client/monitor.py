@@ -32,24 +32,15 @@ from ovsdb_ic.wire.monitor import (
     decode_update3_params,
     monitor_cond_change_params,
     monitor_params,
+    row_count,
+    split_cond_since_reply,
+    take_table_updates,
 )
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = ["Lock", "Monitor", "MonitorMethod", "UpdateBatch"]
 
 MonitorMethod = Literal["monitor", "monitor_cond", "monitor_cond_since"]
-
-
-def _row_total(result: Any, method: str) -> int:
-    """Rows in a monitor reply (0 when it is not shaped as expected)."""
-    updates = result
-    if method == "monitor_cond_since":
-        if type(result) is not list or len(result) != 3:
-            return 0
-        updates = result[2]
-    if type(updates) is not dict:
-        return 0
-    return sum(len(r) for r in updates.values() if type(r) is dict)
 
 
 @attrs.frozen
@@ -104,7 +95,7 @@ class Monitor:
                               last_txn_id=self.last_txn_id)
 
     def _decode(self, updates: Any) -> list[RowUpdate]:
-        cols = {t: c for t, c in self.columns.items() if c is not None} or None
+        cols = self._columns()
         if self.method == "monitor":
             return decode_update(self.schema, updates, columns=cols, decoders=self._decoders)
         return decode_update2(self.schema, updates, columns=cols, decoders=self._decoders)
@@ -117,54 +108,47 @@ class Monitor:
         """Deliver the monitor request's reply as the initial batch."""
         if self.method == "monitor_cond_since":
             found, txn, updates = decode_cond_since_reply(
-                self.schema, result, decoders=self._decoders,
-                columns={t: c for t, c in self.columns.items() if c is not None} or None,
+                self.schema, result, decoders=self._decoders, columns=self._columns(),
             )
-            self.last_txn_id = txn
-            self.last_found = found
-            self._deliver(UpdateBatch(tuple(updates), initial=not found, last_txn_id=txn,
-                                      found=found))
-            return
-        if self.method == "monitor":
-            updates = decode_update(self.schema, result, initial=True, decoders=self._decoders)
+            self._deliver_reply(updates, found, txn)
+        elif self.method == "monitor":
+            self._deliver_reply(
+                decode_update(self.schema, result, initial=True, decoders=self._decoders))
         else:
-            updates = self._decode(result)
-        self._deliver(UpdateBatch(tuple(updates), initial=True))
+            self._deliver_reply(self._decode(result))
 
     async def handle_reply_async(self, result: Any, *, rows_per_part: int = 5000) -> None:
         """:meth:`handle_reply`, decoding a big reply in parts with checkpoints between
-        them, so a 200,000-row initial copy does not hold up the event loop."""
-        if self.method == "monitor" or _row_total(result, self.method) < 2 * rows_per_part:
+        them, so a 200,000-row initial copy does not hold up the event loop.
+
+        The parts' rows are taken out of the parsed reply as they are decoded, so the
+        parsed JSON shrinks while the decoded rows grow (a lower peak of memory).
+        """
+        found: bool | None = None
+        txn: str | None = None
+        table_updates = result
+        if self.method == "monitor_cond_since":
+            found, txn, table_updates = split_cond_since_reply(result)
+        if self.method == "monitor" or row_count(table_updates) < 2 * rows_per_part:
             self.handle_reply(result)
             return
-        if self.method == "monitor_cond_since":
-            if type(result) is not list or len(result) != 3 or type(result[0]) is not bool \
-                    or type(result[1]) is not str:
-                self.handle_reply(result)  # raises the usual DataError
-                return
-            found, txn, table_updates = result
-        else:
-            found, txn, table_updates = None, None, result
-        cols = {t: c for t, c in self.columns.items() if c is not None} or None
         updates: list[RowUpdate] = []
-        if type(table_updates) is not dict or any(type(r) is not dict
-                                                  for r in table_updates.values()):
-            self.handle_reply(result)  # raises the usual DataError
-            return
         with gc_paused():
-            # Rows are taken out of the parsed reply as they are decoded, so the parsed
-            # JSON shrinks while the decoded rows grow (a lower peak of memory).
-            for table in list(table_updates):
-                rows = table_updates[table]
-                while rows:
-                    take = min(rows_per_part, len(rows))
-                    part = {table: dict(rows.popitem() for _ in range(take))}
-                    updates.extend(decode_update2(self.schema, part, columns=cols,
-                                                  decoders=self._decoders))
-                    del part
-                    await trio.lowlevel.checkpoint()
-        if self.method == "monitor_cond_since":
-            assert txn is not None and found is not None
+            for part in take_table_updates(table_updates, rows_per_part):
+                updates.extend(decode_update2(self.schema, part, columns=self._columns(),
+                                              decoders=self._decoders))
+                del part
+                await trio.lowlevel.checkpoint()
+        self._deliver_reply(updates, found, txn)
+
+    def _columns(self) -> dict[str, tuple[str, ...]] | None:
+        return {t: c for t, c in self.columns.items() if c is not None} or None
+
+    def _deliver_reply(self, updates: Sequence[RowUpdate], found: bool | None = None,
+                       txn: str | None = None) -> None:
+        """Deliver a monitor reply's updates: an initial batch, or (``found``) only the
+        changes since ``txn``."""
+        if txn is not None:
             self.last_txn_id = txn
             self.last_found = found
             self._deliver(UpdateBatch(tuple(updates), initial=not found, last_txn_id=txn,

@@ -22,7 +22,7 @@ keep replicas apply the whole list before anyone observes it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import attrs
@@ -42,7 +42,9 @@ __all__ = [
     "monitor_cond_change_params",
     "decode_update",
     "decode_update2",
-    "split_table_updates",
+    "row_count",
+    "split_cond_since_reply",
+    "take_table_updates",
     "decode_cond_since_reply",
     "decode_update3_params",
     "apply_update",
@@ -182,46 +184,38 @@ def _uuid_key(key: Any, table: str) -> uuid.UUID:
         raise DataError("row key is not a UUID", value=key, where=table) from None
 
 
-def _row_count(table_updates: Any) -> int:
-    if type(table_updates) is not dict:
-        return 0
-    return sum(len(rows) for rows in table_updates.values() if type(rows) is dict)
-
-
 _BIG_UPDATE: Final = 2000
 """Updates with at least this many rows are decoded with the cyclic GC paused."""
 
 
-def split_table_updates(table_updates: Any, rows_per_part: int) -> list[Any]:
-    """Split a ``<table-updates2>`` object into parts of at most ``rows_per_part`` rows.
+def take_table_updates(table_updates: Any, rows_per_part: int) -> Iterator[Any]:
+    """Yield a ``<table-updates2>`` object in parts of at most ``rows_per_part`` rows,
+    taking each part's rows out of ``table_updates`` (which ends up empty).
 
-    Decoding the parts one by one (and concatenating) gives the same updates as
-    decoding the whole, which lets an event loop decode a huge monitor reply with
-    pauses in between. Anything that is not a well-formed object is returned as one
-    part, for :func:`decode_update2` to reject with its usual error.
+    Decoding the parts one by one gives the same updates, in the same order, as decoding
+    the whole; an event loop can pause between parts, and the JSON of each part can be
+    freed once it is decoded. Anything that is not a well-formed object is yielded
+    whole, for :func:`decode_update2` to reject with its usual error.
     """
     if rows_per_part < 1:
         raise ValueError("rows_per_part must be at least 1")
     if type(table_updates) is not dict or any(type(r) is not dict
                                               for r in table_updates.values()):
-        return [table_updates]
-    parts: list[Any] = []
-    current: dict[str, dict[str, Any]] = {}
-    room = rows_per_part
-    for table, rows in table_updates.items():
-        items = list(rows.items())
-        start = 0
-        while start < len(items):
-            take = items[start:start + room]
-            current[table] = dict(take)
-            start += len(take)
-            room -= len(take)
-            if room == 0:
-                parts.append(current)
-                current, room = {}, rows_per_part
-    if current or not parts:
-        parts.append(current)
-    return parts
+        yield table_updates
+        return
+    for table in list(table_updates):
+        rows = table_updates.pop(table)
+        keys = list(rows)
+        for start in range(0, len(keys), rows_per_part):
+            yield {table: {k: rows.pop(k) for k in keys[start:start + rows_per_part]}}
+
+
+def row_count(table_updates: Any) -> int:
+    """The number of rows in a ``<table-updates>``/``<table-updates2>`` object (0 when
+    it is not one)."""
+    if type(table_updates) is not dict:
+        return 0
+    return sum(len(rows) for rows in table_updates.values() if type(rows) is dict)
 
 
 def decode_update2(
@@ -243,7 +237,7 @@ def decode_update2(
     cache = {} if decoders is None else decoders
     out: list[RowUpdate] = []
     append = out.append
-    with gc_paused(_row_count(table_updates) >= _BIG_UPDATE):
+    with gc_paused(row_count(table_updates) >= _BIG_UPDATE):
         for table, rows in table_updates.items():
             dec = _decoders(schema, cache, table, columns)
             if type(rows) is not dict:
@@ -284,7 +278,7 @@ def decode_update(
         raise DataError("table-updates must be a JSON object", value=table_updates)
     cache = {} if decoders is None else decoders
     out: list[RowUpdate] = []
-    with gc_paused(_row_count(table_updates) >= _BIG_UPDATE):
+    with gc_paused(row_count(table_updates) >= _BIG_UPDATE):
         for table, rows in table_updates.items():
             dec = _decoders(schema, cache, table, columns)
             if type(rows) is not dict:
@@ -315,13 +309,20 @@ def decode_cond_since_reply(
     When ``found`` is true the updates are the changes since the requested
     transaction; otherwise they are a full initial copy.
     """
+    found, txn, updates = split_cond_since_reply(result)
+    return found, txn, decode_update2(schema, updates, **kw)
+
+
+def split_cond_since_reply(result: Any) -> tuple[bool, str, Any]:
+    """Check the shape of a ``monitor_cond_since`` result and return ``(found,
+    last_txn_id, table_updates)`` with the table updates still in JSON form."""
     if type(result) is not list or len(result) != 3 or type(result[0]) is not bool:
         raise DataError("monitor_cond_since result must be [found, last-txn-id, updates]",
                         value=result)
     found, txn, updates = result
     if type(txn) is not str:
         raise DataError("last-txn-id must be a string", value=txn)
-    return found, txn, decode_update2(schema, updates, **kw)
+    return found, txn, updates
 
 
 def decode_update3_params(

@@ -479,7 +479,7 @@ def test_generated_modify_applies(db: str, table: str, data: st.DataObject) -> N
     assert apply_update(ts, apply_update(ts, None, ins), mod) == new
 
 
-# --------------------------------------------------------------------- split for big replies
+# --------------------------------------------------------------------- parts of big replies
 
 
 @settings(max_examples=100, deadline=None)
@@ -488,9 +488,9 @@ def test_generated_modify_applies(db: str, table: str, data: st.DataObject) -> N
     part=st.integers(1, 7),
     data=st.data(),
 )
-def test_split_table_updates_decodes_like_the_whole(counts: list[int], part: int,
-                                                     data: Any) -> None:
-    from ovsdb_ic.wire.monitor import split_table_updates
+def test_take_table_updates_decodes_like_the_whole(counts: list[int], part: int,
+                                                   data: Any) -> None:
+    from ovsdb_ic.wire.monitor import row_count, take_table_updates
 
     tables = ["Route", "Availability_Zone", "Datapath_Binding"][:len(counts)]
     updates: dict[str, Any] = {}
@@ -505,17 +505,19 @@ def test_split_table_updates_decodes_like_the_whole(counts: list[int], part: int
             else:
                 rows[key] = {"insert": {"transit_switch": f"ts{i}", "tunnel_key": 16711682 + i}}
         updates[table] = rows
-    whole = decode_update2(SB, updates)
-    parts = split_table_updates(updates, part)
-    assert all(sum(len(r) for r in p.values()) <= part for p in parts)
-    pieces = [u for p in parts for u in decode_update2(SB, p)]
-    assert pieces == whole
+    whole = decode_update2(SB, json.loads(json.dumps(updates)))
+    total = row_count(updates)
+    parts = list(take_table_updates(updates, part))
+    assert updates == {}  # every row was taken out of the source
+    assert all(row_count(p) <= part for p in parts)
+    assert sum(row_count(p) for p in parts) == total
+    assert [u for p in parts for u in decode_update2(SB, p)] == whole
 
 
-def test_split_table_updates_passes_malformed_input_through() -> None:
-    from ovsdb_ic.wire.monitor import split_table_updates
+def test_take_table_updates_passes_malformed_input_through() -> None:
+    from ovsdb_ic.wire.monitor import take_table_updates
 
-    assert split_table_updates([1, 2], 10) == [[1, 2]]
-    assert split_table_updates({"Route": 3}, 10) == [{"Route": 3}]
+    assert list(take_table_updates([1, 2], 10)) == [[1, 2]]
+    assert list(take_table_updates({"Route": 3}, 10)) == [{"Route": 3}]
     with pytest.raises(ValueError):
-        split_table_updates({}, 0)
+        list(take_table_updates({}, 0))
