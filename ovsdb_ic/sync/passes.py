@@ -1,8 +1,8 @@
 """One sync pass: the planners in the daemon's order, as one plan.
 
 Order (as the C daemon's ``ovn_db_run``): availability zone, transit switches,
-gateways, port bindings, then routes (``route_planner``, given by the caller, so
-this module does not depend on the routes planner). Every planner reads the same
+gateways, port bindings, then routes (``route_planner``, given by the caller, e.g.
+with embedder filters). Every planner reads the same
 snapshot: what one planner inserts, the next sees on the following pass. Until the
 AZ's ``Availability_Zone`` row exists only the AZ planner acts (the routes planner
 is not even called), as C returns early without it; a pass in which the AZ planner
@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from ovsdb_ic.sync import az, gateways, port_bindings, transit_switches
+from ovsdb_ic.sync import az, gateways, port_bindings, routes, transit_switches
 from ovsdb_ic.sync.keys import KeyHints
-from ovsdb_ic.sync.plan import Plan, Requirements, Snapshot
+from ovsdb_ic.sync.plan import DatabaseKey, Plan, Requirements, Snapshot
 
-__all__ = ["REQUIREMENTS", "RoutePlanner", "plan_pass"]
+__all__ = ["REQUIREMENTS", "PassMemo", "RoutePlanner", "plan_pass"]
 
 RoutePlanner = Callable[[Snapshot], Plan]
 """A routes planner, e.g. ``functools.partial(plan_routes, filters=...)``."""
@@ -33,12 +33,21 @@ REQUIREMENTS: Final[Requirements] = (
 """The union of the four planners' requirements (the routes planner adds its own)."""
 
 
+PassMemo = dict[str, tuple[int, ...]]
+"""Per planner, the versions of the tables it reads when it last planned nothing."""
+
+
+def _tables(req: Requirements) -> list[tuple[DatabaseKey, str]]:
+    return sorted((db, t) for db, ts in req.tables.items() for t in ts)
+
+
 def plan_pass(
     snap: Snapshot,
     *,
     route_planner: RoutePlanner | None = None,
     previous_name: str | None = None,
     hints: KeyHints | None = None,
+    memo: PassMemo | None = None,
 ) -> Plan:
     """Everything one pass wants written, in the daemon's order.
 
@@ -46,13 +55,37 @@ def plan_pass(
     :func:`~ovsdb_ic.sync.az.plan_az`). ``hints``: where tunnel key allocation
     starts (see :class:`~ovsdb_ic.sync.keys.KeyHints`; keep ``hints.after(plan)``
     between passes to allocate exactly as a long-running 23.03 daemon).
+
+    ``memo`` (kept by the caller between passes, initially empty) saves work without
+    changing the plan: a planner whose last plan was empty is not run again while
+    none of the tables it reads (its ``REQUIREMENTS``) has a new version, since a
+    pure planner would plan nothing again. The route planner is keyed on the tables
+    of :data:`ovsdb_ic.sync.routes.REQUIREMENTS`.
     """
     plan = az.plan_az(snap, previous_name=previous_name)
     if plan or az.local_az(snap) is None:
         return plan
-    plan += transit_switches.plan_transit_switches(snap, hints=hints)
-    plan += gateways.plan_gateways(snap)
-    plan += port_bindings.plan_port_bindings(snap, hints=hints)
+    steps: list[tuple[str, RoutePlanner, Requirements]] = [
+        ("transit_switches",
+         lambda s: transit_switches.plan_transit_switches(s, hints=hints),
+         transit_switches.REQUIREMENTS),
+        ("gateways", gateways.plan_gateways, gateways.REQUIREMENTS),
+        ("port_bindings", lambda s: port_bindings.plan_port_bindings(s, hints=hints),
+         port_bindings.REQUIREMENTS),
+    ]
     if route_planner is not None:
-        plan += route_planner(snap)
+        steps.append(("routes", route_planner, routes.REQUIREMENTS))
+    for name, planner, req in steps:
+        if memo is None:
+            plan += planner(snap)
+            continue
+        key = tuple(snap.db(db).table(t).version for db, t in _tables(req))
+        if memo.get(name) == key:
+            continue
+        part = planner(snap)
+        if part:
+            memo.pop(name, None)
+        else:
+            memo[name] = key
+        plan += part
     return plan

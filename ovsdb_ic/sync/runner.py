@@ -38,7 +38,7 @@ from ovsdb_ic.errors import (
     TransactionError,
     WaitTimedOutError,
 )
-from ovsdb_ic.sync import az, gateways, passes, port_bindings, routes, transit_switches
+from ovsdb_ic.sync import passes, routes
 from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.keys import KeyHints
 from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Plan, Requirements, Snapshot
@@ -138,8 +138,7 @@ class SyncEngine:
             routes.plan_routes, filters=config.route_filters
         )
         self._settled = trio.Event()
-        self._planners = self._make_planners()
-        self._empty_at: dict[str, tuple[int, ...]] = {}
+        self._memo: passes.PassMemo = {}
 
     # ------------------------------------------------------------------ state
 
@@ -150,46 +149,17 @@ class SyncEngine:
                         ic_sb=r["ic_sb"].replica)
 
     def plan(self) -> Plan:
-        """Plan one pass on the current replicas (no I/O).
-
-        The same plan as :func:`~ovsdb_ic.sync.passes.plan_pass`, with one saving:
-        a planner whose last plan was empty is not run again while none of the
-        tables it reads (its ``REQUIREMENTS``) has changed, since a pure planner
-        would plan nothing again. An idle wakeup, or a change only the route
-        planner reads, costs the other planners nothing.
-        """
+        """Plan one pass on the current replicas (no I/O): :func:`~ovsdb_ic.sync.passes.
+        plan_pass` with a memo kept across passes, so an idle wakeup, or a change only
+        the route planner reads, costs the other planners nothing."""
         t0 = time.perf_counter()
-        snap = self.snapshot()
-        plan = az.plan_az(snap, previous_name=self._previous_name)
-        if not plan and az.local_az(snap) is not None:
-            for name, planner, tables in self._planners:
-                key = tuple(snap.db(db).table(t).version for db, t in tables)
-                if self._empty_at.get(name) == key:
-                    continue
-                part = planner(snap)
-                if part:
-                    self._empty_at.pop(name, None)
-                else:
-                    self._empty_at[name] = key
-                plan += part
+        plan = passes.plan_pass(
+            self.snapshot(), route_planner=self._route_planner,
+            previous_name=self._previous_name, hints=self._hints, memo=self._memo,
+        )
         self.stats.passes += 1
         self.stats.last_pass_seconds = time.perf_counter() - t0
         return plan
-
-    def _make_planners(self) -> list[tuple[str, Callable[[Snapshot], Plan], list[Any]]]:
-        def tables(req: Requirements) -> list[tuple[DatabaseKey, str]]:
-            return sorted((db, t) for db, ts in req.tables.items() for t in ts)
-
-        return [
-            ("transit_switches",
-             lambda s: transit_switches.plan_transit_switches(s, hints=self._hints),
-             tables(transit_switches.REQUIREMENTS)),
-            ("gateways", gateways.plan_gateways, tables(gateways.REQUIREMENTS)),
-            ("port_bindings",
-             lambda s: port_bindings.plan_port_bindings(s, hints=self._hints),
-             tables(port_bindings.REQUIREMENTS)),
-            ("routes", self._route_planner, tables(routes.REQUIREMENTS)),
-        ]
 
     async def wait_settled(self) -> None:
         """Return once a pass has planned nothing (after the engine started)."""

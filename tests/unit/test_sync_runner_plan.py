@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,18 +26,27 @@ CONFIG = SyncConfig(ovnnb_db="unix:/nb", ovnsb_db="unix:/sb", ic_nb_db="unix:/ic
 
 
 class Engine(SyncEngine):
-    def __init__(self, snap: Snapshot) -> None:
+    """An engine planning on a pure snapshot; ``calls`` records the planners it runs."""
+
+    def __init__(self, snap: Snapshot, monkeypatch: pytest.MonkeyPatch | None = None) -> None:
         super().__init__(CONFIG)
         self._snap = snap
         self.calls: list[str] = []
-        wrapped = []
-        for name, planner, tables in self._planners:
-            def call(s: Snapshot, _p: Any = planner, _n: str = name) -> Plan:
-                self.calls.append(_n)
-                result: Plan = _p(s)
-                return result
-            wrapped.append((name, call, tables))
-        self._planners = wrapped
+        self._route_planner = self._recorded("routes", self._route_planner)
+        if monkeypatch is not None:
+            for module, name in ((passes.transit_switches, "plan_transit_switches"),
+                                 (passes.gateways, "plan_gateways"),
+                                 (passes.port_bindings, "plan_port_bindings")):
+                label = module.__name__.rsplit(".", 1)[1]
+                monkeypatch.setattr(module, name,
+                                    self._recorded(label, getattr(module, name)))
+
+    def _recorded(self, label: str, planner: Callable[..., Plan]) -> Callable[..., Plan]:
+        def call(s: Snapshot, **kw: Any) -> Plan:
+            self.calls.append(label)
+            return planner(s, **kw)
+
+        return call
 
     def snapshot(self) -> Snapshot:
         return self._snap
@@ -45,9 +56,9 @@ def reference(snap: Snapshot) -> Plan:
     return passes.plan_pass(snap, route_planner=functools.partial(routes.plan_routes))
 
 
-def test_idle_replan_runs_no_planner() -> None:
+def test_idle_replan_runs_no_planner(monkeypatch: pytest.MonkeyPatch) -> None:
     w, _lr = basic()
-    eng = Engine(w.snap)
+    eng = Engine(w.snap, monkeypatch)
     for _ in range(5):  # settle the whole pass (the transit switch work too)
         plan = eng.plan()
         if not plan:
@@ -55,6 +66,7 @@ def test_idle_replan_runs_no_planner() -> None:
         w.apply(plan)
     assert not eng.plan()
     first = list(eng.calls)
+    assert {"transit_switches", "gateways", "port_bindings", "routes"} <= set(first)
     assert not eng.plan()
     assert eng.calls == first, "an idle pass ran planners again"
     # A new static route: only the route planner runs, and it advertises it.
