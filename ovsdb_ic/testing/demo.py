@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from ovsdb_ic.kubeovn.commands import (
 )
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
 from ovsdb_ic.testing.deployment import IcDeployment
-from ovsdb_ic.testing.ovn import start_northd
+from ovsdb_ic.testing.ovn import add_chassis, bind_port, ovn_nbctl, start_northd
 from ovsdb_ic.testing.sandbox import Sandbox
 
 __all__ = ["DemoResult", "run_demo"]
@@ -103,44 +102,18 @@ async def _wait(engine: SyncEngine, want: Callable[[set[tuple[str, str]]], bool]
     return _learned(engine)
 
 
-def _nbctl(remote: str, *args: str) -> None:
-    subprocess.run(["ovn-nbctl", f"--db={remote}", *args], check=True,
-                   capture_output=True, text=True, timeout=30)
-
-
-def _sbctl(remote: str, *args: str) -> None:
-    subprocess.run(["ovn-sbctl", f"--db={remote}", *args], check=True,
-                   capture_output=True, text=True, timeout=30)
-
-
 def _add_gateway_chassis(sb: str, az_index: int, nodes: list[str]) -> None:
     """SB Chassis rows for the gateway nodes, as ovn-controller would register them."""
     for i, node in enumerate(nodes, 1):
         # Example encap addresses: data only, nothing connects to them.
-        ip = f"192.168.65.{10 * az_index + i}"
-        _sbctl(sb, "chassis-add", node, "geneve", ip)
-        _sbctl(sb, "set", "Chassis", node, f"hostname={node}",
-               "other_config:is-interconn=true")
+        add_chassis(sb, node, encaps=[("geneve", f"192.168.65.{10 * az_index + i}")])
 
 
 def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str) -> None:
     """A Kube-OVN subnet: a router port of ovn-cluster with the gateway address."""
     port = f"{CLUSTER_ROUTER}-{name}"
     mac = f"00:00:00:0{az_index}:{subnet_index:02x}:01"
-    _nbctl(nb, "--may-exist", "lrp-add", CLUSTER_ROUTER, port, mac, cidr)
-
-
-def _bind_when_ready(sb: str, port: str, chassis: str) -> None:
-    """Bind ``port`` to ``chassis`` once ovn-northd has created its SB Port_Binding."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            _sbctl(sb, "--may-exist", "lsp-bind", port, chassis)
-            return
-        except subprocess.CalledProcessError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    ovn_nbctl(nb, "--may-exist", "lrp-add", CLUSTER_ROUTER, port, mac, cidr)
 
 
 @contextmanager
@@ -202,8 +175,9 @@ async def run_demo(
         for name, zone in dep.azs.items():
             for t in range(TS_NUM):
                 ts = "ts" if t == 0 else f"ts{t}"
-                await trio.to_thread.run_sync(
-                    _bind_when_ready, zone.sb.remote, f"cr-{name}-{ts}", f"{name}-gw{t + 1}")
+                await trio.to_thread.run_sync(functools.partial(
+                    bind_port, zone.sb.remote, f"cr-{name}-{ts}", f"{name}-gw{t + 1}",
+                    timeout=20))
 
         # 2. One sync engine per AZ.
         out("\n== 2. a sync engine per AZ (holding the ovn_ic lock of its SB) ==")
