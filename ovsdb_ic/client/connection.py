@@ -228,17 +228,27 @@ class Client:
         connection when theirs fails; others raise the connection error (and
         those never sent are sent again).
         """
+        return await self._send(method, params, resend_if_sent=method in _REPEATABLE)
+
+    async def _send(
+        self, method: str, params: list[Any], *, resend_if_sent: bool,
+        ordered: object = None, count: bool = True,
+    ) -> Any:
+        """Send a request on the current connection, again on the next one when the
+        request's bytes never left, or (``resend_if_sent``) when its connection failed
+        before the answer. Otherwise, and without ``reconnect``, the connection error
+        is raised. ``count``: count the resends in ``stats.resent``."""
         while True:
             session = await self._ready_session()
             try:
-                return await session.request(method, params)
+                return await session.request(method, params, ordered=ordered)
             except RequestNotSentError:
                 if not self.reconnect:
                     raise
-                self.stats.resent += 1
             except (ConnectionClosedError, InactivityTimeoutError):
-                if not self.reconnect or method not in _REPEATABLE:
+                if not (self.reconnect and resend_if_sent):
                     raise
+            if count:
                 self.stats.resent += 1
             await trio.lowlevel.checkpoint()
 
@@ -276,26 +286,17 @@ class Client:
         if schema is None:
             raise ConfigError("database", None, "transact needs connect(database=...) or schema=")
         params = wire_ops.transact_params(schema, operations)
-        while True:
-            session = await self._ready_session()
-            try:
-                result = await session.request("transact", params)
-            except RequestNotSentError:
-                if not self.reconnect:
-                    raise
-                self.stats.resent += 1
-                await trio.lowlevel.checkpoint()
-                continue
-            except (ConnectionClosedError, InactivityTimeoutError) as exc:
-                if self.reconnect and idempotent:
-                    self.stats.resent += 1
-                    continue
-                self.stats.outcome_unknown += 1
-                raise OutcomeUnknownError(
-                    f"{session.name}: connection lost after the transaction was sent; "
-                    "it may or may not have been committed"
-                ) from exc
-            return wire_ops.decode_transact_result(schema, operations, result)
+        try:
+            result = await self._send("transact", params, resend_if_sent=idempotent)
+        except RequestNotSentError:
+            raise  # without reconnect: it never left, so the outcome is known
+        except (ConnectionClosedError, InactivityTimeoutError) as exc:
+            self.stats.outcome_unknown += 1
+            raise OutcomeUnknownError(
+                f"connection lost after the transaction was sent ({exc}); "
+                "it may or may not have been committed"
+            ) from exc
+        return wire_ops.decode_transact_result(schema, operations, result)
 
     def transaction(self, schema: DatabaseSchema | None = None) -> Txn:
         """A new, empty :class:`~ovsdb_ic.client.txn.Txn` on the client's database."""
@@ -353,18 +354,10 @@ class Client:
         update notification that preceded it (e.g. those of a transaction just
         committed) has been handed to its monitor.
         """
-        while True:
-            session = await self._ready_session()
-            done = trio.Event()
-            try:
-                await session.request("echo", ["barrier"], ordered=_Barrier(done))
-            except (ConnectionClosedError, InactivityTimeoutError):
-                if not self.reconnect:
-                    raise
-                await trio.lowlevel.checkpoint()
-                continue
-            await done.wait()
-            return
+        done = trio.Event()
+        await self._send("echo", ["barrier"], resend_if_sent=True, ordered=_Barrier(done),
+                         count=False)
+        await done.wait()
 
     async def caught_up(self, live: LiveReplica) -> None:
         """Return once ``live`` (a replica of this client) shows everything the server
@@ -411,16 +404,8 @@ class Client:
         mon = Monitor(f"m{self._next_monitor}", schema, requests, method, last_txn_id)
         self._monitors[mon.id] = mon
         try:
-            while True:
-                session = await self._ready_session()
-                try:
-                    await session.request(method, mon.params(), ordered=mon)
-                except (ConnectionClosedError, InactivityTimeoutError):
-                    if not self.reconnect:
-                        raise
-                    await trio.lowlevel.checkpoint()
-                    continue
-                break
+            await self._send(method, mon.params(), resend_if_sent=True, ordered=mon,
+                             count=False)
         except BaseException:
             self._monitors.pop(mon.id, None)
             mon.close()
