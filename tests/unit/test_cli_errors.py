@@ -391,11 +391,11 @@ def test_establish_params_name_every_bad_entry(
 
 
 def test_cli_copies_of_kubeovn_constants_are_equal() -> None:
-    from ovsdb_ic import cli
+    from ovsdb_ic.cli import kubeovn as cli_kubeovn
     from ovsdb_ic.kubeovn.establish import DEFAULT_CLUSTER_ROUTER, MAX_TS_NUM
 
-    assert cli._KUBE_DEFAULT_CLUSTER_ROUTER == DEFAULT_CLUSTER_ROUTER
-    assert cli._KUBE_MAX_TS_NUM == MAX_TS_NUM
+    assert cli_kubeovn._KUBE_DEFAULT_CLUSTER_ROUTER == DEFAULT_CLUSTER_ROUTER
+    assert cli_kubeovn._KUBE_MAX_TS_NUM == MAX_TS_NUM
 
 
 def test_building_the_parser_imports_no_library_layer() -> None:

@@ -1,12 +1,12 @@
 """The import direction of docs/architecture.md, checked by reading every module's imports.
 
 Layers, lowest first: errors <- wire <- replica <- models <- client <- ic <- sync <- kubeovn
-<- cli. A module may import its own layer and the layers below it, never one above.
+<- demo <- cli. A module may import its own layer and the layers below it, never one above.
 ``ovsdb_ic/__init__.py`` and ``ovsdb_ic/__main__.py`` sit on top and may import any layer;
-``ovsdb_ic/testing`` may import anything. Only the CLI (``cli``, ``__main__``) and the
-testing package itself may import ``ovsdb_ic.testing`` (tests and benchmarks are outside
-the package and not checked). ``ovsdb_ic/wire`` is sans-IO: it imports no I/O, concurrency
-or clock module.
+``ovsdb_ic/testing`` may import anything. Only the CLI (``cli``, ``__main__``), the demo
+application (``demo``) and the testing package itself may import ``ovsdb_ic.testing``
+(tests and benchmarks are outside the package and not checked). ``ovsdb_ic/wire`` is
+sans-IO: it imports no I/O, concurrency or clock module.
 
 Every import counts: at module level, inside functions, and under ``if TYPE_CHECKING:``.
 """
@@ -31,6 +31,7 @@ LAYERS: tuple[str, ...] = (
     "ic",
     "sync",
     "kubeovn",
+    "demo",
     "cli",
 )
 RANK: dict[str, int] = {name: i for i, name in enumerate(LAYERS)}
@@ -140,8 +141,9 @@ def check_source(module: str, source: str, *, is_package: bool = False) -> list[
             continue
         dest = parts[1]
         if dest == TESTING:
-            if own not in (TESTING, "cli") and module != f"{PACKAGE}.__main__":
-                bad(line, text, "only the CLI, tests and benchmarks may import ovsdb_ic.testing")
+            if own not in (TESTING, "demo", "cli") and module != f"{PACKAGE}.__main__":
+                bad(line, text, "only the demo, the CLI, tests and benchmarks may import "
+                    "ovsdb_ic.testing")
             continue
         if own in (TOP, TESTING):
             continue
@@ -184,6 +186,7 @@ def test_module_imports_follow_the_layers(path: Path) -> None:
         ("ovsdb_ic.wire.framing", "from ..models import ic_nb", "higher layer 'models'"),
         ("ovsdb_ic.errors", "from . import wire", "higher layer 'wire'"),
         ("ovsdb_ic.sync.runner", "from ovsdb_ic import cli", "higher layer 'cli'"),
+        ("ovsdb_ic.kubeovn.commands", "from ovsdb_ic.demo import run_demo", "higher layer 'demo'"),
         (
             "ovsdb_ic.client.session",
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ovsdb_ic.ic import az",
@@ -240,6 +243,8 @@ def test_checker_names_the_module_line_and_import() -> None:
         ("ovsdb_ic.__main__", "from ovsdb_ic.cli import main", False),
         ("ovsdb_ic", "from ovsdb_ic.client import Client\nfrom .kubeovn import x", True),
         ("ovsdb_ic.testing.sandbox", "from ovsdb_ic.cli import main\nimport ovsdb_ic", False),
+        ("ovsdb_ic.demo", "from ovsdb_ic.testing import Sandbox\nfrom ovsdb_ic import sync", False),
+        ("ovsdb_ic.cli.demo", "from ovsdb_ic.demo import run_demo", False),
         ("ovsdb_ic.testing", "from .sandbox import Sandbox", True),
         ("ovsdb_ic.sync.planner", "from ovsdb_ic import ic\nfrom ovsdb_ic.models import nb", False),
     ],

@@ -1,0 +1,90 @@
+"""``ovsdb-ic dump`` and ``ovsdb-ic monitor``: the client's read commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ovsdb_ic.cli._common import client_log_to_stderr
+
+__all__ = ["add_parsers"]
+
+_DB_HELP = "comma-separated remotes: tcp:HOST:PORT, tcp:[IPv6]:PORT, unix:PATH"
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the ``dump`` and ``monitor`` subcommands to *sub*."""
+    dump = sub.add_parser(
+        "dump",
+        help="print tables as JSON, like ovsdb-client -f json dump",
+        description=(
+            "Print the rows of TABLEs (default: all) of DATABASE, one JSON object per table "
+            "({caption, data, headings}, as ovsdb-client -f json dump). Each remote of "
+            "--db is tried once; if none works, one line per remote says why and the exit "
+            "status is 1."
+        ),
+    )
+    dump.add_argument("--db", required=True, metavar="REMOTES", help=_DB_HELP)
+    dump.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                      help="give up on a remote after this long (default: 10)")
+    dump.add_argument("database", metavar="DATABASE")
+    dump.add_argument("tables", nargs="*", metavar="TABLE")
+    dump.set_defaults(func=_cmd_dump)
+
+    monitor = sub.add_parser(
+        "monitor",
+        help="print every change of TABLEs as one JSON object per line",
+        description=(
+            "Print the initial rows of each TABLE, then every insert, modify and delete, "
+            "one JSON object per line, until stopped. Reconnects with backoff after "
+            "failures (logged on stderr) and resumes from the last transaction."
+        ),
+    )
+    monitor.add_argument("--db", required=True, metavar="REMOTES", help=_DB_HELP)
+    monitor.add_argument("database", metavar="DATABASE")
+    monitor.add_argument("tables", nargs="+", metavar="TABLE")
+    monitor.set_defaults(func=_cmd_monitor)
+
+
+def _cmd_dump(args: argparse.Namespace) -> int:
+    import json
+
+    import trio
+
+    from ovsdb_ic.client.commands import DumpError, dump
+
+    try:
+        tables = trio.run(lambda: dump(args.db, args.database, args.tables,
+                                       attempt_seconds=args.timeout))
+    except DumpError as exc:
+        for line in exc.problems:
+            print(f"ovsdb-ic dump: {line}", file=sys.stderr)
+        return 1
+    for t in tables:
+        print(json.dumps(t, separators=(",", ":")))
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    import json
+
+    import trio
+
+    from ovsdb_ic.client.commands import DumpError, monitor_changes
+
+    def emit(event: dict[str, Any]) -> None:
+        print(json.dumps(event, separators=(",", ":")), flush=True)
+
+    def log(message: str) -> None:
+        print(f"ovsdb-ic monitor: {message}", file=sys.stderr, flush=True)
+
+    with client_log_to_stderr("monitor"):
+        try:
+            trio.run(lambda: monitor_changes(args.db, args.database, args.tables, emit,
+                                             log=log))
+        except DumpError as exc:
+            for line in exc.problems:
+                print(f"ovsdb-ic monitor: {line}", file=sys.stderr)
+            return 1
+    return 0
