@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final, final
 
@@ -311,6 +311,8 @@ class _Reaper:
         self.closed = False
         self.keep = False
         self.directory: Path | None = None
+        #: Called after the processes are stopped (e.g. to delete network namespaces).
+        self.after_stop: list[Callable[[], object]] = []
 
     def stray_children(self) -> list[int]:
         """Our child processes that mention the sandbox directory on their command line but
@@ -370,6 +372,9 @@ class _Reaper:
                 return
             self.closed = True
             self.stop_processes()
+            for undo in reversed(self.after_stop):
+                with contextlib.suppress(Exception):
+                    undo()
             if self.keep:
                 return
             if self.remove_tree is not None:
