@@ -46,7 +46,7 @@ from typing import Final, final
 import attrs
 
 from ovsdb_ic.errors import SandboxError
-from ovsdb_ic.testing.ovn import Daemon, _register, query, wait_for
+from ovsdb_ic.testing.ovn import Daemon, _register, ovn_nbctl, query, wait_for
 from ovsdb_ic.testing.sandbox import Sandbox, Server, _run_tool, require_binaries
 
 __all__ = [
@@ -57,6 +57,8 @@ __all__ = [
     "Pod",
     "PingResult",
     "RunningPing",
+    "add_pod_port",
+    "add_subnet",
     "dataplane_unavailable",
     "sweep_stale_namespaces",
     "vswitch_schema",
@@ -570,3 +572,27 @@ class Dataplane:
             text = _ip("-n", netns, "-o", "link", "show")
             out[netns] = [line.split(":")[1].strip().split("@")[0] for line in text.splitlines()]
         return out
+
+
+# --------------------------------------------------------------------------------------
+# Northbound helpers: a Kube-OVN subnet and a Pod's port
+# --------------------------------------------------------------------------------------
+
+
+def add_subnet(nb: str, *, router: str, switch: str, gateway: str, mac: str) -> None:
+    """A Kube-OVN subnet in NB *nb*: logical switch *switch* joined to *router* by the
+    router port ``<router>-<switch>`` (MAC *mac*, address *gateway*, e.g.
+    ``10.16.0.1/16``) and its peer ``<switch>-<router>``, as Kube-OVN names them."""
+    lrp, lsp = f"{router}-{switch}", f"{switch}-{router}"
+    ovn_nbctl(nb, "--may-exist", "lrp-add", router, lrp, mac, gateway)
+    ovn_nbctl(nb, "--may-exist", "ls-add", switch)
+    ovn_nbctl(nb, "--may-exist", "lsp-add", switch, lsp, "--", "lsp-set-type", lsp, "router",
+              "--", "lsp-set-addresses", lsp, "router",
+              "--", "lsp-set-options", lsp, f"router-port={lrp}")
+
+
+def add_pod_port(nb: str, *, switch: str, name: str, mac: str, ip: str) -> None:
+    """The logical switch port of a Pod: *name* on *switch* with addresses ``MAC IP``."""
+    address = str(ipaddress.ip_interface(ip).ip)
+    ovn_nbctl(nb, "--may-exist", "lsp-add", switch, name,
+              "--", "lsp-set-addresses", name, f"{mac} {address}")
