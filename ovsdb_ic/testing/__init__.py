@@ -10,12 +10,16 @@
 * :mod:`ovsdb_ic.testing.ovn` starts those daemons (:class:`Daemon`), stands in for
   ``ovn-controller`` (:func:`add_chassis`, :func:`bind_port`), and reads back the IC state
   normalised for comparisons (:class:`IcState`, :func:`diff_states`, :func:`settle`).
+* :class:`~ovsdb_ic.testing.dataplane.Dataplane` adds a real dataplane: chassis with
+  ``ovs-vswitchd`` (userspace datapath) and ``ovn-controller`` in network namespaces,
+  joined by a geneve underlay, and Pods that ping.
 * :func:`require_binaries` and :func:`schema_path` locate the binaries and schemas.
 * :mod:`ovsdb_ic.testing.pytest_plugin` offers pytest fixtures built on these.
 
 Nothing in the library imports this package; only tests, benchmarks and the CLI do.
 """
 
+from ovsdb_ic.testing.dataplane import Dataplane, dataplane_unavailable
 from ovsdb_ic.testing.deployment import (
     AgentKind,
     AvailabilityZone,
@@ -64,6 +68,7 @@ __all__ = [
     "ClusterStatus",
     "ComponentInfo",
     "Daemon",
+    "Dataplane",
     "IcDeployment",
     "IcDump",
     "IcState",
@@ -72,6 +77,7 @@ __all__ = [
     "Server",
     "SslFiles",
     "add_chassis",
+    "dataplane_unavailable",
     "bind_port",
     "diff_states",
     "dump_ic",

@@ -65,6 +65,9 @@ DEBIAN_PACKAGES: Final[tuple[str, ...]] = (
     "ovn-central",
     "ovn-ic-db",
     "ovn-ic",
+    "openvswitch-switch",
+    "ovn-host",
+    "iputils-ping",
 )
 
 _PROVIDED_BY: Final[dict[str, str]] = {
@@ -78,6 +81,12 @@ _PROVIDED_BY: Final[dict[str, str]] = {
     "ovn-ic-sbctl": "ovn-common",
     "ovn-northd": "ovn-central",
     "ovn-ic": "ovn-ic",
+    "ovs-vswitchd": "openvswitch-switch",
+    "ovs-vsctl": "openvswitch-switch",
+    "ovn-controller": "ovn-host",
+    "ovn-trace": "ovn-common",
+    "ping": "iputils-ping",
+    "ip": "iproute2",
 }
 
 # Debian puts ovsdb-server in /usr/sbin, which is not on a non-root user's PATH.
