@@ -6,6 +6,15 @@ then, all through this library, Kube-OVN's establish from two ``ovn-ic-config``
 documents (three ECMP transit switches), one sync engine per AZ, pod subnets on both
 sides, the ``show`` view and each AZ's learned routes, the IC-SB leader killed while
 the engines carry on, and a subnet marked ``disableInterConnection`` withdrawn.
+
+Where the host can run it (root, ``/dev/net/tun``, the ``openvswitch-switch``,
+``ovn-host`` and ``iputils-ping`` packages), it also proves the dataplane: each AZ's
+gateway is a real chassis (``ovs-vswitchd`` with the userspace datapath and
+``ovn-controller`` in a network namespace, geneve over a veth underlay, see
+:class:`~ovsdb_ic.testing.dataplane.Dataplane`) with a Pod per subnet; a Pod of one AZ
+pings a Pod of the other, a ping keeps running while the IC-SB leader is killed, and
+the withdrawn subnet stops answering while the others still do. Elsewhere one line says
+why, and the demo goes on with the control plane.
 Everything started is stopped at the end.
 """
 
@@ -31,6 +40,14 @@ from ovsdb_ic.kubeovn.commands import (
     show,
 )
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
+from ovsdb_ic.testing.dataplane import (
+    Dataplane,
+    PingResult,
+    Pod,
+    add_pod_port,
+    add_subnet,
+    dataplane_unavailable,
+)
 from ovsdb_ic.testing.deployment import IcDeployment
 from ovsdb_ic.testing.ovn import add_chassis, bind_port, ovn_nbctl, start_northd
 from ovsdb_ic.testing.sandbox import Sandbox
@@ -79,6 +96,12 @@ class DemoResult:
     """The ``show`` view printed."""
     seconds: float = 0.0
     """How long the whole demo took."""
+    no_dataplane: str | None = None
+    """Why the dataplane part did not run (None when it ran)."""
+    pings: dict[str, PingResult] = attrs.field(factory=dict)
+    """The dataplane's pings: ``az2->az1`` and ``az1->az2`` once routes are learned,
+    ``failover`` (kept running while the IC-SB leader was killed), ``withdrawn`` (to the
+    subnet marked disableInterConnection) and ``kept`` (to a subnet still advertised)."""
 
 
 def _learned(engine: SyncEngine) -> set[tuple[str, str]]:
@@ -109,11 +132,43 @@ def _add_gateway_chassis(sb: str, az_index: int, nodes: list[str]) -> None:
         add_chassis(sb, node, encaps=[("geneve", f"192.168.65.{10 * az_index + i}")])
 
 
-def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str) -> None:
-    """A Kube-OVN subnet: a router port of ovn-cluster with the gateway address."""
+def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str,
+                dataplane: Dataplane | None = None, az: str = "") -> None:
+    """A Kube-OVN subnet: a router port of ovn-cluster with the gateway address; with a
+    dataplane also its logical switch and a Pod (the subnet's ``.2``) on *az*'s chassis."""
     port = f"{CLUSTER_ROUTER}-{name}"
     mac = f"00:00:00:0{az_index}:{subnet_index:02x}:01"
-    ovn_nbctl(nb, "--may-exist", "lrp-add", CLUSTER_ROUTER, port, mac, cidr)
+    if dataplane is None:
+        ovn_nbctl(nb, "--may-exist", "lrp-add", CLUSTER_ROUTER, port, mac, cidr)
+        return
+    add_subnet(nb, router=CLUSTER_ROUTER, switch=name, gateway=cidr, mac=mac)
+    gateway = ipaddress.ip_interface(cidr)
+    pod_ip = f"{gateway.ip + 1}/{gateway.network.prefixlen}"
+    pod_mac = f"00:00:00:a{az_index}:{subnet_index:02x}:02"
+    pod = f"{name}-pod-{az}"
+    add_pod_port(nb, switch=name, name=pod, mac=pod_mac, ip=pod_ip)
+    dataplane.add_pod(pod, chassis=f"{az}-gw1", mac=pod_mac, ip=pod_ip,
+                      gateway=str(gateway.ip))
+
+
+def _wait_unreachable(pod: Pod, address: str, seconds: float = 15.0) -> None:
+    """Until a single ping from *pod* to *address* goes unanswered (flows removed)."""
+    deadline = time.monotonic() + seconds
+    while pod.ping(address, count=1, wait=0.3).received:
+        if time.monotonic() > deadline:
+            raise trio.TooSlowError(f"{address} still answers {pod.name}")
+        time.sleep(0.1)
+
+
+def _pod_ip(cidr: str) -> str:
+    return str(ipaddress.ip_interface(cidr).ip + 1)
+
+
+def _ping_lines(out: Callable[[str], None], who: str, result: PingResult) -> None:
+    out(f"{who}:")
+    for line in result.output.strip().splitlines():
+        if line.strip():
+            out(f"    {line}")
 
 
 @contextmanager
@@ -147,13 +202,32 @@ async def run_demo(
         out(dep.describe())
         ic_nb_port = int(str(dep.ic_nb.tcp_remote).rsplit(":", 1)[1])
 
+        # 0. A real chassis per AZ, when this host can run the userspace datapath.
+        dataplane: Dataplane | None = None
+        result.no_dataplane = await trio.to_thread.run_sync(dataplane_unavailable)
+        if result.no_dataplane is not None:
+            out(f"\n(no dataplane on this host: {result.no_dataplane}; "
+                "showing the control plane only)")
+        else:
+            out("\n== 0. a gateway chassis per AZ: ovs-vswitchd (userspace datapath) and "
+                "ovn-controller in a network namespace, geneve over a veth underlay ==")
+            dataplane = await trio.to_thread.run_sync(Dataplane, sandbox)
+            for name, zone in dep.azs.items():
+                chassis = await trio.to_thread.run_sync(functools.partial(
+                    dataplane.add_chassis, f"{name}-gw1", az=name, sb=zone.sb.remote))
+                out(f"{chassis.name}: netns {chassis.netns}, encap geneve "
+                    f"{chassis.encap_ip}, registered in {name}'s SB")
+
         # 1. Kube-OVN establishes interconnection from its ConfigMaps.
         out(f"\n== 1. establish from ovn-ic-config (TS_NUM={TS_NUM}, auto-route) ==")
         engines: dict[str, SyncEngine] = {}
         configs: dict[str, IcConfig] = {}
         for i, (name, zone) in enumerate(dep.azs.items(), 1):
-            nodes = [f"{name}-gw{j}" for j in (1, 2, 3)]
-            await trio.to_thread.run_sync(_add_gateway_chassis, zone.sb.remote, i, nodes)
+            if dataplane is None:
+                nodes = [f"{name}-gw{j}" for j in (1, 2, 3)]
+                await trio.to_thread.run_sync(_add_gateway_chassis, zone.sb.remote, i, nodes)
+            else:
+                nodes = [f"{name}-gw1"]  # the real chassis
             document = CONFIG_TEMPLATE.format(az=name, nb_port=ic_nb_port, sb_port=6646,
                                               gw_nodes=",".join(nodes))
             config = IcConfig.from_document(document)
@@ -171,9 +245,10 @@ async def run_demo(
                 f"{applied.operations} operations)")
 
         # ovn-controller on the gateway nodes would claim each transit switch port's
-        # chassis-redirect port on its preferred gateway; bind them as it would.
+        # chassis-redirect port on its preferred gateway; bind them as it would (the
+        # real chassis of the dataplane claim theirs themselves).
         for name, zone in dep.azs.items():
-            for t in range(TS_NUM):
+            for t in range(TS_NUM if dataplane is None else 0):
                 ts = "ts" if t == 0 else f"ts{t}"
                 await trio.to_thread.run_sync(functools.partial(
                     bind_port, zone.sb.remote, f"cr-{name}-{ts}", f"{name}-gw{t + 1}",
@@ -193,8 +268,9 @@ async def run_demo(
             for i, (name, zone) in enumerate(dep.azs.items(), 1):
                 for j, (subnet, cidr) in enumerate(subnets[name].items(), 1):
                     await trio.to_thread.run_sync(_add_subnet, zone.nb.remote, i, j, subnet,
-                                                  cidr)
-                    out(f"{name}: subnet {subnet} {cidr}")
+                                                  cidr, dataplane, name)
+                    pod_text = "" if dataplane is None else f", Pod {_pod_ip(cidr)}"
+                    out(f"{name}: subnet {subnet} {cidr}{pod_text}")
             with _timed(out, "routes learned"):
                 for name, engine in engines.items():
                     want = _remote_subnets(subnets, name)
@@ -206,15 +282,31 @@ async def run_demo(
             for name, zone in dep.azs.items():
                 out(f"\n-- {name}: routes of {CLUSTER_ROUTER} (as ovn-nbctl lr-route-list) --")
                 out((await route_list(zone.nb.remote, CLUSTER_ROUTER)).rstrip())
+            if dataplane is not None:
+                out("\n-- ping from a Pod of one AZ to a Pod of the other (through the "
+                    "transit switches, geneve between the gateways) --")
+                for key, src, target in (("az2->az1", "ovn-default-pod-az2", "10.16.0.2"),
+                                         ("az1->az2", "ovn-default-pod-az1", "10.18.0.2")):
+                    pod = dataplane.pods[src]
+                    await trio.to_thread.run_sync(pod.wait_reachable, target)
+                    result.pings[key] = await trio.to_thread.run_sync(pod.ping, target)
+                    _ping_lines(out, f"Pod {pod.ip} ({pod.chassis.az}) -> {target}",
+                                result.pings[key])
 
             # 4. Kill the IC-SB leader; the engines carry on.
             out("\n== 4. kill -9 the IC-SB leader ==")
             leader = await trio.to_thread.run_sync(dep.ic_sb.leader)
+            running = None
+            if dataplane is not None:
+                running = dataplane.pods["ovn-default-pod-az2"].start_ping(
+                    "10.16.0.2", interval=0.05)
+                out("a Pod of az2 pings 10.16.0.2 (az1) every 50 ms meanwhile")
             leader.kill()
             out(f"killed {leader.name}")
             subnets["az1"]["api"] = "10.24.0.1/16"
             await trio.to_thread.run_sync(_add_subnet, dep.azs["az1"].nb.remote, 1,
-                                          len(subnets["az1"]), "api", "10.24.0.1/16")
+                                          len(subnets["az1"]), "api", "10.24.0.1/16",
+                                          dataplane, "az1")
             out("az1: subnet api 10.24.0.1/16 (added while IC-SB elects a new leader)")
             with _timed(out, "learned across the failover"):
                 want = _remote_subnets(subnets, "az2")
@@ -227,6 +319,10 @@ async def run_demo(
                 f"full resyncs: {stats.resyncs}")
             n = sum(1 for p, _ in result.after_failover["az2"] if p == "10.24.0.1/16")
             out(f"az2 learned 10.24.0.1/16 over {n} transit switches")
+            if running is not None:
+                ping = result.pings["failover"] = await trio.to_thread.run_sync(running.stop)
+                out(f"ping az2 -> az1 across the failover: {ping.summary} "
+                    f"({ping.lost} lost)")
 
             # 5. disableInterConnection on one subnet: its route is withdrawn.
             zone_name, subnet = WITHDRAWN
@@ -244,6 +340,16 @@ async def run_demo(
                     engines["az1"], lambda got: {p for p, _ in got} == want, 45)
             out(f"az1 no longer routes to {subnets[zone_name][subnet]}; it keeps "
                 + ", ".join(sorted({p for p, _ in result.after_withdraw['az1']})))
+            if dataplane is not None:
+                pod = dataplane.pods["ovn-default-pod-az1"]
+                gone, kept = _pod_ip(subnets[zone_name][subnet]), "10.18.0.2"
+                await trio.to_thread.run_sync(_wait_unreachable, pod, gone)
+                result.pings["withdrawn"] = await trio.to_thread.run_sync(pod.ping, gone)
+                result.pings["kept"] = await trio.to_thread.run_sync(pod.ping, kept)
+                out(f"Pod {pod.ip} (az1) -> {gone} (withdrawn): "
+                    f"{result.pings['withdrawn'].summary}")
+                out(f"Pod {pod.ip} (az1) -> {kept} (still advertised): "
+                    f"{result.pings['kept'].summary}")
             for name, engine in engines.items():
                 s = engine.stats
                 out(f"{name} engine: {s.passes} passes, {s.commits} transactions, "

@@ -36,6 +36,14 @@ def processes_using(directory: Path) -> list[str]:
     return found
 
 
+def namespaces_with(prefix: str) -> list[str]:
+    """Network namespaces whose name starts with *prefix*."""
+    try:
+        return [n for n in os.listdir("/run/netns") if n.startswith(prefix)]
+    except OSError:
+        return []
+
+
 def section(output: str, title: str) -> str:
     """The lines after a ``-- title --`` header up to the next blank line."""
     start = output.index(f"-- {title}")
@@ -67,7 +75,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # The show view lists both AZs, their three gateways and a port per transit switch.
     show = out[out.index("-- show"):out.index("-- az1: routes")]
     assert "availability-zone az1" in show and "availability-zone az2" in show
-    assert len(re.findall(r"^    gateway ", show, re.M)) == 6
+    # One gateway per AZ: the real chassis of the dataplane (this host must run it).
+    assert len(re.findall(r"^    gateway ", show, re.M)) == 2
+    assert "no dataplane on this host" not in out
     assert {m for m in re.findall(r"transit switch: (\S+)", show)} == {"ts", "ts1", "ts2"}
     # Each AZ learned the other's subnets over the three ECMP transit switches.
     az1 = learned(section(out, "az1: routes"))
@@ -85,8 +95,23 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "az2 learned 10.24.0.1/16 over 3 transit switches" in out
     # The subnet marked disableInterConnection was withdrawn from the other AZ.
     assert "az1 no longer routes to 10.22.0.1/16; it keeps 10.18.0.1/16" in out
+    # The dataplane: Pods ping across the AZs, also while the IC-SB leader is killed,
+    # and the withdrawn subnet no longer answers while the other still does.
+    pings = section(out, "ping from a Pod")
+    assert "Pod 10.18.0.2 (az2) -> 10.16.0.2:" in pings
+    assert "Pod 10.16.0.2 (az1) -> 10.18.0.2:" in pings
+    assert pings.count("3 packets transmitted, 3 received, 0% packet loss") == 2
+    failover = re.search(r"ping az2 -> az1 across the failover: (\d+) packets transmitted, "
+                         r"(\d+) received.* \((\d+) lost\)", out)
+    assert failover, out
+    sent, received, lost = map(int, failover.groups())
+    assert sent >= 5 and sent - received == lost
+    assert "-> 10.22.0.2 (withdrawn): 3 packets transmitted, 0 received" in out
+    assert "-> 10.18.0.2 (still advertised): 3 packets transmitted, 3 received" in out
     assert "every process stopped" in out
     assert processes_using(directory) == []
+    (token,) = set(re.findall(r"netns (ovsdbic-\d+-\d+)-c\d+,", out))
+    assert namespaces_with(token) == []
     assert elapsed < 60, f"the demo took {elapsed:.1f} s"
 
 
@@ -99,8 +124,10 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
     assert proc.stdout is not None
     try:
         deadline = time.monotonic() + 60
+        seen = []
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
+            seen.append(line)
             if "== 2." in line or not line:
                 break
         proc.send_signal(signal.SIGINT)
@@ -112,3 +139,6 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert processes_using(directory) == []
+    # The dataplane was up (its namespaces existed) and is gone too.
+    (token,) = set(re.findall(r"netns (ovsdbic-\d+-\d+)-c\d+,", "".join(seen)))
+    assert namespaces_with(token) == []
