@@ -182,12 +182,15 @@ async def run_demo(
     out: Callable[[str], None] = print,
     *,
     directory: str | Path | None = None,
+    dataplane: bool = True,
 ) -> DemoResult:
     """Run the demo, printing through ``out``; returns what it observed.
 
     ``directory`` keeps databases, sockets and logs there instead of a temporary
-    directory. Raises :class:`~ovsdb_ic.errors.SandboxError` when a binary is
-    missing and ``trio.TooSlowError`` when a step does not happen in time.
+    directory. ``dataplane``: add real chassis and Pods that ping where the host can
+    run them (``False``: the control plane only). Raises
+    :class:`~ovsdb_ic.errors.SandboxError` when a binary is missing and
+    ``trio.TooSlowError`` when a step does not happen in time.
     """
     t_start = time.monotonic()
     result = DemoResult()
@@ -203,18 +206,18 @@ async def run_demo(
         ic_nb_port = int(str(dep.ic_nb.tcp_remote).rsplit(":", 1)[1])
 
         # 0. A real chassis per AZ, when this host can run the userspace datapath.
-        dataplane: Dataplane | None = None
-        result.no_dataplane = await trio.to_thread.run_sync(dataplane_unavailable)
+        dp: Dataplane | None = None
+        result.no_dataplane = (await trio.to_thread.run_sync(dataplane_unavailable)
+                               if dataplane else "not asked for (--no-dataplane)")
         if result.no_dataplane is not None:
-            out(f"\n(no dataplane on this host: {result.no_dataplane}; "
-                "showing the control plane only)")
+            out(f"\n(no dataplane: {result.no_dataplane}; showing the control plane only)")
         else:
             out("\n== 0. a gateway chassis per AZ: ovs-vswitchd (userspace datapath) and "
                 "ovn-controller in a network namespace, geneve over a veth underlay ==")
-            dataplane = await trio.to_thread.run_sync(Dataplane, sandbox)
+            dp = await trio.to_thread.run_sync(Dataplane, sandbox)
             for name, zone in dep.azs.items():
                 chassis = await trio.to_thread.run_sync(functools.partial(
-                    dataplane.add_chassis, f"{name}-gw1", az=name, sb=zone.sb.remote))
+                    dp.add_chassis, f"{name}-gw1", az=name, sb=zone.sb.remote))
                 out(f"{chassis.name}: netns {chassis.netns}, encap geneve "
                     f"{chassis.encap_ip}, registered in {name}'s SB")
 
@@ -223,7 +226,7 @@ async def run_demo(
         engines: dict[str, SyncEngine] = {}
         configs: dict[str, IcConfig] = {}
         for i, (name, zone) in enumerate(dep.azs.items(), 1):
-            if dataplane is None:
+            if dp is None:
                 nodes = [f"{name}-gw{j}" for j in (1, 2, 3)]
                 await trio.to_thread.run_sync(_add_gateway_chassis, zone.sb.remote, i, nodes)
             else:
@@ -248,7 +251,7 @@ async def run_demo(
         # chassis-redirect port on its preferred gateway; bind them as it would (the
         # real chassis of the dataplane claim theirs themselves).
         for name, zone in dep.azs.items():
-            for t in range(TS_NUM if dataplane is None else 0):
+            for t in range(TS_NUM if dp is None else 0):
                 ts = "ts" if t == 0 else f"ts{t}"
                 await trio.to_thread.run_sync(functools.partial(
                     bind_port, zone.sb.remote, f"cr-{name}-{ts}", f"{name}-gw{t + 1}",
@@ -268,8 +271,8 @@ async def run_demo(
             for i, (name, zone) in enumerate(dep.azs.items(), 1):
                 for j, (subnet, cidr) in enumerate(subnets[name].items(), 1):
                     await trio.to_thread.run_sync(_add_subnet, zone.nb.remote, i, j, subnet,
-                                                  cidr, dataplane, name)
-                    pod_text = "" if dataplane is None else f", Pod {_pod_ip(cidr)}"
+                                                  cidr, dp, name)
+                    pod_text = "" if dp is None else f", Pod {_pod_ip(cidr)}"
                     out(f"{name}: subnet {subnet} {cidr}{pod_text}")
             with _timed(out, "routes learned"):
                 for name, engine in engines.items():
@@ -282,12 +285,12 @@ async def run_demo(
             for name, zone in dep.azs.items():
                 out(f"\n-- {name}: routes of {CLUSTER_ROUTER} (as ovn-nbctl lr-route-list) --")
                 out((await route_list(zone.nb.remote, CLUSTER_ROUTER)).rstrip())
-            if dataplane is not None:
+            if dp is not None:
                 out("\n-- ping from a Pod of one AZ to a Pod of the other (through the "
                     "transit switches, geneve between the gateways) --")
                 for key, src, target in (("az2->az1", "ovn-default-pod-az2", "10.16.0.2"),
                                          ("az1->az2", "ovn-default-pod-az1", "10.18.0.2")):
-                    pod = dataplane.pods[src]
+                    pod = dp.pods[src]
                     await trio.to_thread.run_sync(pod.wait_reachable, target)
                     result.pings[key] = await trio.to_thread.run_sync(pod.ping, target)
                     _ping_lines(out, f"Pod {pod.ip} ({pod.chassis.az}) -> {target}",
@@ -297,8 +300,8 @@ async def run_demo(
             out("\n== 4. kill -9 the IC-SB leader ==")
             leader = await trio.to_thread.run_sync(dep.ic_sb.leader)
             running = None
-            if dataplane is not None:
-                running = dataplane.pods["ovn-default-pod-az2"].start_ping(
+            if dp is not None:
+                running = dp.pods["ovn-default-pod-az2"].start_ping(
                     "10.16.0.2", interval=0.05)
                 out("a Pod of az2 pings 10.16.0.2 (az1) every 50 ms meanwhile")
             leader.kill()
@@ -306,7 +309,7 @@ async def run_demo(
             subnets["az1"]["api"] = "10.24.0.1/16"
             await trio.to_thread.run_sync(_add_subnet, dep.azs["az1"].nb.remote, 1,
                                           len(subnets["az1"]), "api", "10.24.0.1/16",
-                                          dataplane, "az1")
+                                          dp, "az1")
             out("az1: subnet api 10.24.0.1/16 (added while IC-SB elects a new leader)")
             with _timed(out, "learned across the failover"):
                 want = _remote_subnets(subnets, "az2")
@@ -340,8 +343,8 @@ async def run_demo(
                     engines["az1"], lambda got: {p for p, _ in got} == want, 45)
             out(f"az1 no longer routes to {subnets[zone_name][subnet]}; it keeps "
                 + ", ".join(sorted({p for p, _ in result.after_withdraw['az1']})))
-            if dataplane is not None:
-                pod = dataplane.pods["ovn-default-pod-az1"]
+            if dp is not None:
+                pod = dp.pods["ovn-default-pod-az1"]
                 gone, kept = _pod_ip(subnets[zone_name][subnet]), "10.18.0.2"
                 await trio.to_thread.run_sync(_wait_unreachable, pod, gone)
                 result.pings["withdrawn"] = await trio.to_thread.run_sync(pod.ping, gone)

@@ -30,13 +30,18 @@ def add_parsers(sub: Any) -> None:
             "interconnection from two ovn-ic-config documents with three ECMP transit "
             "switches, run a sync engine per AZ, add pod subnets, print the show view and "
             "each AZ's learned routes, kill the IC-SB leader while syncing, withdraw a "
-            "subnet marked disableInterConnection, and stop everything. With "
+            "subnet marked disableInterConnection, and stop everything. Where the host "
+            "can run it (root, the userspace datapath), each AZ's gateway is a real chassis "
+            "and Pods ping across the AZs, also while the IC-SB leader is killed. With "
             "--databases-only: start only the databases, print what runs where and wait "
             "for Ctrl-C."
         ),
     )
     demo.add_argument("--databases-only", action="store_true",
                       help="only start the databases and wait for Ctrl-C (see --once)")
+    demo.add_argument("--no-dataplane", action="store_true",
+                      help="skip the dataplane part (chassis in network namespaces, Pods "
+                           "that ping), which runs by default where the host allows it")
     demo.add_argument("--once", action="store_true",
                       help="with --databases-only: print the deployment, stop it and exit")
     demo.add_argument(
@@ -141,7 +146,8 @@ def _cmd_demo_scenario(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     try:
-        trio.run(lambda: run_demo(out, directory=args.dir))
+        trio.run(lambda: run_demo(out, directory=args.dir,
+                                  dataplane=not args.no_dataplane))
     except BaseExceptionGroup as group:
         # Ctrl-C lands in whichever task runs; everything has been stopped by then.
         if group.subgroup(KeyboardInterrupt) is None:

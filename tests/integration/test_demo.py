@@ -77,7 +77,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "availability-zone az1" in show and "availability-zone az2" in show
     # One gateway per AZ: the real chassis of the dataplane (this host must run it).
     assert len(re.findall(r"^    gateway ", show, re.M)) == 2
-    assert "no dataplane on this host" not in out
+    assert "(no dataplane" not in out
     assert {m for m in re.findall(r"transit switch: (\S+)", show)} == {"ts", "ts1", "ts2"}
     # Each AZ learned the other's subnets over the three ECMP transit switches.
     az1 = learned(section(out, "az1: routes"))
@@ -142,3 +142,22 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
     # The dataplane was up (its namespaces existed) and is gone too.
     (token,) = set(re.findall(r"netns (ovsdbic-\d+-\d+)-c\d+,", "".join(seen)))
     assert namespaces_with(token) == []
+
+
+def test_demo_without_the_dataplane_says_so_in_one_line_and_goes_on(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory), "--no-dataplane"],
+        env=env_with_repo(), capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    notes = [line for line in out.splitlines() if "dataplane" in line]
+    assert notes == ["(no dataplane: not asked for (--no-dataplane); showing the control "
+                     "plane only)"]
+    # The control plane as before: three gateways per AZ (SB rows only), no Pods.
+    show = out[out.index("-- show"):out.index("-- az1: routes")]
+    assert len(re.findall(r"^    gateway ", show, re.M)) == 6
+    assert "packets transmitted" not in out and "netns" not in out
+    assert "az1 no longer routes to 10.22.0.1/16; it keeps 10.18.0.1/16" in out
+    assert processes_using(directory) == []
