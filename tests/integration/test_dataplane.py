@@ -37,6 +37,7 @@ from ovsdb_ic.testing.dataplane import (
     add_pod_port,
     add_subnet,
     dataplane_unavailable,
+    sweep_stale_namespaces,
 )
 from ovsdb_ic.testing.ovn import ovn_nbctl, query, wait_for
 
@@ -253,3 +254,20 @@ def test_a_failure_inside_the_sandbox_leaves_nothing_behind(sandbox_dir: Path) -
     assert not set(our_namespaces()) & set(namespaces)
     assert host_links() <= before
     assert processes_using(sandbox_dir) == []
+
+
+def test_sweep_removes_only_the_namespaces_of_dead_processes() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"{NETNS_PREFIX}{dead.pid}-1-c1"
+    live = f"{NETNS_PREFIX}{os.getpid()}-999-c1"
+    for name in (stale, live):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        removed = sweep_stale_namespaces()
+        assert stale in removed and live not in removed
+        assert stale not in os.listdir("/run/netns")
+        assert live in os.listdir("/run/netns")
+    finally:
+        for name in (stale, live):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
