@@ -155,6 +155,14 @@ def test_pods_ping_across_azs_through_the_transit_switches(
                 add_pod_port(zone.nb.remote, switch=switch, name=pod, mac=mac, ip=pod_ip)
                 dp.add_pod(pod, chassis=f"{az}-gw1", mac=mac, ip=pod_ip,
                            gateway=gateway.split("/")[0], sb=zone.sb.remote)
+        # A node of az2 that is not a gateway, with a Pod of its own: its packets reach
+        # the gateway (the transit switch ports' chassis-redirect ports) over geneve too.
+        az2 = dep.azs["az2"]
+        dp.add_chassis("az2-node1", az="az2", sb=az2.sb.remote, interconn=False)
+        add_pod_port(az2.nb.remote, switch="ovn-default", name="ovn-default-pod-node",
+                     mac="00:00:00:a2:01:03", ip="10.18.0.3/16")
+        dp.add_pod("ovn-default-pod-node", chassis="az2-node1", mac="00:00:00:a2:01:03",
+                   ip="10.18.0.3/16", gateway="10.18.0.1", sb=az2.sb.remote)
         for az in dep.azs:
             dep.start_agent(az, agent)
         wait_for(lambda: learned(dep, "az2") == {"10.16.0.0/16": 3, "10.20.0.0/16": 3}
@@ -211,8 +219,15 @@ def test_pods_ping_across_azs_through_the_transit_switches(
             assert (result.transmitted, result.received) == (3, 3), result.output
             assert "3 packets transmitted, 3 received, 0% packet loss" in result.output
         for source in ("ovn-default-pod-az1", "web-pod-az1"):
-            result = dp.pods[source].ping("10.18.0.2")
-            assert (result.transmitted, result.received) == (3, 3), result.output
+            for target in ("10.18.0.2", "10.18.0.3"):
+                dp.pods[source].wait_reachable(target)
+                result = dp.pods[source].ping(target)
+                assert (result.transmitted, result.received) == (3, 3), result.output
+        # From the Pod on az2's non-gateway node: via az2-gw1, then to az1.
+        node_pod = dp.pods["ovn-default-pod-node"]
+        node_pod.wait_reachable("10.16.0.2")
+        result = node_pod.ping("10.16.0.2")
+        assert (result.transmitted, result.received) == (3, 3), result.output
 
         # disableInterConnection on az1's web subnet: withdrawn from az2.
         do_establish(dep, "az1", disabled=("10.20.0.0/16",))
@@ -229,7 +244,7 @@ def test_pods_ping_across_azs_through_the_transit_switches(
         assert kept.received == 3, kept.output
         dep.check_daemons()
         namespaces = dp.namespaces
-        assert len(namespaces) == 1 + 2 + 3  # underlay, two chassis, three Pods
+        assert len(namespaces) == 1 + 3 + 4  # underlay, three chassis, four Pods
         assert set(our_namespaces()) >= set(namespaces)
 
     # Nothing is left: namespaces, links in the host's namespace, processes.
