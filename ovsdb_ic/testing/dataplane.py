@@ -146,12 +146,14 @@ def sweep_stale_namespaces() -> list[str]:
     """Delete the namespaces of dataplanes whose process no longer exists; return them.
 
     A :class:`Dataplane` removes its namespaces itself, also after an error or Ctrl-C;
-    only a run that was SIGKILLed leaves some behind. Those of live processes are kept.
+    only a run that was SIGKILLed leaves some behind (its daemons die with it: they get a
+    parent-death signal). Namespaces of live processes, and namespaces in which something
+    still runs, are kept.
     """
     removed = []
     for name in _netns_names():
         match = _NETNS_RE.match(name)
-        if match is None or _pid_alive(int(match.group(1))):
+        if match is None or _pid_alive(int(match.group(1))) or _ns_pids(name):
             continue
         with contextlib.suppress(SandboxError):
             _delete_namespace(name)
