@@ -130,6 +130,10 @@ def trace(dep: IcDeployment, src: str, dst_ip: str, select_id: int) -> str:
     return done.stdout
 
 
+# The traces each agent produced, by agent: the second one to run compares with the first.
+TRACES: dict[str, list[str]] = {}
+
+
 @pytest.fixture
 def sandbox_dir(tmp_path: Path) -> Path:
     return tmp_path / "dp"
@@ -174,8 +178,10 @@ def test_pods_ping_across_azs_through_the_transit_switches(
         az2_sb = dep.azs["az2"].sb.remote
         az1_gw = dp.chassis["az1-gw1"]
         remote_ports = set()
+        traces = TRACES[agent] = []
         for select_id in (1, 2, 3):
             out = trace(dep, "ovn-default-pod-az2", "10.16.0.2", select_id)
+            traces.append(out)
             (port,) = re.findall(r'output\("(ts\d?-az1)"\);', out)
             remote_ports.add(port)
             ts = port.removesuffix("-az1")
@@ -192,6 +198,8 @@ def test_pods_ping_across_azs_through_the_transit_switches(
                 "};",
             ], out
         assert remote_ports == {f"{ts}-az1" for ts in TS}
+        for other, theirs in TRACES.items():
+            assert theirs == traces, f"{agent} and {other} traced differently"
         # ... each bound to az1's gateway chassis, whose geneve encap is its underlay IP.
         rows = query(az2_sb, "OVN_Southbound",
                      {"Port_Binding": ["logical_port", "type", "chassis"],
