@@ -22,6 +22,11 @@ Fixtures (all function-scoped, each test gets fresh servers):
     An :class:`~ovsdb_ic.testing.IcDeployment` with real ``ovn-northd`` per AZ: IC-NB, a
     1-member IC-SB cluster, NB, SB and ``ovn-northd`` for ``az1`` and ``az2``, and no IC
     agent yet (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``).
+``dataplane``
+    A :class:`~ovsdb_ic.testing.dataplane.Dataplane` in the ``sandbox``: add chassis
+    (``ovs-vswitchd`` and ``ovn-controller`` in network namespaces) and Pods that ping.
+    Needs root; its daemons' logs are attached to a failed test's report, and closing
+    the sandbox removes its namespaces.
 
 When the OVS binaries are missing, the fixtures raise
 :class:`~ovsdb_ic.errors.SandboxError` (the test errors out; it is never skipped).
@@ -33,11 +38,13 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
+from ovsdb_ic.testing.dataplane import Dataplane
 from ovsdb_ic.testing.deployment import IcDeployment
 from ovsdb_ic.testing.ovn import daemon_log_tails, sandbox_daemons
 from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server, schema_path
 
 __all__ = [
+    "dataplane",
     "ic_deployment",
     "ic_nb_server",
     "ic_sb_cluster",
@@ -115,3 +122,9 @@ def ovn_deployment(sandbox: Sandbox) -> IcDeployment:
     """IC-NB, a 1-member IC-SB cluster, and NB, SB and ``ovn-northd`` for ``az1`` and
     ``az2``; no IC agent (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``)."""
     return IcDeployment.start(sandbox, ic_sb_size=1, northd=True)
+
+
+@pytest.fixture
+def dataplane(sandbox: Sandbox) -> Dataplane:
+    """An empty :class:`~ovsdb_ic.testing.dataplane.Dataplane` in ``sandbox``."""
+    return Dataplane(sandbox)

@@ -294,3 +294,26 @@ def test_sweep_removes_only_the_namespaces_of_dead_processes() -> None:
     finally:
         for name in (stale, live):
             subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+def test_a_chassis_registers_as_ovn_controller_does(
+    ovn_deployment: IcDeployment, dataplane: Dataplane
+) -> None:
+    sb = ovn_deployment.azs["az1"].sb.remote
+    gw = dataplane.add_chassis("az1-gw1", az="az1", sb=sb)
+    node = dataplane.add_chassis("az1-node1", az="az1", sb=sb, interconn=False)
+    rows = query(sb, "OVN_Southbound", {"Chassis": ["name", "hostname", "other_config"],
+                                        "Encap": ["chassis_name", "type", "ip"]})
+    chassis = {c["name"]: c for c in rows["Chassis"]}
+    assert set(chassis) == {"az1-gw1", "az1-node1"}
+    assert chassis["az1-gw1"]["hostname"] == "az1-gw1"
+    assert chassis["az1-gw1"]["other_config"]["is-interconn"] == "true"
+    assert chassis["az1-node1"]["other_config"].get("is-interconn", "false") == "false"
+    assert sorted((e["chassis_name"], e["type"], e["ip"]) for e in rows["Encap"]) == [
+        ("az1-gw1", "geneve", gw.encap_ip), ("az1-node1", "geneve", node.encap_ip)]
+    # br-int was made by ovn-controller on the userspace datapath, with a tunnel between
+    # the two chassis of the AZ.
+    assert gw.vsctl("get", "Bridge", "br-int", "datapath_type").strip() == "netdev"
+    wait_for(lambda: f"remote_ip={node.encap_ip}" in gw.vsctl(
+        "--bare", "--columns=options", "find", "Interface", "type=geneve").split(),
+        timeout=10, what="a geneve tunnel from az1-gw1 to az1-node1")
