@@ -252,37 +252,29 @@ class RunningPing:
 
 
 @final
+@attrs.define(eq=False, repr=False, kw_only=True)
 class Chassis:
-    """One hypervisor: a namespace with ``ovs-vswitchd`` and ``ovn-controller``."""
+    """One hypervisor: a namespace with ``ovs-vswitchd`` and ``ovn-controller``.
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        az: str,
-        netns: str,
-        encap_ip: str,
-        ovsdb: Server,
-        vswitchd: Daemon,
-        controller: Daemon,
-        rundir: Path,
-    ) -> None:
-        #: The chassis name (SB ``Chassis.name``, ``system-id`` and hostname).
-        self.name = name
-        #: The availability zone whose SB it registers in.
-        self.az = az
-        #: Its network namespace.
-        self.netns = netns
-        #: Its geneve endpoint on the underlay.
-        self.encap_ip = encap_ip
-        #: Its OVS database server.
-        self.ovsdb = ovsdb
-        #: ``ovs-vswitchd`` (userspace datapath).
-        self.vswitchd = vswitchd
-        #: ``ovn-controller``.
-        self.controller = controller
-        #: Its ``OVS_RUNDIR`` (``br-int.mgmt`` and the daemons' files).
-        self.rundir = rundir
+    Made by :meth:`Dataplane.add_chassis`.
+    """
+
+    name: str
+    """The chassis name (SB ``Chassis.name``, ``system-id`` and hostname)."""
+    az: str
+    """The availability zone whose SB it registers in."""
+    netns: str
+    """Its network namespace."""
+    encap_ip: str
+    """Its geneve endpoint on the underlay."""
+    ovsdb: Server
+    """Its OVS database server (in the host's namespace, reached over a unix socket)."""
+    vswitchd: Daemon
+    """``ovs-vswitchd`` (userspace datapath)."""
+    controller: Daemon
+    """``ovn-controller``."""
+    rundir: Path
+    """Its ``OVS_RUNDIR`` and ``OVN_RUNDIR`` (``br-int.mgmt``, the daemons' files)."""
 
     def __repr__(self) -> str:
         return f"<Chassis {self.name} az={self.az} netns={self.netns} encap={self.encap_ip}>"
@@ -297,20 +289,23 @@ class Chassis:
 
 
 @final
+@attrs.define(eq=False, repr=False, kw_only=True)
 class Pod:
-    """A namespace whose one interface is a ``br-int`` port bound to a logical switch port."""
+    """A namespace whose one interface is a ``br-int`` port bound to a logical switch port.
 
-    def __init__(self, *, name: str, netns: str, chassis: Chassis, ip: str, mac: str) -> None:
-        #: The logical switch port (``iface-id``) it carries.
-        self.name = name
-        #: Its network namespace.
-        self.netns = netns
-        #: The chassis whose ``br-int`` it is plugged into.
-        self.chassis = chassis
-        #: Its IP address (without prefix length).
-        self.ip = ip
-        #: Its MAC address.
-        self.mac = mac
+    Made by :meth:`Dataplane.add_pod`.
+    """
+
+    name: str
+    """The logical switch port (``iface-id``) it carries."""
+    netns: str
+    """Its network namespace."""
+    chassis: Chassis
+    """The chassis whose ``br-int`` it is plugged into."""
+    ip: str
+    """Its IP address (without prefix length)."""
+    mac: str
+    """Its MAC address."""
 
     def __repr__(self) -> str:
         return f"<Pod {self.name} {self.ip} on {self.chassis.name}>"
@@ -365,8 +360,8 @@ class Dataplane:
     """Chassis (one namespace each, joined by a veth underlay) and Pods, in a sandbox.
 
     Create it with ``Dataplane(sandbox)``, then :meth:`add_chassis` for each chassis
-    (all of them before the first Pod: the underlay is wired as chassis are added) and
-    :meth:`add_pod`. :meth:`close` (or closing the sandbox) stops everything and removes
+    and :meth:`add_pod` for each Pod, in any order (every chassis joins the underlay
+    bridge). :meth:`close` (or closing the sandbox) stops everything and removes
     the namespaces with their veths and taps.
     """
 
