@@ -34,6 +34,7 @@ import ipaddress
 import itertools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -47,7 +48,13 @@ import attrs
 
 from ovsdb_ic.errors import SandboxError
 from ovsdb_ic.testing.ovn import Daemon, _register, ovn_nbctl, query, wait_for
-from ovsdb_ic.testing.sandbox import Sandbox, Server, _run_tool, require_binaries
+from ovsdb_ic.testing.sandbox import (
+    _MAX_UNIX_PATH,
+    Sandbox,
+    Server,
+    _run_tool,
+    require_binaries,
+)
 
 __all__ = [
     "DATAPLANE_BINARIES",
@@ -427,6 +434,13 @@ class Dataplane:
             raise SandboxError("the dataplane is closed")
         if name in self.chassis:
             raise SandboxError(f"a chassis named {name!r} already exists")
+        rundir = self._sandbox.path / name
+        # The longest socket in it: ovn-controller.<pid>.ctl.
+        if len(str(rundir / "ovn-controller.4194304.ctl")) > _MAX_UNIX_PATH:
+            raise SandboxError(
+                f"chassis {name!r}: its sockets in {rundir} would be longer than "
+                f"{_MAX_UNIX_PATH} bytes; use a shorter sandbox directory or chassis name"
+            )
         index = len(self.chassis) + 1
         encap_ip = str(_UNDERLAY.network_address + index)
         netns = f"{self._token}-c{index}"
@@ -438,8 +452,15 @@ class Dataplane:
         _ip("-n", self.underlay, "link", "set", veth, "master", "ul", "up")
         _ip("-n", netns, "link", "set", "ul0", "up")
 
-        rundir = self._sandbox.path / name
         rundir.mkdir(exist_ok=True)
+        reaper = self._sandbox._reaper
+        if reaper.remove_tree is None:  # the sandbox removes only the files it made
+
+            def remove_rundir() -> None:
+                if not reaper.keep:
+                    shutil.rmtree(rundir, ignore_errors=True)
+
+            reaper.after_stop.append(remove_rundir)
         ovsdb = self._sandbox.start_server(vswitch_schema(), name=f"{name}-ovsdb")
         env = {"OVS_RUNDIR": str(rundir), "OVS_DBDIR": str(rundir), "OVS_LOGDIR": str(rundir),
                "OVN_RUNDIR": str(rundir), "OVN_DBDIR": str(rundir), "OVN_LOGDIR": str(rundir)}

@@ -264,6 +264,8 @@ def test_pods_ping_across_azs_through_the_transit_switches(
 def test_a_failure_inside_the_sandbox_leaves_nothing_behind(sandbox_dir: Path) -> None:
     before = host_links()
     namespaces: list[str] = []
+    sandbox_dir.mkdir()  # an existing directory: the sandbox removes only what it made
+    (sandbox_dir / "mine").write_text("kept")
     with pytest.raises(RuntimeError, match="boom"), Sandbox(sandbox_dir) as sandbox:
         sb = sandbox.start_server("sb", name="az1-sb")
         dp = Dataplane(sandbox)
@@ -277,6 +279,7 @@ def test_a_failure_inside_the_sandbox_leaves_nothing_behind(sandbox_dir: Path) -
     assert not set(our_namespaces()) & set(namespaces)
     assert host_links() <= before
     assert processes_using(sandbox_dir) == []
+    assert [p.name for p in sandbox_dir.iterdir()] == ["mine"]
 
 
 def test_sweep_removes_only_the_namespaces_of_dead_processes() -> None:
