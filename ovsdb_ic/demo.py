@@ -133,7 +133,7 @@ def _add_gateway_chassis(sb: str, az_index: int, nodes: list[str]) -> None:
 
 
 def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str,
-                dataplane: Dataplane | None = None, az: str = "") -> None:
+                dataplane: Dataplane | None = None, az: str = "", sb: str = "") -> None:
     """A Kube-OVN subnet: a router port of ovn-cluster with the gateway address; with a
     dataplane also its logical switch and a Pod (the subnet's ``.2``) on *az*'s chassis."""
     port = f"{CLUSTER_ROUTER}-{name}"
@@ -148,7 +148,7 @@ def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str,
     pod = f"{name}-pod-{az}"
     add_pod_port(nb, switch=name, name=pod, mac=pod_mac, ip=pod_ip)
     dataplane.add_pod(pod, chassis=f"{az}-gw1", mac=pod_mac, ip=pod_ip,
-                      gateway=str(gateway.ip))
+                      gateway=str(gateway.ip), sb=sb)
 
 
 def _wait_unreachable(pod: Pod, address: str, seconds: float = 15.0) -> None:
@@ -271,7 +271,7 @@ async def run_demo(
             for i, (name, zone) in enumerate(dep.azs.items(), 1):
                 for j, (subnet, cidr) in enumerate(subnets[name].items(), 1):
                     await trio.to_thread.run_sync(_add_subnet, zone.nb.remote, i, j, subnet,
-                                                  cidr, dp, name)
+                                                  cidr, dp, name, zone.sb.remote)
                     pod_text = "" if dp is None else f", Pod {_pod_ip(cidr)}"
                     out(f"{name}: subnet {subnet} {cidr}{pod_text}")
             with _timed(out, "routes learned"):
@@ -309,7 +309,7 @@ async def run_demo(
             subnets["az1"]["api"] = "10.24.0.1/16"
             await trio.to_thread.run_sync(_add_subnet, dep.azs["az1"].nb.remote, 1,
                                           len(subnets["az1"]), "api", "10.24.0.1/16",
-                                          dp, "az1")
+                                          dp, "az1", dep.azs["az1"].sb.remote)
             out("az1: subnet api 10.24.0.1/16 (added while IC-SB elects a new leader)")
             with _timed(out, "learned across the failover"):
                 want = _remote_subnets(subnets, "az2")

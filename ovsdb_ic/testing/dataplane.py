@@ -188,6 +188,15 @@ def _delete_namespace(name: str) -> None:
     _ip("netns", "del", name)
 
 
+def _port_binding_is(sb: str, logical_port: str, *, bound: bool) -> bool:
+    """Whether SB has *logical_port*'s binding (with *bound*: claimed and up)."""
+    rows = query(sb, "OVN_Southbound", {"Port_Binding": ["chassis", "up"]},
+                 where={"Port_Binding": [["logical_port", "==", logical_port]]})["Port_Binding"]
+    if not rows:
+        return False
+    return not bound or (bool(rows[0]["chassis"]) and rows[0]["up"] is True)
+
+
 def _vsctl(remote: str, rundir: Path, chassis: str, *args: str) -> str:
     argv = [require_binaries("ovs-vsctl")["ovs-vsctl"], f"--db={remote}", "--timeout=20", *args]
     return _run_tool(argv, cwd=rundir, what=f"{chassis}: ovs-vsctl")
@@ -293,6 +302,16 @@ class Chassis:
     def appctl(self, *args: str) -> str:
         """``ovs-appctl`` against this chassis' ``ovs-vswitchd``."""
         return self.vswitchd.appctl(*args)
+
+    def controller_appctl(self, *args: str) -> str:
+        """``ovs-appctl`` against this chassis' ``ovn-controller`` (``recompute``,
+        ``connection-status``, ...)."""
+        # ovn-controller 23.03 has no --unixctl: its socket is $OVN_RUNDIR/NAME.PID.ctl
+        # (``ip netns exec`` execs the daemon, so the pid is the Daemon's).
+        ctl = self.rundir / f"ovn-controller.{self.controller.pid}.ctl"
+        argv = [require_binaries("ovs-appctl")["ovs-appctl"], "--timeout=10", "-t", str(ctl),
+                *args]
+        return _run_tool(argv, cwd=self.rundir, what=f"{self.name}: ovn-controller")
 
 
 @final
@@ -474,7 +493,16 @@ class Dataplane:
         self._wait_link(netns, "br-phy")
         _ip("-n", netns, "addr", "add", f"{encap_ip}/{_UNDERLAY.prefixlen}", "dev", "br-phy")
         _ip("-n", netns, "link", "set", "br-phy", "up")
-        vswitchd.appctl("ovs/route/add", f"{encap_ip}/{_UNDERLAY.prefixlen}", "br-phy")
+        # Refused ("Error while inserting route") until OVS has seen br-phy's address.
+        def route_added() -> bool:
+            try:
+                vswitchd.appctl("ovs/route/add", f"{encap_ip}/{_UNDERLAY.prefixlen}", "br-phy")
+            except SandboxError:
+                return False
+            return True
+
+        wait_for(route_added, timeout=self.start_timeout, interval=0.1,
+                 what=f"{name}: ovs/route/add {_UNDERLAY} br-phy")
         vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev",
               "fail-mode=secure", "other-config:disable-in-band=true")
         ids = {
@@ -559,6 +587,9 @@ class Dataplane:
         tap = f"pod{index}"
         if len(tap) > _IFNAME_MAX:
             raise SandboxError(f"interface name {tap!r} is too long")
+        if sb is not None:  # plug once ovn-northd made the binding, as a CNI would
+            self._wait(functools.partial(_port_binding_is, sb, name, bound=False),
+                       f"{name}'s SB port binding (made by ovn-northd)", host)
         self._add_netns(netns)
         host.vsctl("add-port", "br-int", tap, "--", "set", "Interface", tap, "type=internal",
                    f"external_ids:iface-id={name}")
@@ -571,16 +602,14 @@ class Dataplane:
         pod = Pod(name=name, netns=netns, chassis=host, ip=str(interface.ip), mac=mac)
         self.pods[name] = pod
         if sb is not None:
-            sb_remote = sb
-
-            def bound() -> bool:
-                rows = query(sb_remote, "OVN_Southbound",
-                             {"Port_Binding": ["chassis", "up"]},
-                             where={"Port_Binding": [["logical_port", "==", name]]})
-                found = rows["Port_Binding"]
-                return bool(found) and bool(found[0]["chassis"]) and found[0]["up"] is True
-
-            self._wait(bound, f"{name} bound to {chassis}", host)
+            self._wait(functools.partial(_port_binding_is, sb, name, bound=True),
+                       f"{name} bound to {chassis}", host)
+            # ovn-controller 23.03 may claim the port and never install the flows of
+            # its switch when that switch's datapath got a tunnel key another datapath
+            # just gave up; that is what happens to a switch made after an IC agent moved
+            # the transit switches to their IC keys (seen in one demo run in four). A
+            # full recompute installs them.
+            host.controller_appctl("recompute")
         return pod
 
     def links(self) -> dict[str, list[str]]:
