@@ -6,10 +6,9 @@ mapping of strings) or from a whole ConfigMap document in YAML or JSON
 problem at once in one :class:`IcConfigError`, each :class:`ConfigProblem` naming the
 ConfigMap key and the reason.
 
-YAML is read by a small parser for the subset a ConfigMap uses (block mappings of
-scalars, quoted or plain, and comments); anything else (sequences, flow collections,
-anchors, tags, block scalars, several documents) is refused with the line number. No
-YAML library is needed. See docs/kubeovn.md.
+YAML is read by PyYAML's ``safe_load`` (any YAML a user or ``kubectl -o yaml`` writes),
+JSON by the ``json`` module; a document too large, or one whose aliases expand too
+far, is refused before it is built. See docs/kubeovn.md.
 """
 
 from __future__ import annotations
@@ -17,11 +16,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import attrs
+import yaml
 
 from ovsdb_ic.errors import ConfigError
 
@@ -29,6 +30,8 @@ __all__ = [
     "DEFAULT_IC_NB_PORT",
     "DEFAULT_IC_SB_PORT",
     "KEYS",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_NODES",
     "ConfigProblem",
     "IcConfig",
     "IcConfigError",
@@ -372,12 +375,19 @@ class IcConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> IcConfig:
-        """Read and parse a ConfigMap document from a file.
+        """Read and parse a ConfigMap document from a file; ``"-"`` reads standard input
+        (``kubectl get cm ovn-ic-config -n kube-system -o yaml | ovsdb-ic establish
+        --config -``).
 
-        A file that cannot be read is an :class:`IcConfigError` naming ``document``.
+        A file that cannot be read is an :class:`IcConfigError` naming ``document``;
+        so is one over :data:`MAX_DOCUMENT_BYTES` (no more than that is read).
         """
         try:
-            text = Path(path).read_bytes()
+            if str(path) == "-":
+                text = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+            else:
+                with open(path, "rb") as f:
+                    text = f.read(MAX_DOCUMENT_BYTES + 1)
         except OSError as exc:
             raise IcConfigError(
                 [ConfigProblem("document", str(path), f"cannot read the file: {exc.strerror}")]
@@ -451,21 +461,119 @@ def _text(value: Any) -> str:
 # -------------------------------------------------------------------------- documents
 
 
+MAX_DOCUMENT_BYTES: Final = 1024 * 1024
+"""The largest document read (1 MiB, Kubernetes' limit on a ConfigMap): a bigger one is
+refused before it is parsed."""
+
+MAX_DOCUMENT_NODES: Final = 100_000
+"""The most YAML nodes a document may expand to, aliases counted at every use: a
+"billion laughs" document is refused before it is built."""
+
+
 def _doc_error(reason: str, line: int | None = None, text: str | None = None) -> IcConfigError:
     where = f"line {line}: " if line is not None else ""
     return IcConfigError([ConfigProblem("document", text, where + reason)])
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (plain data types only); composed nodes are checked first."""
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse a node graph that expands to more than :data:`MAX_DOCUMENT_NODES` nodes or
+    refers to itself, and a mapping with a duplicate key (the later one would win
+    silently). Each node is visited once (sizes are memoised), so this is linear in
+    the document's size however many times an anchor is used."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in on_path:
+            raise _doc_error("an alias refers to a node that contains it",
+                             node.start_mark.line + 1)
+        on_path.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in seen:
+                        raise _doc_error(f"duplicate key {k.value!r}", k.start_mark.line + 1)
+                    seen.add(k.value)
+                total += size(k) + size(v)
+                if total > MAX_DOCUMENT_NODES:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item)
+                if total > MAX_DOCUMENT_NODES:
+                    break
+        on_path.discard(key)
+        if total > MAX_DOCUMENT_NODES:
+            raise _doc_error(
+                f"the document expands to more than {MAX_DOCUMENT_NODES} YAML nodes "
+                "(aliases counted at each use)"
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` of one document, after :func:`_check_nodes` on its nodes."""
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # a character YAML does not allow
+        raise _doc_error(f"invalid YAML: {exc}") from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise _doc_error("the document is empty")
+        _check_nodes(node)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        line = None if mark is None else mark.line + 1
+        raise _doc_error(f"invalid YAML: {reason}", line) from None
+    except yaml.YAMLError as exc:
+        raise _doc_error(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise _doc_error("the document is nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _value_text(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        return repr(value)
+
+
 def parse_document(text: str | bytes) -> dict[str, str]:
     """The ``data`` of a ConfigMap document in YAML or JSON, as strings.
 
-    JSON is recognised by a leading ``{`` (or ``[``). A document with ``data``, ``kind`` or
-    ``apiVersion`` at the top is a ConfigMap (``kind`` must then be ``ConfigMap``) and
-    its ``data`` is returned; any other top-level mapping is taken as the data itself.
-    Plain YAML scalars are read as their text (``enable-ic: true`` gives ``"true"``);
-    JSON numbers and booleans become their JSON text. A nested value or ``null`` in
-    ``data`` is a problem of that key. Errors are one :class:`IcConfigError`.
+    Any YAML a user or ``kubectl get configmap ovn-ic-config -o yaml`` writes is read
+    (by PyYAML's ``safe_load``: flow and block collections, quoted, plain and block
+    scalars, comments, anchors and aliases), and JSON such as ``kubectl ... -o json``.
+    A document with ``data``, ``kind`` or ``apiVersion`` at the top is a ConfigMap
+    (``kind`` must then be ``ConfigMap``, and it must have a ``data`` mapping) and its
+    ``data`` is returned; any other top-level mapping is taken as the data itself.
+    YAML booleans and integers in ``data`` become their text (``enable-ic: true``
+    gives ``"true"``); any other non-string value is a problem of that key. A
+    document over :data:`MAX_DOCUMENT_BYTES`, expanding to more than
+    :data:`MAX_DOCUMENT_NODES` nodes, holding several documents or a duplicate key
+    is refused. Errors are one :class:`IcConfigError`.
     """
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise _doc_error(
+            f"the document is larger than {MAX_DOCUMENT_BYTES} bytes (a ConfigMap's limit)"
+        )
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -476,222 +584,60 @@ def parse_document(text: str | bytes) -> dict[str, str]:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise _doc_error(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+            try:  # a YAML flow mapping, e.g. {data: {az-name: az1}}
+                doc = _load_yaml(text)
+            except IcConfigError:
+                raise _doc_error(
+                    f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno
+                ) from None
+        except RecursionError:
+            raise _doc_error("the document is nested too deeply") from None
     else:
-        doc = _parse_yaml(text)
+        doc = _load_yaml(text)
     if not isinstance(doc, dict):
-        raise _doc_error("the document must be a mapping")
+        raise _doc_error(
+            f"the document must be a mapping (a ConfigMap or its data), not "
+            f"{_kind_of(doc)}"
+        )
     if "data" in doc or "kind" in doc or "apiVersion" in doc:
         kind = doc.get("kind", "ConfigMap")
         if kind != "ConfigMap":
             raise IcConfigError([ConfigProblem("kind", _text(kind), "must be ConfigMap")])
         data = doc.get("data")
-        if data in (None, ""):
-            data = {}
+        if data is None:
+            raise IcConfigError([ConfigProblem(
+                "data", None,
+                "the ConfigMap has no data: ovn-ic-config needs enable-ic, az-name, "
+                "ic-db-host and gw-nodes under data",
+            )])
         if not isinstance(data, dict):
-            raise IcConfigError([ConfigProblem("data", _text(data), "must be a mapping")])
+            raise IcConfigError([ConfigProblem("data", _value_text(data), "must be a mapping")])
     else:
         data = doc
     out: dict[str, str] = {}
     problems: list[ConfigProblem] = []
     for key, value in data.items():
+        name = key if isinstance(key, str) else _value_text(key)
         if isinstance(value, str):
-            out[key] = value
+            out[name] = value
         elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
+            out[name] = "true" if value else "false"
         elif isinstance(value, int):
-            out[key] = str(value)
+            out[name] = str(value)
         elif value is None:
-            problems.append(ConfigProblem(key, None, "must be a string, not null"))
+            problems.append(ConfigProblem(name, None, "must be a string, not null"))
         else:
-            problems.append(ConfigProblem(key, json.dumps(value), "must be a string"))
+            problems.append(ConfigProblem(name, _value_text(value), "must be a string"))
     if problems:
         raise IcConfigError(problems)
     return out
 
 
-# ------------------------------------------------------------------- minimal YAML
-
-
-_ESCAPES: Final[Mapping[str, str]] = {
-    "0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v",
-    "f": "\f", "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\",
-    "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029",
-}
-_HEX_ESCAPES: Final[Mapping[str, int]] = {"x": 2, "u": 4, "U": 8}
-_PLAIN_START_FORBIDDEN: Final = frozenset("[]{}&*!|>%@`,?")
-
-
-class _YamlError(Exception):
-    """A YAML subset error at a position (turned into IcConfigError by the caller)."""
-
-
-def _quoted(s: str, i: int) -> tuple[str, int]:
-    """Read the quoted scalar starting at ``s[i]``; return it and the index after it."""
-    quote = s[i]
-    out: list[str] = []
-    i += 1
-    while i < len(s):
-        c = s[i]
-        if quote == "'":
-            if c == "'":
-                if s[i + 1 : i + 2] == "'":
-                    out.append("'")
-                    i += 2
-                    continue
-                return "".join(out), i + 1
-            out.append(c)
-            i += 1
-            continue
-        if c == '"':
-            return "".join(out), i + 1
-        if c == "\\":
-            esc = s[i + 1 : i + 2]
-            if esc in _ESCAPES:
-                out.append(_ESCAPES[esc])
-                i += 2
-                continue
-            if esc in _HEX_ESCAPES:
-                digits = s[i + 2 : i + 2 + _HEX_ESCAPES[esc]]
-                if len(digits) != _HEX_ESCAPES[esc] or not all(
-                    d in "0123456789abcdefABCDEF" for d in digits
-                ):
-                    raise _YamlError(f"bad \\{esc} escape in a double-quoted string")
-                code = int(digits, 16)
-                if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-                    raise _YamlError(f"\\{esc}{digits} is not a character")
-                out.append(chr(code))
-                i += 2 + len(digits)
-                continue
-            raise _YamlError(f"unknown escape \\{esc} in a double-quoted string")
-        out.append(c)
-        i += 1
-    raise _YamlError("unterminated quoted string (multi-line strings are not supported)")
-
-
-def _rest_is_comment(rest: str) -> bool:
-    stripped = rest.lstrip(" ")
-    return not stripped or (stripped.startswith("#") and stripped != rest)
-
-
-def _plain(s: str) -> str:
-    """A plain scalar (comment already cut), checked for the indicators we refuse."""
-    if not s:
-        return s
-    if s[0] in _PLAIN_START_FORBIDDEN:
-        raise _YamlError(
-            f"values starting with {s[0]!r} (flow collections, anchors, aliases, tags, "
-            "block scalars) are not supported; quote the value"
-        )
-    if s.startswith("- ") or s == "-":
-        raise _YamlError("sequences are not supported")
-    if ": " in s or s.endswith(":"):
-        raise _YamlError("a value holding ': ' must be quoted")
-    return s
-
-
-def _cut_comment(s: str) -> str:
-    """Remove a `` #...`` comment from a plain (unquoted) text."""
-    match = re.search(r"(^|[ \t])#", s)
-    return (s[: match.start()] if match else s).rstrip(" \t")
-
-
-def _key_value(content: str) -> tuple[str, str | None]:
-    """Split ``key: value`` -> (key, value) with value ``None`` for an empty value."""
-    if content.startswith(("'", '"')):
-        key, i = _quoted(content, 0)
-        if content[i : i + 1] != ":":
-            raise _YamlError("expected ':' after a quoted key")
-        rest = content[i + 1 :]
-    else:
-        if content.startswith(("- ", "-\t")) or content == "-":
-            raise _YamlError("sequences are not supported")
-        if content[0] in _PLAIN_START_FORBIDDEN:
-            raise _YamlError(f"keys starting with {content[0]!r} are not supported")
-        match = re.search(r":([ \t]|$)", content)
-        if match is None:
-            raise _YamlError("expected 'key: value'")
-        key = content[: match.start()].rstrip(" \t")
-        if " #" in key or not key:
-            raise _YamlError("expected 'key: value'")
-        rest = content[match.start() + 1 :]
-    if rest and rest[0] not in " \t":
-        raise _YamlError("expected a space after ':'")
-    value = rest.strip(" \t")
-    if not value or value.startswith("#"):
-        return key, None
-    if value[0] in "'\"":
-        scalar, j = _quoted(value, 0)
-        if not _rest_is_comment(value[j:]):
-            raise _YamlError("unexpected text after a quoted value")
-        return key, scalar
-    return key, _plain(_cut_comment(value))
-
-
-def _parse_yaml(text: str) -> dict[str, Any]:
-    """Parse the block-mapping YAML subset into nested dicts of strings."""
-    root: dict[str, Any] = {}
-    # Open mappings: (indentation of their keys, the dict); the root's is set by line 1.
-    stack: list[tuple[int, dict[str, Any]]] = [(-1, root)]
-    pending: tuple[dict[str, Any], str, int] | None = None
-    started = ended = False
-    lines = re.split(r"\r\n|\r|\n", text)  # YAML's line breaks only (not \f, \x85, ...)
-    lineno = 0
-    try:
-        for index, raw in enumerate(lines):
-            lineno = index + 1
-            line = raw.rstrip(" \t")
-            stripped = line.lstrip(" ")
-            if not stripped or stripped.startswith("#"):
-                continue
-            indent = len(line) - len(stripped)
-            if stripped.startswith("\t"):
-                raise _YamlError("tabs are not allowed for indentation")
-            if ended:
-                raise _YamlError("text after the end of the document")
-            if indent == 0 and (stripped == "---" or stripped.startswith("--- ")):
-                if started:
-                    raise _YamlError("only one document is supported")
-                if _cut_comment(stripped[3:]).strip():
-                    raise _YamlError("content on the '---' line is not supported")
-                started = True
-                continue
-            if indent == 0 and stripped == "...":
-                ended = True
-                continue
-            if indent == 0 and stripped.startswith("%"):
-                raise _YamlError("directives are not supported")
-            started = True
-            if pending is not None:
-                parent, key, key_indent = pending
-                pending = None
-                if indent > key_indent:
-                    child: dict[str, Any] = {}
-                    parent[key] = child
-                    stack.append((indent, child))
-            popped = False
-            while len(stack) > 1 and stack[-1][0] > indent:
-                stack.pop()
-                popped = True
-            top_indent, mapping = stack[-1]
-            if top_indent == -1:
-                stack[0] = (indent, root)
-            elif top_indent != indent:
-                raise _YamlError(
-                    "unexpected indentation (multi-line values are not supported)"
-                    if indent > top_indent and not popped
-                    else "indentation does not match any enclosing mapping"
-                )
-            key, value = _key_value(stripped)
-            if key in mapping:
-                raise _YamlError(f"duplicate key {key!r}")
-            if value is None:
-                mapping[key] = ""  # an empty value, unless a nested mapping follows
-                pending = (mapping, key, indent)
-            else:
-                mapping[key] = value
-    except _YamlError as exc:
-        raise _doc_error(str(exc), lineno, lines[lineno - 1].strip()) from None
-    if not started:
-        raise _doc_error("the document is empty")
-    return root
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
