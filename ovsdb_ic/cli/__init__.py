@@ -14,6 +14,9 @@ One module per group of subcommands, each with an ``add_parsers(sub)``:
 :mod:`ovsdb_ic.cli.kubeovn`
     ``establish``, ``teardown``, ``reset`` (Kube-OVN's workflow from an ``ovn-ic-config``),
     ``show`` (as ``ovn-ic-sbctl show``) and ``routes`` (as ``ovn-nbctl lr-route-list``).
+:mod:`ovsdb_ic.cli.icdb`
+    ``icdb start|status|stop|clean``: the IC databases as Kube-OVN deploys them, a single
+    node or one Raft member per ``--db-dir``.
 
 Shared pieces (SSL options, log lines on stderr, one-line errors) are in
 :mod:`ovsdb_ic.cli._common`. Building the parser imports no library layer, so every
@@ -26,7 +29,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from ovsdb_ic.cli import client, demo, kubeovn, sync
+from ovsdb_ic.cli import client, demo, icdb, kubeovn, sync
 from ovsdb_ic.errors import OvsdbError
 
 __all__ = ["build_parser", "main"]
@@ -39,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pure-Python OVSDB tools for OVN Interconnection.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (demo, client, sync, kubeovn):
+    for group in (demo, client, sync, kubeovn, icdb):
         group.add_parsers(sub)
     return parser
 

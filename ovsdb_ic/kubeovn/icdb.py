@@ -517,13 +517,22 @@ def _cluster_status(tools: IcDbTools, member: IcDbMember, db: _Db) -> dict[str, 
     }
 
 
+def _is_clustered_file(path: Path) -> bool:
+    """Whether a database file is a Raft member's (its header is ``OVSDB CLUSTER``)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(13) == b"OVSDB CLUSTER"
+    except OSError:
+        return False
+
+
 def _db_status(tools: IcDbTools, member: IcDbMember, db: _Db) -> DbStatus:
     pid = _running_pid(member, db)
     remotes = member.remotes(db.key, None if not member.local_ip else (
         member.listen or member.local_ip))
     if pid is None:
         return DbStatus(db.label, db.name, False, None, remotes)
-    if not member.clustered:
+    if not _is_clustered_file(member._path(db, "db")):
         return DbStatus(db.label, db.name, True, pid, remotes, role="standalone")
     try:
         info = _cluster_status(tools, member, db)
@@ -754,8 +763,10 @@ def _after_start(member: IcDbMember, tools: IcDbTools, *, ts_num: int, protocol:
 
 
 @contextlib.contextmanager
-def _forward_signals(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+def _forward_signals(procs: list[subprocess.Popen[bytes]],
+                     requested: list[int]) -> Iterator[None]:
     def handler(signum: int, _frame: object) -> None:
+        requested.append(signum)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -779,7 +790,8 @@ def run_foreground(
 ) -> int:
     """Like :func:`start`, but the two servers are this process's children: return when
     either exits (its status), stopping the other; SIGTERM or SIGINT stops both (for a
-    container or a systemd ``Type=simple`` unit). Refuses a member already running."""
+    container or a systemd ``Type=simple`` unit) and returns 0. Refuses a member already
+    running detached."""
     if isinstance(ts_num, bool) or not 0 <= ts_num <= MAX_TS_NUM:
         raise IcDbConfigError([ConfigProblem("--ts-num", str(ts_num),
                                              f"must be 0 to {MAX_TS_NUM}")])
@@ -793,7 +805,8 @@ def run_foreground(
     member.db_dir.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
     deadline = time.monotonic() + start_timeout
-    with _forward_signals(procs):
+    requested: list[int] = []
+    with _forward_signals(procs, requested):
         try:
             for db in member._dbs():
                 _create(member, tools, db, report)
@@ -805,7 +818,11 @@ def run_foreground(
                          deadline=deadline)
             while all(p.poll() is None for p in procs):
                 time.sleep(0.2)
+            if requested:  # stopped on request (SIGTERM, SIGINT): a clean exit
+                report(f"stopping on signal {requested[0]}")
+                return 0
             code = next(p.returncode for p in procs if p.poll() is not None)
+            report(f"an ovsdb-server exited with status {code}; stopping the other")
             return code if code >= 0 else 128 - code
         finally:
             for p in procs:

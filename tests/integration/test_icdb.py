@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from ovsdb_ic.cli.icdb import find_tools
 from ovsdb_ic.kubeovn import icdb
 from ovsdb_ic.kubeovn.icdb import IcDbConfigError, IcDbMember, IcDbTools
-from ovsdb_ic.testing import require_binaries, schema_path
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +32,19 @@ SB_REMOTES = ",".join(f"tcp:{ip}:6646" for ip in IPS)
 NB_REMOTES = ",".join(f"tcp:{ip}:6645" for ip in IPS)
 
 
-def find_tools() -> IcDbTools:
-    """The tools as the ``ovsdb-ic icdb`` command finds them (the sandbox's lookup)."""
-    found = require_binaries("ovsdb-server", "ovsdb-tool", "ovs-appctl")
-    return IcDbTools((found["ovsdb-tool"],), (found["ovsdb-server"],), (found["ovs-appctl"],),
-                     schema_path("ic-nb"), schema_path("ic-sb"))
-
-
 @pytest.fixture
 def tools() -> IcDbTools:
+    """The tools as the ``ovsdb-ic icdb`` command finds them (the sandbox's lookup)."""
     return find_tools()
+
+
+def ic(*args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+    """Run ``ovsdb-ic ARGS`` in a subprocess."""
+    out = subprocess.run([sys.executable, "-m", "ovsdb_ic", *args], capture_output=True,
+                         text=True, timeout=120, check=False)
+    if check is not None:
+        assert out.returncode == check, (args, out.stdout, out.stderr)
+    return out
 
 
 @pytest.fixture
@@ -234,3 +237,69 @@ def test_three_node_raft_cluster(members: list[IcDbMember], tools: IcDbTools) ->
         assert pid is not None and not running(pid)
     assert all(not m.db_dir.exists() for m in members)
     assert not any(members[0].db_dir.parent.iterdir())
+
+
+def test_the_command_line(members: list[IcDbMember], tools: IcDbTools) -> None:
+    """Three ``ovsdb-ic icdb start`` calls form the clusters; ``status`` shows them; a
+    second start is a no-op; bad input exits 2 naming every problem; ``clean`` leaves
+    nothing."""
+    nodes = ",".join(IPS)
+    for m in members:
+        out = ic("icdb", "start", f"--db-dir={m.db_dir}", f"--local-ip={m.local_ip}",
+                 f"--node-ips={nodes}", "--election-timer=1000")
+        assert "IC-SB: ovsdb-server running" in out.stderr
+    wait_cluster(members, tools)
+    out = ic("icdb", "status", f"--db-dir={members[1].db_dir}", f"--local-ip={IPS[1]}",
+             f"--node-ips={nodes}")
+    assert "IC-SB (OVN_IC_Southbound): running" in out.stdout
+    assert out.stdout.count("  member ") == 6 and "(self)" in out.stdout
+    again = ic("icdb", "start", f"--db-dir={members[1].db_dir}", f"--local-ip={IPS[1]}",
+               f"--node-ips={nodes}")
+    assert "IC-NB: already running" in again.stderr
+    assert ic("show", f"--ic-sb-db={SB_REMOTES}").stdout == ""
+    assert sorted(ctl("ovn-ic-nbctl", NB_REMOTES, "--no-leader-only", "--bare",
+                      "--columns=name", "list", "Transit_Switch").split()) == ["ts", "ts1", "ts2"]
+    bad = ic("icdb", "start", f"--db-dir={members[0].db_dir}x", "--local-ip=127.0.0.19",
+             "--node-ips=127.0.0.11,127.0.0.12", check=2)
+    assert "--local-ip: is not one of --node-ips" in bad.stderr
+    assert "--node-ips: a Raft cluster needs at least 3 nodes, not 2" in bad.stderr
+    assert not Path(f"{members[0].db_dir}x").exists()
+    for m in members:
+        ic("icdb", "clean", f"--db-dir={m.db_dir}")
+    assert all(not m.db_dir.exists() for m in members)
+    stopped = ic("icdb", "status", f"--db-dir={members[0].db_dir}", check=3)
+    assert "IC-NB (OVN_IC_Northbound): not running" in stopped.stdout
+
+
+def test_foreground(root: Path, tools: IcDbTools) -> None:
+    """``icdb start --foreground`` keeps both servers as children until SIGTERM."""
+    member = IcDbMember(root / "fg", listen="127.0.0.15")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ovsdb_ic", "icdb", "start", "--foreground",
+         f"--db-dir={member.db_dir}", "--listen=127.0.0.15", "--ts-num=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "ts" not in ctl_maybe("tcp:127.0.0.15:6645"):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        pids = [st.pid for st in icdb.status(member, tools)]
+        assert all(pids)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert "IC-NB: ovsdb-server running in the foreground" in (proc.stderr.read() or "")
+        assert all(pid is not None and not running(pid) for pid in pids)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        icdb.clean(member, tools)
+        _kill_leftovers(member)
+    assert not member.db_dir.exists()
+
+
+def ctl_maybe(remote: str) -> str:
+    out = subprocess.run(["ovn-ic-nbctl", f"--db={remote}", "--timeout=5", "--bare",
+                          "--columns=name", "list", "Transit_Switch"],
+                         capture_output=True, text=True, check=False, timeout=10)
+    return out.stdout
