@@ -539,7 +539,9 @@ def _load_yaml(text: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         reason = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
         line = None if mark is None else mark.line + 1
-        raise _doc_error(f"invalid YAML: {reason}", line) from None
+        lines = text.splitlines()
+        shown = lines[line - 1].strip() if line is not None and line <= len(lines) else None
+        raise _doc_error(f"invalid YAML: {reason}", line, shown) from None
     except yaml.YAMLError as exc:
         raise _doc_error(f"invalid YAML: {exc}") from None
     except RecursionError:

@@ -310,11 +310,11 @@ def test_a_missing_config_file_exits_2(tmp_path: Path, listener: socket.socket) 
 
 def test_a_yaml_error_names_the_line(tmp_path: Path, listener: socket.socket) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("data:\n  enable-ic: [true]\n")
+    path.write_text("data:\n  enable-ic: 'true'\n  - c\n")
     here = remote(listener)
     status, _, err = in_process(*az_args("establish", str(path), here, here))
     assert status == 2
-    assert err.startswith(f"ovsdb-ic establish: error: {path}: document: line 2: ")
+    assert err.startswith(f"ovsdb-ic establish: error: {path}: document: line 3: ")
     assert not knocked(listener)
 
 
