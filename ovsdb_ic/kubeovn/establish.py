@@ -102,11 +102,15 @@ REQUIREMENTS: Final = Requirements(
             "NB_Global": ("name", "options"),
             "Logical_Switch": ("name", "ports", "other_config"),
             "Logical_Switch_Port": ("name", "type", "addresses", "options", "external_ids"),
-            "Logical_Router": ("name", "ports", "static_routes"),
+            "Logical_Router": ("name", "ports", "static_routes", "policies"),
             "Logical_Router_Port": ("name", "networks", "mac", "gateway_chassis", "external_ids"),
             "Gateway_Chassis": ("name", "chassis_name", "priority", "external_ids"),
             "Logical_Router_Static_Route": (
-                "ip_prefix", "nexthop", "route_table", "policy", "external_ids",
+                "ip_prefix", "nexthop", "route_table", "policy", "options", "external_ids",
+            ),
+            # Kube-OVN's learned-route policies, removed by teardown (kubeovn.policies)
+            "Logical_Router_Policy": (
+                "priority", "match", "action", "nexthops", "options", "external_ids",
             ),
         },
         "sb": {"Chassis": ("name", "hostname", "other_config")},
@@ -858,8 +862,9 @@ def plan_teardown(
       LRP (``ts`` a Kube-OVN transit switch name) detached, so that the server deletes
       them with their Gateway_Chassis; the local mirrors of the Kube-OVN transit switches
       deleted (with the remote ports on them); every learned static route (with
-      ``external_ids:ic-learned-route``) removed from its router. ``NB_Global.name`` is
-      kept unless ``clear_az_name``.
+      ``external_ids:ic-learned-route``) removed from its router, with Kube-OVN's
+      policies for them (:func:`~ovsdb_ic.kubeovn.policies.plan_remove_learned_route_policies`).
+      ``NB_Global.name`` is kept unless ``clear_az_name``.
     * IC-SB: this AZ's Port_Binding, Gateway and Route rows, then its
       Availability_Zone row, deleted. IC-NB (the transit switches other AZs use) and
       every other AZ's rows are left alone.
@@ -921,6 +926,9 @@ def plan_teardown(
                 sets.remove("nb", "Logical_Router", router.uuid, "static_routes", route_uuid)
     ops += sets.ops(skip=set(doomed))
     ops += [Delete("nb", "Logical_Switch", u) for u in sorted(doomed)]
+    from ovsdb_ic.kubeovn.policies import plan_remove_learned_route_policies
+
+    ops += plan_remove_learned_route_policies(snap)
 
     az_row = _by_name(snap.ic_sb.table("Availability_Zone"), az)
     if az_row is not None:

@@ -12,7 +12,7 @@ the other planners never act for an AZ row that is about to change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from ovsdb_ic.sync import az, gateways, port_bindings, routes, transit_switches
@@ -48,6 +48,7 @@ def plan_pass(
     previous_name: str | None = None,
     hints: KeyHints | None = None,
     memo: PassMemo | None = None,
+    extra: Sequence[tuple[str, RoutePlanner, Requirements]] = (),
 ) -> Plan:
     """Everything one pass wants written, in the daemon's order.
 
@@ -61,6 +62,10 @@ def plan_pass(
     none of the tables it reads (its ``REQUIREMENTS``) has a new version, since a
     pure planner would plan nothing again. The route planner is keyed on the tables
     of :data:`ovsdb_ic.sync.routes.REQUIREMENTS`.
+
+    ``extra``: ``(name, planner, requirements)`` steps run after the routes planner on
+    the same snapshot (memoised the same way), e.g.
+    :func:`ovsdb_ic.kubeovn.policies.policy_step`.
     """
     plan = az.plan_az(snap, previous_name=previous_name)
     if plan or az.local_az(snap) is None:
@@ -75,6 +80,7 @@ def plan_pass(
     ]
     if route_planner is not None:
         steps.append(("routes", route_planner, routes.REQUIREMENTS))
+    steps += extra  # the embedder's planners, e.g. Kube-OVN's learned-route policies
     for name, planner, req in steps:
         if memo is None:
             plan += planner(snap)

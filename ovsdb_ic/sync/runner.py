@@ -81,6 +81,17 @@ class SyncConfig:
     """The clients' inactivity probe."""
     backoff: Backoff | None = None
     """Reconnect backoff for the four clients (default: the client's)."""
+    extra_planners: tuple[tuple[str, Callable[[Snapshot], Plan], Requirements], ...] = ()
+    """``(name, planner, requirements)`` steps run after the routes planner in every
+    pass (their tables are replicated too), e.g. Kube-OVN's learned-route policies
+    (:func:`ovsdb_ic.kubeovn.policies.policy_step`)."""
+
+    def requirements(self) -> Requirements:
+        """What the engine replicates: :data:`REQUIREMENTS` and the extra planners'."""
+        req = REQUIREMENTS
+        for _name, _planner, extra in self.extra_planners:
+            req = req | extra
+        return req
 
     def remotes(self) -> dict[DatabaseKey, str]:
         """The remote list of each database key."""
@@ -156,6 +167,7 @@ class SyncEngine:
         plan = passes.plan_pass(
             self.snapshot(), route_planner=self._route_planner,
             previous_name=self._previous_name, hints=self._hints, memo=self._memo,
+            extra=self.config.extra_planners,
         )
         self.stats.passes += 1
         self.stats.last_pass_seconds = time.perf_counter() - t0
@@ -184,12 +196,13 @@ class SyncEngine:
                     probe_interval=self.config.probe_interval, backoff=self.config.backoff,
                 ))
                 self.clients[key] = client
+            requirements = self.config.requirements()
             for key, client in self.clients.items():
-                tables = dict(REQUIREMENTS.tables.get(key, {}))
+                tables = dict(requirements.tables.get(key, {}))
                 self.replicas[key] = await client.replicate(
                     {t: (None if c is None else list(c)) for t, c in tables.items()}
                 )
-            REQUIREMENTS.install(self.snapshot())
+            requirements.install(self.snapshot())
             task_status.started()
             await self._loop(once)
 
