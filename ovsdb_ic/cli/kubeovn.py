@@ -31,7 +31,7 @@ _KUBE_MAX_TS_NUM = 156
 
 
 def add_parsers(sub: Any) -> None:
-    """Add the Kube-OVN subcommands: establish, teardown, reset, show, routes."""
+    """Add the Kube-OVN subcommands: establish, teardown, reset, show, routes, policies."""
     # Literal copies of ovsdb_ic.kubeovn.establish's constants (a test keeps them equal):
     # importing that package here would cost every command, `sync` included, ~0.1 s.
     DEFAULT_CLUSTER_ROUTER = _KUBE_DEFAULT_CLUSTER_ROUTER
@@ -168,6 +168,22 @@ def add_parsers(sub: Any) -> None:
     connection(routes, az=False)
     routes.add_argument("router", metavar="ROUTER", help="the router's name or UUID")
     routes.set_defaults(func=_cmd_routes)
+
+    policies = sub.add_parser(
+        "policies",
+        help="print a router's policies, like ovn-nbctl lr-policy-list",
+        description=(
+            "Print ROUTER's routing policies exactly as ovn-nbctl lr-policy-list does, "
+            "highest priority first. With Kube-OVN, each route learned from another "
+            "cluster has an 'allow' policy at priority 29500 on ovn-cluster (see "
+            "ovsdb-ic sync --kubeovn-policies). " + _KUBE_EXIT
+        ),
+    )
+    policies.add_argument("--ovnnb-db", required=True, metavar="REMOTES",
+                          help="OVN_Northbound; " + REMOTES_HELP)
+    connection(policies, az=False)
+    policies.add_argument("router", metavar="ROUTER", help="the router's name or UUID")
+    policies.set_defaults(func=_cmd_policies)
 
 
 def _config(path: str, problems: list[str]) -> Any:
@@ -343,6 +359,25 @@ def _cmd_routes(args: argparse.Namespace) -> int:
     options = _options(args, context)
     status, text = run_trio(args.command, lambda: route_list(
         args.ovnnb_db, args.router, route_table=args.route_table, options=options))
+    if status == 0:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return status
+
+
+def _cmd_policies(args: argparse.Namespace) -> int:
+    from ovsdb_ic.kubeovn.commands import policy_list
+
+    problems: list[str] = []
+    context = ssl_context(args, problems)
+    check_remotes([("--ovnnb-db", args.ovnnb_db)], problems)
+    if args.timeout <= 0:
+        problems.append("--timeout: must be positive")
+    if problems:
+        return usage(args.command, problems)
+    options = _options(args, context)
+    status, text = run_trio(args.command, lambda: policy_list(
+        args.ovnnb_db, args.router, options=options))
     if status == 0:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -11,6 +11,7 @@ from ovsdb_ic.cli._common import (
     add_ssl_options,
     check_remotes,
     client_log_to_stderr,
+    say,
     ssl_context,
     usage,
 )
@@ -39,32 +40,74 @@ def add_parsers(sub: Any) -> None:
                       help="sync until nothing is left to do, then exit 0")
     sync.add_argument("--dry-run", action="store_true",
                       help="print the planned operations instead of writing them")
+    sync.add_argument("--kubeovn-policies", nargs="?", const="ovn-cluster", metavar="ROUTER",
+                      help="also keep Kube-OVN's priority-29500 allow policy for each learned "
+                           "route on ROUTER (default ovn-cluster), as its ovn-ic controller "
+                           "does")
+    sync.add_argument("--metrics-address", metavar="HOST:PORT",
+                      help="serve Prometheus metrics on http://HOST:PORT/metrics, and "
+                           "/healthz and /readyz")
     add_ssl_options(sync)
     sync.set_defaults(func=_cmd_sync)
+
+
+def _address(text: str, problems: list[str]) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[V6]:PORT``) of --metrics-address, or None after a problem."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        problems.append(f"--metrics-address: {text!r} is not HOST:PORT")
+        return None
+    return host, int(port)
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
-    from ovsdb_ic.sync.runner import SyncConfig, run_sync
+    from ovsdb_ic.sync.runner import SyncConfig, SyncEngine
 
     problems: list[str] = []
     context = ssl_context(args, problems)
     check_remotes([("--ovnnb-db", args.ovnnb_db), ("--ovnsb-db", args.ovnsb_db),
                    ("--ic-nb-db", args.ic_nb_db), ("--ic-sb-db", args.ic_sb_db)], problems)
+    address = None if args.metrics_address is None else _address(args.metrics_address,
+                                                                   problems)
     if problems:
         return usage(args.command, problems)
+    extra: tuple[Any, ...] = ()
+    if args.kubeovn_policies is not None:
+        from ovsdb_ic.kubeovn.policies import policy_step
+
+        extra = (policy_step(args.kubeovn_policies),)
     config = SyncConfig(ovnnb_db=args.ovnnb_db, ovnsb_db=args.ovnsb_db, ic_nb_db=args.ic_nb_db,
-                        ic_sb_db=args.ic_sb_db, ssl_context=context, dry_run=args.dry_run)
+                        ic_sb_db=args.ic_sb_db, ssl_context=context, dry_run=args.dry_run,
+                        extra_planners=extra)
 
     def report(line: str) -> None:
         print(line, flush=True)
 
-    if args.dry_run:
-        stats = trio.run(lambda: run_sync(config, once=args.once, report=report))
-    else:
-        with client_log_to_stderr("sync"):
-            stats = trio.run(lambda: run_sync(config, once=args.once, report=report))
+    engine = SyncEngine(config, report=report)
+    server = None
+    if address is not None:
+        from ovsdb_ic.sync.metrics import register_sync_metrics, serve_metrics
+
+        try:
+            server = serve_metrics(register_sync_metrics(engine), *address)
+        except OSError as exc:
+            return usage(args.command, [f"--metrics-address: cannot listen on "
+                                        f"{args.metrics_address}: {exc.strerror or exc}"])
+        say(args.command, f"metrics on http://{args.metrics_address}/metrics "
+                          "(and /healthz, /readyz)")
+    try:
+        if args.dry_run:
+            trio.run(lambda: engine.run(once=args.once))
+        else:
+            with client_log_to_stderr("sync"):
+                trio.run(lambda: engine.run(once=args.once))
+    finally:
+        if server is not None:
+            server.close()
+    stats = engine.stats
     if args.once and not args.dry_run:
         print(f"ovsdb-ic sync: {stats.passes} pass(es), {stats.commits} transaction(s), "
               f"{stats.ops} operation(s), {stats.conflicts} conflict(s)", file=sys.stderr)

@@ -660,6 +660,31 @@ async def route_list(
         return render_route_list(dbs.replicas["nb"].replica, router, route_table=route_table)
 
 
+POLICY_LIST_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
+    "Logical_Router": ("name", "policies"),
+    "Logical_Router_Policy": ("priority", "match", "action", "nexthops", "options",
+                              "external_ids"),
+}
+"""The NB tables and columns :func:`policy_list` reads."""
+
+
+async def policy_list(
+    ovnnb_db: str,
+    router: str,
+    *,
+    options: RunOptions = RunOptions(),
+) -> str:
+    """The text ``ovn-nbctl lr-policy-list ROUTER`` prints, read from ``ovnnb_db``
+    (see :func:`~ovsdb_ic.kubeovn.policies.render_policy_list`): with Kube-OVN, the
+    priority-29500 ``allow`` policies of the learned routes show there."""
+    from ovsdb_ic.kubeovn.policies import render_policy_list
+
+    async with open_databases({"nb": ovnnb_db}, {"nb": POLICY_LIST_TABLES},
+                              options=options) as dbs:
+        replica = dbs.replicas["nb"].replica
+        return render_policy_list(replica, _find_router(replica, router))
+
+
 # ------------------------------------------------------------- lr-route-list renderer
 
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")

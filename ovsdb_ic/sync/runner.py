@@ -28,6 +28,7 @@ import trio
 
 from ovsdb_ic.client import Client, LiveReplica, connect
 from ovsdb_ic.client.failover import Backoff
+from ovsdb_ic.client.monitor import Lock
 from ovsdb_ic.client.remotes import remote_list_validator
 from ovsdb_ic.errors import (
     ConnectionClosedError,
@@ -150,6 +151,11 @@ class SyncEngine:
         )
         self._settled = trio.Event()
         self._memo: passes.PassMemo = {}
+        self.pass_observers: list[Callable[[float], None]] = []
+        """Called after each planning step with its duration in seconds (metrics)."""
+        self.lock: Lock | None = None
+        """The ``ovn_ic`` lock once the SB server answered the request (None before,
+        and when the engine takes no lock)."""
 
     # ------------------------------------------------------------------ state
 
@@ -171,6 +177,8 @@ class SyncEngine:
         )
         self.stats.passes += 1
         self.stats.last_pass_seconds = time.perf_counter() - t0
+        for observe in self.pass_observers:
+            observe(self.stats.last_pass_seconds)
         return plan
 
     async def wait_settled(self) -> None:
@@ -211,7 +219,7 @@ class SyncEngine:
         sb = self.clients["sb"]
         lock = None
         if cfg.take_lock and not cfg.dry_run:
-            lock = await sb.lock(LOCK_NAME)
+            lock = self.lock = await sb.lock(LOCK_NAME)
         passes_done = 0
         while True:
             if lock is not None and not lock.held:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -699,3 +701,120 @@ def test_unreachable_ic_databases_are_named_and_nothing_is_written(
         assert line.endswith("Connection refused")
     assert done.stdout == ""
     assert dump(dep.azs["az1"].nb) == before
+
+
+# ------------------------------------------- real YAML, learned-route policies, metrics
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} in the scrape")
+
+
+def test_configmaps_as_kubectl_writes_them_then_policies_and_metrics(
+    dep: IcDeployment, tmp_path: Path,
+) -> None:
+    """establish reads a flow-style ConfigMap and a ``kubectl -o json`` dump on stdin;
+    ``sync --kubeovn-policies --metrics-address`` learns az2's subnet, adds Kube-OVN's
+    allow policy for it and serves metrics and health; teardown removes the policy."""
+    add_gateway_chassis(dep)
+    leader = dep.ic_sb_leader()
+    flow = tmp_path / "az1.yaml"
+    flow.write_text(
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: ovn-ic-config, namespace: kube-system}\n"
+        f"data: {{enable-ic: 'true', az-name: az1, ic-db-host: 127.0.0.1,\n"
+        f"       ic-nb-port: '{dep.ic_nb.tcp_port}', ic-sb-port: '{leader.tcp_port}',\n"
+        "       gw-nodes: 'az1-gw1,az1-gw2', auto-route: 'true'}  # flow style\n")
+    done = ic("establish", "--config", str(flow), *az_args(dep, "az1"), "--ts-num", "1")
+    assert done.returncode == 0, done.stderr
+    kubectl_json = json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "ovn-ic-config", "namespace": "kube-system",
+                     "resourceVersion": "4242", "uid": "7c9f0e1a-1111-2222-3333-444455556666",
+                     "creationTimestamp": "2026-12-06T10:00:00Z"},
+        "data": {"enable-ic": "true", "az-name": "az2", "ic-db-host": "127.0.0.1",
+                 "ic-nb-port": str(dep.ic_nb.tcp_port), "ic-sb-port": str(leader.tcp_port),
+                 "gw-nodes": "az2-gw1,az2-gw2", "auto-route": "true"},
+    }, indent=4)
+    done = subprocess.run([sys.executable, "-m", "ovsdb_ic", "establish", "--config", "-",
+                           *az_args(dep, "az2"), "--ts-num", "1"], input=kubectl_json,
+                          capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr
+    nb1, nb2 = dep.azs["az1"].nb, dep.azs["az2"].nb
+    tool("ovn-nbctl", nb2, "lrp-add", "ovn-cluster", "az2-pods", "00:00:00:00:02:99",
+         "10.17.0.1/16", "fd00:17::1/64")
+    sync_once(dep, "az2")
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "ovsdb_ic", "sync", *[f"--ovnnb-db={nb1.remote}",
+         f"--ovnsb-db={dep.azs['az1'].sb.remote}", f"--ic-nb-db={dep.ic_nb.remote}",
+         f"--ic-sb-db={dep.ic_sb.remote}"], "--kubeovn-policies",
+         f"--metrics-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            assert engine.poll() is None, engine.stderr.read() if engine.stderr else ""
+            policies = tool("ovn-nbctl", nb1, "lr-policy-list", "ovn-cluster")
+            # (a connected route's prefix keeps the LRP's host bits, as OVN writes it)
+            if "10.17.0.1/16" in policies and "fd00:17::1/64" in policies:
+                break
+            assert time.monotonic() < end, policies
+            sync_once(dep, "az2", rounds=1)
+            time.sleep(0.2)
+        assert "ip4.dst == 10.17.0.1/16           allow" in policies
+        assert "ip6.dst == fd00:17::1/64           allow" in policies
+        out = ic("policies", f"--ovnnb-db={nb1.remote}", "ovn-cluster")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == policies  # byte for byte as ovn-nbctl lr-policy-list
+        (pol,) = [r for r in rows("ovn-nbctl", nb1, "Logical_Router_Policy")
+                  if r["match"] == "ip4.dst == 10.17.0.1/16"]
+        assert pol["priority"] == 29500 and pol["action"] == "allow"
+        assert pol["external_ids"] == {"origin": "connected", "vendor": "kube-ovn"}
+
+        code, text = _get(f"{base}/metrics")
+        assert code == 200
+        assert _metric(text, "ovsdb_ic_sync_passes_total") > 0
+        assert _metric(text, "ovsdb_ic_sync_commits_total") > 0
+        assert _metric(text, "ovsdb_ic_sync_routes_learned") == 2
+        assert _metric(text, "ovsdb_ic_sync_lock_held") == 1
+        assert _metric(text, "ovsdb_ic_sync_pass_duration_seconds_count") > 0
+        assert 'ovsdb_ic_sync_database_connected{database="ic_sb"} 1.0' in text
+        assert 'ovsdb_ic_sync_database_leader{database="ic_sb"} 1.0' in text
+        assert _get(f"{base}/healthz") == (200, "ok: connected to all four databases\n")
+        assert _get(f"{base}/readyz") == (200, "ok: replicas loaded, holding the ovn_ic lock\n")
+        assert _get(f"{base}/nope")[0] == 404
+    finally:
+        engine.send_signal(signal.SIGINT)
+        try:
+            engine.wait(20)
+        except subprocess.TimeoutExpired:
+            engine.kill()
+            engine.wait()
+    # Teardown removes the learned routes and their policies.
+    done = ic("teardown", "--config", str(flow), *az_args(dep, "az1"))
+    assert done.returncode == 0, done.stderr
+    assert tool("ovn-nbctl", nb1, "lr-policy-list", "ovn-cluster") == ""
