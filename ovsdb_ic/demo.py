@@ -20,15 +20,18 @@ Everything started is stopped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
 import trio
+from prometheus_client import generate_latest
 
 from ovsdb_ic.kubeovn import IcConfig
 from ovsdb_ic.kubeovn.commands import (
@@ -36,10 +39,13 @@ from ovsdb_ic.kubeovn.commands import (
     EstablishParams,
     RunOptions,
     establish,
+    policy_list,
     route_list,
     show,
 )
-from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
+from ovsdb_ic.kubeovn.policies import policy_step
+from ovsdb_ic.sync.metrics import SyncMetrics, register_sync_metrics, serve_metrics
+from ovsdb_ic.sync.runner import SyncConfig, SyncEngine
 from ovsdb_ic.testing.dataplane import (
     Dataplane,
     PingResult,
@@ -94,6 +100,8 @@ class DemoResult:
     """The same after a subnet was marked disableInterConnection."""
     show: str = ""
     """The ``show`` view printed."""
+    metrics: str = ""
+    """az1's engine metrics, scraped once the routes were learned."""
     seconds: float = 0.0
     """How long the whole demo took."""
     no_dataplane: str | None = None
@@ -109,6 +117,18 @@ def _learned(engine: SyncEngine) -> set[tuple[str, str]]:
     routes = nb.table("Logical_Router_Static_Route")
     return {(r["ip_prefix"], r["nexthop"]) for r in routes
             if "ic-learned-route" in r["external_ids"]}
+
+
+def _scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text: str = reply.read().decode()
+        return text
+
+
+async def _policies(nb: str) -> list[str]:
+    """The learned-route policy lines of ovn-cluster (priority 29500)."""
+    text = await policy_list(nb, CLUSTER_ROUTER)
+    return [line for line in text.splitlines() if line.strip().startswith("29500 ")]
 
 
 def _remote_subnets(subnets: dict[str, dict[str, str]], az: str,
@@ -183,19 +203,23 @@ async def run_demo(
     *,
     directory: str | Path | None = None,
     dataplane: bool = True,
+    metrics_address: tuple[str, int] | None = None,
 ) -> DemoResult:
     """Run the demo, printing through ``out``; returns what it observed.
 
     ``directory`` keeps databases, sockets and logs there instead of a temporary
     directory. ``dataplane``: add real chassis and Pods that ping where the host can
-    run them (``False``: the control plane only). Raises
+    run them (``False``: the control plane only). ``metrics_address`` (host, port)
+    serves az1's engine metrics there (``/metrics``, ``/healthz``, ``/readyz``) while
+    the demo runs. Raises
     :class:`~ovsdb_ic.errors.SandboxError` when a binary is missing and
     ``trio.TooSlowError`` when a step does not happen in time.
     """
     t_start = time.monotonic()
     result = DemoResult()
     subnets = {az: dict(nets) for az, nets in SUBNETS.items()}
-    with Sandbox(directory) as sandbox:
+    metrics: dict[str, SyncMetrics] = {}
+    with Sandbox(directory) as sandbox, contextlib.ExitStack() as stack:
         out(f"Starting OVN-IC in {sandbox.path} ...")
         dep = await trio.to_thread.run_sync(lambda: IcDeployment.start(sandbox))
         for name, zone in dep.azs.items():
@@ -263,8 +287,18 @@ async def run_demo(
             for name, zone in dep.azs.items():
                 cfg = SyncConfig(ovnnb_db=zone.nb.remote, ovnsb_db=zone.sb.remote,
                                  ic_nb_db=dep.ic_nb.remote, ic_sb_db=dep.ic_sb.remote,
-                                 probe_interval=1.0)
-                engines[name] = await nursery.start(run_sync, cfg)
+                                 probe_interval=1.0,
+                                 extra_planners=(policy_step(CLUSTER_ROUTER),))
+                engine = SyncEngine(cfg)
+                metrics[name] = register_sync_metrics(engine)
+                await nursery.start(functools.partial(engine.run))
+                engines[name] = engine
+            server = None
+            if metrics_address is not None:
+                server = await trio.to_thread.run_sync(
+                    serve_metrics, metrics["az1"], *metrics_address)
+                stack.callback(server.close)
+                out(f"az1 engine metrics on http://{server.host}:{server.port}/metrics")
 
             # 3. Pod subnets on both sides, learned over three ECMP transit switches.
             out("\n== 3. pod subnets on both sides ==")
@@ -295,6 +329,24 @@ async def run_demo(
                     result.pings[key] = await trio.to_thread.run_sync(pod.ping, target)
                     _ping_lines(out, f"Pod {pod.ip} ({pod.chassis.az}) -> {target}",
                                 result.pings[key])
+            with trio.fail_after(45):  # the policies follow the learned routes by a pass
+                while len(await _policies(dep.azs["az1"].nb.remote)) < len(
+                        _remote_subnets(subnets, "az1")):
+                    await trio.sleep(0.1)
+            out(f"\n-- az1: policies of {CLUSTER_ROUTER} (as ovn-nbctl lr-policy-list) --")
+            out((await policy_list(dep.azs["az1"].nb.remote, CLUSTER_ROUTER)).rstrip())
+            metrics["az1"].refresh()
+            if server is not None:  # a real scrape over HTTP
+                url = f"http://{server.host}:{server.port}/metrics"
+                scraped = await trio.to_thread.run_sync(_scrape, url)
+                out(f"\n-- az1: a scrape of {url} (excerpt) --")
+            else:
+                scraped = generate_latest(metrics["az1"].registry).decode()
+                out("\n-- az1: its engine's metrics (excerpt) --")
+            result.metrics = scraped
+            out("\n".join(line for line in scraped.splitlines() if line.startswith((
+                "ovsdb_ic_sync_passes_total", "ovsdb_ic_sync_commits_total",
+                "ovsdb_ic_sync_routes_", "ovsdb_ic_sync_lock_held"))))
 
             # 4. Kill the IC-SB leader; the engines carry on.
             out("\n== 4. kill -9 the IC-SB leader ==")

@@ -24,6 +24,7 @@ __all__ = [
     "check_remotes",
     "client_log_to_stderr",
     "error_lines",
+    "host_port",
     "run_trio",
     "say",
     "ssl_context",
@@ -77,6 +78,17 @@ def check_remotes(pairs: list[tuple[str, str | None]], problems: list[str]) -> N
             parse_remotes(value, field=option)
         except ConfigError as exc:
             problems.append(str(exc))
+
+
+def host_port(option: str, text: str, problems: list[str]) -> tuple[str, int] | None:
+    """``HOST:PORT`` (or ``[IPv6]:PORT``) as (host, port), or None after adding a line to
+    *problems*."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        problems.append(f"{option}: {text!r} is not HOST:PORT")
+        return None
+    return host, int(port)
 
 
 def say(command: str, line: str, *, error: bool = False) -> None:

@@ -59,6 +59,11 @@ def add_parsers(sub: Any) -> None:
         help="number of IC-SB Raft cluster members (default: 3)",
     )
     demo.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve az1's sync engine metrics there while the demo runs",
+    )
+    demo.add_argument(
         "--dir",
         metavar="DIR",
         help="put databases, sockets and logs in DIR instead of a temporary directory",
@@ -140,14 +145,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_demo_scenario(args: argparse.Namespace) -> int:
     import trio
 
+    from ovsdb_ic.cli._common import host_port, usage
     from ovsdb_ic.demo import run_demo
+
+    problems: list[str] = []
+    address = (None if args.metrics_address is None
+               else host_port("--metrics-address", args.metrics_address, problems))
+    if problems:
+        return usage(args.command, problems)
 
     def out(line: str) -> None:
         print(line, flush=True)
 
     try:
         trio.run(lambda: run_demo(out, directory=args.dir,
-                                  dataplane=not args.no_dataplane))
+                                  dataplane=not args.no_dataplane,
+                                  metrics_address=address))
     except BaseExceptionGroup as group:
         # Ctrl-C lands in whichever task runs; everything has been stopped by then.
         if group.subgroup(KeyboardInterrupt) is None:

@@ -11,6 +11,7 @@ from ovsdb_ic.cli._common import (
     add_ssl_options,
     check_remotes,
     client_log_to_stderr,
+    host_port,
     say,
     ssl_context,
     usage,
@@ -51,16 +52,6 @@ def add_parsers(sub: Any) -> None:
     sync.set_defaults(func=_cmd_sync)
 
 
-def _address(text: str, problems: list[str]) -> tuple[str, int] | None:
-    """``HOST:PORT`` (``[V6]:PORT``) of --metrics-address, or None after a problem."""
-    host, sep, port = text.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        problems.append(f"--metrics-address: {text!r} is not HOST:PORT")
-        return None
-    return host, int(port)
-
-
 def _cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
@@ -70,8 +61,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     context = ssl_context(args, problems)
     check_remotes([("--ovnnb-db", args.ovnnb_db), ("--ovnsb-db", args.ovnsb_db),
                    ("--ic-nb-db", args.ic_nb_db), ("--ic-sb-db", args.ic_sb_db)], problems)
-    address = None if args.metrics_address is None else _address(args.metrics_address,
-                                                                   problems)
+    address = (None if args.metrics_address is None
+               else host_port("--metrics-address", args.metrics_address, problems))
     if problems:
         return usage(args.command, problems)
     extra: tuple[Any, ...] = ()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,11 +62,19 @@ def learned(block: str) -> dict[str, set[str]]:
     return out
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     directory = tmp_path / "demo"
     t0 = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory)],
+        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory),
+         f"--metrics-address=127.0.0.1:{free_port()}"],
         env=env_with_repo(), capture_output=True, text=True, timeout=180,
     )
     elapsed = time.monotonic() - t0
@@ -89,6 +98,15 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
             assert len(nexthops) == 3
             assert {n.rsplit(".", 1)[0] for n in nexthops} == {
                 "169.254.100", "169.254.101", "169.254.102"}
+    # Kube-OVN's allow policy for each learned prefix, and a scrape of az1's engine.
+    policies = section(out, "az1: policies")
+    assert "29500                            ip4.dst == 10.18.0.1/16           allow" in policies
+    assert "29500                            ip4.dst == 10.22.0.1/16           allow" in policies
+    scrape = out[out.index("-- az1: a scrape of http://127.0.0.1:"):]
+    passes = re.search(r"^ovsdb_ic_sync_passes_total (\S+)$", scrape, re.M)
+    learned_count = re.search(r"^ovsdb_ic_sync_routes_learned (\S+)$", scrape, re.M)
+    assert passes and float(passes.group(1)) > 0
+    assert learned_count and float(learned_count.group(1)) == 6  # 2 prefixes x 3 TS
     # The IC-SB leader was killed and syncing carried on without a full resync.
     assert re.search(r"IC-SB leader is now ic-sb-\d", out)
     assert "full resyncs: 0" in out
@@ -118,7 +136,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
     directory = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory)],
+        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory),
+         f"--metrics-address=127.0.0.1:{free_port()}"],
         env=env_with_repo(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
