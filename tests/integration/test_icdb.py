@@ -23,7 +23,8 @@ import pytest
 
 from ovsdb_ic.cli.icdb import find_tools
 from ovsdb_ic.kubeovn import icdb
-from ovsdb_ic.kubeovn.icdb import IcDbConfigError, IcDbMember, IcDbTools
+from ovsdb_ic.kubeovn.icdb import IcDbConfigError, IcDbMember, IcDbSsl, IcDbTools
+from ovsdb_ic.testing import make_test_pki
 
 pytestmark = pytest.mark.integration
 
@@ -303,3 +304,28 @@ def ctl_maybe(remote: str) -> str:
                           "--columns=name", "list", "Transit_Switch"],
                          capture_output=True, text=True, check=False, timeout=10)
     return out.stdout
+
+
+def test_ssl_single_node(root: Path, tools: IcDbTools) -> None:
+    """With key, certificate and CA the client ports are pssl: (read with ovn-ic-nbctl -p
+    -c -C); the transit switches are still created (through the unix socket)."""
+    server, client = make_test_pki(root / "pki")
+    member = IcDbMember(root / "ssl", listen="127.0.0.16",
+                        ssl=IcDbSsl(server.key, server.cert, server.ca_cert))
+    try:
+        assert icdb.start(member, tools, ts_num=2).transit_switches == ("ts", "ts1")
+        out = subprocess.run(
+            ["ovn-ic-nbctl", "--db=ssl:127.0.0.16:6645", f"--private-key={client.key}",
+             f"--certificate={client.cert}", f"--ca-cert={client.ca_cert}", "--timeout=20",
+             "--bare", "--columns=name", "list", "Transit_Switch"],
+            capture_output=True, text=True, timeout=30, check=False)
+        assert out.returncode == 0, out.stderr
+        assert sorted(out.stdout.split()) == ["ts", "ts1"]
+        plain = subprocess.run(["ovn-ic-nbctl", "--db=tcp:127.0.0.16:6645", "--timeout=3",
+                                "show"], capture_output=True, text=True, timeout=30,
+                               check=False)
+        assert plain.returncode != 0  # no plain TCP
+    finally:
+        icdb.clean(member, tools)
+        _kill_leftovers(member)
+    assert not member.db_dir.exists()
