@@ -428,17 +428,6 @@ def _port_problem(address: str, port: int, what: str) -> ConfigProblem | None:
     return None
 
 
-def _accepts(address: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.settimeout(1.0)
-        try:
-            s.connect((address, port))
-        except OSError:
-            return False
-    return True
-
-
 # --------------------------------------------------------------------------- status
 
 
@@ -604,11 +593,36 @@ def check(member: IcDbMember, tools: IcDbTools) -> None:
         raise IcDbConfigError(problems)
 
 
+def _client_ssl(member: IcDbMember) -> ssl.SSLContext | None:
+    """A client SSLContext from the member's own files (same CA as the other nodes)."""
+    if member.ssl is None:
+        return None
+    context = ssl.create_default_context(cafile=str(member.ssl.ca_cert))
+    context.check_hostname = False
+    context.load_cert_chain(str(member.ssl.certificate), str(member.ssl.private_key))
+    return context
+
+
 def _cluster_exists(member: IcDbMember, db: _Db) -> bool:
-    """Whether another node already serves this database's Raft port."""
+    """Whether another node already serves this database as a cluster with a leader (as
+    Kube-OVN's ``is_clustered`` asks before creating one): a first node whose files were
+    wiped joins that cluster rather than splitting it, while members that are only
+    trying to join (started before the first node) do not count."""
     assert member.local_ip is not None
-    return any(_accepts(ip, db.raft_port) for ip in member.node_ips
-               if _ip_key(ip) != _ip_key(member.local_ip))
+    others = [f"{member._scheme()}:{_bracket(ip)}:{db.port}" for ip in member.node_ips
+              if _ip_key(ip) != _ip_key(member.local_ip)]
+
+    async def probe() -> bool:
+        with trio.move_on_after(3):
+            try:
+                async with connect(",".join(others), database=db.name, leader_only=True,
+                                   ssl_context=_client_ssl(member), reconnect=False):
+                    return True
+            except OvsdbError:
+                return False
+        return False
+
+    return trio.run(probe)
 
 
 def _create(member: IcDbMember, tools: IcDbTools, db: _Db,
@@ -814,9 +828,13 @@ def run_foreground(
                     _server_argv(member, tools, db, detach=False), stdin=subprocess.DEVNULL))
                 pid = _wait_ready(member, db, deadline)
                 report(f"{db.label}: ovsdb-server running in the foreground, pid {pid}")
-            _after_start(member, tools, ts_num=ts_num, protocol=protocol, report=report,
-                         deadline=deadline)
-            while all(p.poll() is None for p in procs):
+            try:
+                _after_start(member, tools, ts_num=ts_num, protocol=protocol, report=report,
+                             deadline=deadline)
+            except (OvsdbError, ConnectionError):
+                if not requested:
+                    raise
+            while not requested and all(p.poll() is None for p in procs):
                 time.sleep(0.2)
             if requested:  # stopped on request (SIGTERM, SIGINT): a clean exit
                 report(f"stopping on signal {requested[0]}")
@@ -925,7 +943,18 @@ async def ensure_transit_switches(
     nothing is missing (another writer creating the same name at the same time is a
     unique-index conflict: read again, plan again). Returns the names created."""
     created: list[str] = []
-    async with connect(remotes, database="OVN_IC_Northbound", ssl_context=ssl_context) as client:
+    with trio.move_on_after(60) as scope:
+        await _ensure(remotes, ts_num, protocol, ssl_context, created)
+    if scope.cancelled_caught:
+        raise IcDbError(f"transit switches: IC-NB at {remotes} did not answer within 60 s")
+    return tuple(created)
+
+
+async def _ensure(remotes: str, ts_num: int, protocol: Protocol,
+                  ssl_context: ssl.SSLContext | None, created: list[str]) -> None:
+    # reconnect=False: a server stopped meanwhile ends this at once, not in a retry loop
+    async with connect(remotes, database="OVN_IC_Northbound", ssl_context=ssl_context,
+                       reconnect=False) as client:
         live = await client.replicate({"Transit_Switch": None})
         empty = empty_snapshot(_TS_REQUIREMENTS)
         snap = attrs.evolve(empty, ic_nb=live.replica)
@@ -942,5 +971,4 @@ async def ensure_transit_switches(
                 continue
             created += [op.values["name"] for op in plan if isinstance(op, Insert)]
             await client.caught_up(live)
-    return tuple(created)
 

@@ -9,6 +9,7 @@ members (no process, no file) also when it fails.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -287,8 +288,9 @@ def test_foreground(root: Path, tools: IcDbTools) -> None:
         pids = [st.pid for st in icdb.status(member, tools)]
         assert all(pids)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
-        assert "IC-NB: ovsdb-server running in the foreground" in (proc.stderr.read() or "")
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "IC-NB: ovsdb-server running in the foreground" in err
         assert all(pid is not None and not running(pid) for pid in pids)
     finally:
         if proc.poll() is None:
@@ -329,3 +331,20 @@ def test_ssl_single_node(root: Path, tools: IcDbTools) -> None:
         icdb.clean(member, tools)
         _kill_leftovers(member)
     assert not member.db_dir.exists()
+
+
+def test_followers_started_before_the_first_node(
+    members: list[IcDbMember], tools: IcDbTools,
+) -> None:
+    """Members that only try to join do not make the first node join too: it still
+    creates the clusters, and the waiting members get in."""
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(icdb.start, m, tools) for m in members[1:]]
+        time.sleep(1.0)
+        assert not any(f.done() for f in waiting)  # waiting for a cluster to join
+        lines: list[str] = []
+        icdb.start(members[0], tools, report=lines.append)
+        assert "IC-SB: created a new cluster at tcp:127.0.0.11:6648" in lines
+        for f in waiting:
+            f.result(timeout=60)
+    wait_cluster(members, tools)
