@@ -13,7 +13,8 @@ One module per group of subcommands, each with an ``add_parsers(sub)``:
     the IC sync engine for one availability zone (a drop-in for ``ovn-ic``).
 :mod:`ovsdb_ic.cli.kubeovn`
     ``establish``, ``teardown``, ``reset`` (Kube-OVN's workflow from an ``ovn-ic-config``),
-    ``show`` (as ``ovn-ic-sbctl show``) and ``routes`` (as ``ovn-nbctl lr-route-list``).
+    ``show`` (as ``ovn-ic-sbctl show``), ``routes`` (as ``ovn-nbctl lr-route-list``) and
+    ``policies`` (as ``ovn-nbctl lr-policy-list``).
 :mod:`ovsdb_ic.cli.icdb`
     ``icdb start|status|stop|clean``: the IC databases as Kube-OVN deploys them, a single
     node or one Raft member per ``--db-dir``.
