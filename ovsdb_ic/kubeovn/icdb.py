@@ -726,7 +726,10 @@ def start(
     """Start both databases of ``member`` detached (pidfiles in its directory), as
     ovn-ctl does; a database already running is left alone. Then, for a Raft member,
     wait until it is in the cluster with a leader; and when it leads IC-NB (a single
-    node always does) create the missing transit switches of ``ts_num``."""
+    node always does) create the missing transit switches of ``ts_num``.
+
+    Synchronous (it runs tools and waits); from a trio program call it in a thread
+    (``trio.to_thread.run_sync``)."""
     if isinstance(ts_num, bool) or not 0 <= ts_num <= MAX_TS_NUM:
         raise IcDbConfigError([ConfigProblem("--ts-num", str(ts_num),
                                              f"must be 0 to {MAX_TS_NUM}")])
