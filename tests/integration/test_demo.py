@@ -136,8 +136,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
     directory = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory),
-         f"--metrics-address=127.0.0.1:{free_port()}"],
+        [sys.executable, "-m", "ovsdb_ic", "demo", "--dir", str(directory)],
         env=env_with_repo(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
