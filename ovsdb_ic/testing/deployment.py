@@ -20,6 +20,7 @@ from typing import Literal, final
 import attrs
 
 from ovsdb_ic.errors import SandboxError
+from ovsdb_ic.testing.install import OvnInstall
 from ovsdb_ic.testing.ovn import (
     Daemon,
     IcDump,
@@ -31,7 +32,7 @@ from ovsdb_ic.testing.ovn import (
     start_northd,
     start_ovn_ic,
 )
-from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server, schema_path
+from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server
 
 __all__ = ["AgentKind", "AvailabilityZone", "ComponentInfo", "IcDeployment", "format_table"]
 
@@ -134,6 +135,9 @@ class IcDeployment:
     ) -> IcDeployment:
         """Start every database server in *sandbox* and return the deployment.
 
+        Servers, ``ovn-northd`` and the C ``ovn-ic`` are those of the sandbox's OVN
+        release (``Sandbox(ovn="25.03")``), and so are the databases' schemas.
+
         Servers are named ``ic-nb``, ``ic-sb-1`` ... ``ic-sb-<ic_sb_size>``, and
         ``<az>-nb`` / ``<az>-sb`` for each name in *azs*. Standalone servers listen on a
         unix socket and a loopback TCP port. Returns once the IC-SB cluster has a leader.
@@ -144,14 +148,14 @@ class IcDeployment:
         """
         if len(set(azs)) != len(azs):
             raise SandboxError(f"availability zone names must be unique: {list(azs)}")
-        ic_nb = sandbox.start_server(schema_path("ic-nb"), name="ic-nb", tcp=True)
-        ic_sb = sandbox.start_cluster(schema_path("ic-sb"), name="ic-sb", size=ic_sb_size)
+        ic_nb = sandbox.start_server("ic-nb", name="ic-nb", tcp=True)
+        ic_sb = sandbox.start_cluster("ic-sb", name="ic-sb", size=ic_sb_size)
         zones: dict[str, AvailabilityZone] = {}
         for az in azs:
             zones[az] = AvailabilityZone(
                 name=az,
-                nb=sandbox.start_server(schema_path("nb"), name=f"{az}-nb", tcp=True),
-                sb=sandbox.start_server(schema_path("sb"), name=f"{az}-sb", tcp=True),
+                nb=sandbox.start_server("nb", name=f"{az}-nb", tcp=True),
+                sb=sandbox.start_server("sb", name=f"{az}-sb", tcp=True),
             )
         deployment = cls(sandbox, ic_nb=ic_nb, ic_sb=ic_sb, azs=zones)
         kinds: list[AgentKind] = []
@@ -167,6 +171,12 @@ class IcDeployment:
         for az, kind in zip(azs, kinds, strict=False):
             deployment.start_agent(az, kind)
         return deployment
+
+    @property
+    def ovn(self) -> OvnInstall:
+        """The OVN release the deployment runs (the sandbox's): pass it as ``ovn=`` to
+        :func:`~ovsdb_ic.testing.ovn.ovn_nbctl` and the other ``*ctl`` helpers."""
+        return self.sandbox.ovn
 
     # -- daemons -----------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from typing import Any, Final, TypeVar, final
 import attrs
 
 from ovsdb_ic.errors import SandboxError
+from ovsdb_ic.testing.install import OvnInstall, ovn_install
 from ovsdb_ic.testing.sandbox import (
     _MAX_UNIX_PATH,
     _NAME_RE,
@@ -51,7 +52,6 @@ from ovsdb_ic.testing.sandbox import (
     _Reaper,
     _run_tool,
     _tail,
-    require_binaries,
 )
 
 __all__ = [
@@ -185,6 +185,7 @@ class Daemon:
         self._directory = sandbox.path
         self._reaper: _Reaper = sandbox._reaper
         self._prefix = sandbox._launcher_prefix()
+        self._appctl = sandbox._binary("ovs-appctl")
         self._env = dict(env) if env is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopped = False
@@ -317,7 +318,7 @@ class Daemon:
         if self._stopped:
             raise SandboxError(f"daemon {self.name} is SIGSTOPped; it cannot answer {args}")
         argv = [
-            require_binaries("ovs-appctl")["ovs-appctl"],
+            *self._appctl,
             f"--timeout={max(1, int(timeout + 0.999))}",
             "-t",
             str(self.ctl_path),
@@ -419,7 +420,7 @@ def _ovn_daemon(
     extra_args: Sequence[str],
     timeout: float,
 ) -> Daemon:
-    path = require_binaries(binary)[binary]
+    command = sandbox.ovn.command(binary)
     directory = sandbox.path
     ctl, log, pid = (directory / f"{name}{ext}" for ext in (".ctl", ".log", ".pid"))
     daemon = Daemon(
@@ -427,7 +428,7 @@ def _ovn_daemon(
         name=name,
         kind=kind,
         argv=[
-            path,
+            *command,
             *db_args,
             f"--unixctl={ctl}",
             f"--log-file={log}",
@@ -561,30 +562,34 @@ def start_engine(
 # --------------------------------------------------------------------------------------
 
 
-def _ctl(tool: str, remote: str, args: Sequence[str]) -> str:
-    path = require_binaries(tool)[tool]
-    argv = [path, f"--db={remote}", f"--timeout={_TOOL_TIMEOUT_S}", *args]
+def _ctl(tool: str, remote: str, args: Sequence[str], ovn: str | OvnInstall | None) -> str:
+    command = ovn_install(ovn).command(tool)
+    argv = [*command, f"--db={remote}", f"--timeout={_TOOL_TIMEOUT_S}", *args]
     return _run_tool(argv, cwd=Path.cwd(), what=tool)
 
 
-def ovn_nbctl(remote: str, *args: str) -> str:
-    """Run ``ovn-nbctl --db=REMOTE ARGS...`` and return its output (raises on failure)."""
-    return _ctl("ovn-nbctl", remote, args)
+def ovn_nbctl(remote: str, *args: str, ovn: str | OvnInstall | None = None) -> str:
+    """Run ``ovn-nbctl --db=REMOTE ARGS...`` and return its output (raises on failure).
+
+    *ovn*: the OVN release whose tool runs (``"25.03"``, ``sandbox.ovn``; default 23.03);
+    the same holds for the other ``*ctl`` helpers.
+    """
+    return _ctl("ovn-nbctl", remote, args, ovn)
 
 
-def ovn_sbctl(remote: str, *args: str) -> str:
+def ovn_sbctl(remote: str, *args: str, ovn: str | OvnInstall | None = None) -> str:
     """Run ``ovn-sbctl --db=REMOTE ARGS...`` and return its output (raises on failure)."""
-    return _ctl("ovn-sbctl", remote, args)
+    return _ctl("ovn-sbctl", remote, args, ovn)
 
 
-def ovn_ic_nbctl(remote: str, *args: str) -> str:
+def ovn_ic_nbctl(remote: str, *args: str, ovn: str | OvnInstall | None = None) -> str:
     """Run ``ovn-ic-nbctl --db=REMOTE ARGS...`` and return its output (raises on failure)."""
-    return _ctl("ovn-ic-nbctl", remote, args)
+    return _ctl("ovn-ic-nbctl", remote, args, ovn)
 
 
-def ovn_ic_sbctl(remote: str, *args: str) -> str:
+def ovn_ic_sbctl(remote: str, *args: str, ovn: str | OvnInstall | None = None) -> str:
     """Run ``ovn-ic-sbctl --db=REMOTE ARGS...`` and return its output (raises on failure)."""
-    return _ctl("ovn-ic-sbctl", remote, args)
+    return _ctl("ovn-ic-sbctl", remote, args, ovn)
 
 
 def add_chassis(
@@ -595,6 +600,7 @@ def add_chassis(
     hostname: str | None = None,
     interconn: bool = True,
     other_config: Mapping[str, str] | None = None,
+    ovn: str | OvnInstall | None = None,
 ) -> None:
     """Register SB ``Chassis`` *name* as ``ovn-controller`` would, with its ``Encap`` rows.
 
@@ -632,10 +638,17 @@ def add_chassis(
         f"encaps=[{','.join(ids)}]",
         *(f"other_config:{k}={json.dumps(v)}" for k, v in sorted(config.items())),
     ]
-    ovn_sbctl(sb, *argv)
+    ovn_sbctl(sb, *argv, ovn=ovn)
 
 
-def bind_port(sb: str, logical_port: str, chassis: str, *, timeout: float = 10.0) -> None:
+def bind_port(
+    sb: str,
+    logical_port: str,
+    chassis: str,
+    *,
+    timeout: float = 10.0,
+    ovn: str | OvnInstall | None = None,
+) -> None:
     """Bind SB ``Port_Binding`` *logical_port* to *chassis*, as ``ovn-controller`` would.
 
     Waits (bounded) for ``ovn-northd`` to create the port binding first: a ``cr-<lrp>``
@@ -652,7 +665,7 @@ def bind_port(sb: str, logical_port: str, chassis: str, *, timeout: float = 10.0
         return bool(rows["Port_Binding"])
 
     wait_for(present, timeout=timeout, what=f"SB port binding {logical_port}")
-    ovn_sbctl(sb, "lsp-bind", logical_port, chassis)
+    ovn_sbctl(sb, "lsp-bind", logical_port, chassis, ovn=ovn)
 
 
 def wait_for(
@@ -729,8 +742,8 @@ def _query_argv(
         if columns is not None:
             op["columns"] = list(columns)
         ops.append(op)
-    client = require_binaries("ovsdb-client")["ovsdb-client"]
-    return [client, f"--timeout={_TOOL_TIMEOUT_S}", "query", remote, json.dumps([database, *ops])]
+    client = ovn_install(None).command("ovsdb-client")
+    return [*client, f"--timeout={_TOOL_TIMEOUT_S}", "query", remote, json.dumps([database, *ops])]
 
 
 def _parse_query(

@@ -41,7 +41,7 @@ import pytest
 from ovsdb_ic.testing.dataplane import Dataplane
 from ovsdb_ic.testing.deployment import IcDeployment
 from ovsdb_ic.testing.ovn import daemon_log_tails, sandbox_daemons
-from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server, schema_path
+from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server
 
 __all__ = [
     "dataplane",
@@ -96,19 +96,19 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
 @pytest.fixture
 def ic_nb_server(sandbox: Sandbox) -> Server:
     """A standalone OVN_IC_Northbound server (unix socket and loopback TCP)."""
-    return sandbox.start_server(schema_path("ic-nb"), name="ic-nb", tcp=True)
+    return sandbox.start_server("ic-nb", name="ic-nb", tcp=True)
 
 
 @pytest.fixture
 def ic_sb_server(sandbox: Sandbox) -> Server:
     """A standalone OVN_IC_Southbound server (unix socket and loopback TCP)."""
-    return sandbox.start_server(schema_path("ic-sb"), name="ic-sb", tcp=True)
+    return sandbox.start_server("ic-sb", name="ic-sb", tcp=True)
 
 
 @pytest.fixture
 def ic_sb_cluster(sandbox: Sandbox) -> Cluster:
     """A 3-member OVN_IC_Southbound Raft cluster whose members agree on a leader."""
-    return sandbox.start_cluster(schema_path("ic-sb"), name="ic-sb-cluster", size=3)
+    return sandbox.start_cluster("ic-sb", name="ic-sb-cluster", size=3)
 
 
 @pytest.fixture

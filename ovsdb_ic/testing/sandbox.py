@@ -41,6 +41,7 @@ from typing import Final, final
 import attrs
 
 from ovsdb_ic.errors import SandboxError
+from ovsdb_ic.testing.install import OvnInstall, ovn_install
 
 __all__ = [
     "DEBIAN_PACKAGES",
@@ -179,14 +180,18 @@ def schemas_dir() -> Path:
     return _SYSTEM_SCHEMA_DIR
 
 
-def schema_path(name: str) -> Path:
+def schema_path(name: str, *, ovn: str | OvnInstall | None = None) -> Path:
     """Resolve a schema *name* to its ``.ovsschema`` file.
 
     Accepted names (case-insensitive): ``ic-nb``, ``ic-sb``, ``nb``, ``sb``, the file
     names with or without ``.ovsschema`` (``ovn-ic-sb``), and the database names
-    (``OVN_IC_Southbound``). Raises :class:`~ovsdb_ic.errors.SandboxError` for an unknown
-    name or a missing file.
+    (``OVN_IC_Southbound``). *ovn*: the OVN release (``"25.03"``, an
+    :class:`~ovsdb_ic.testing.install.OvnInstall`); ``None`` means 23.03, the checkout's
+    ``schemas/``. Raises :class:`~ovsdb_ic.errors.SandboxError` for an unknown name or a
+    missing file.
     """
+    if ovn is not None:
+        return ovn_install(ovn).schema(name)
     key = _SCHEMA_ALIASES.get(name.lower())
     if key is None:
         raise SandboxError(
@@ -215,12 +220,12 @@ def schema_database_name(schema: str | os.PathLike[str]) -> str:
     return name
 
 
-def _resolve_schema(schema: str | os.PathLike[str]) -> Path:
+def _resolve_schema(schema: str | os.PathLike[str], ovn: OvnInstall | None = None) -> Path:
+    if isinstance(schema, str) and schema.lower() in _SCHEMA_ALIASES:
+        return schema_path(schema, ovn=ovn)
     path = Path(schema)
     if path.is_file():
         return path.resolve()
-    if isinstance(schema, str) and schema.lower() in _SCHEMA_ALIASES:
-        return schema_path(schema)
     raise SandboxError(f"schema {schema} is neither a file nor a known schema name")
 
 
@@ -658,7 +663,7 @@ class Server:
                 f"--ca-cert={self.ssl.ca_cert}",
             ]
         return [
-            self._sandbox._binary("ovsdb-server"),
+            *self._sandbox._binary("ovsdb-server"),
             str(self.db_path),
             *remotes,
             f"--unixctl={self.ctl_path}",
@@ -755,7 +760,7 @@ class Server:
         if self._stopped:
             raise SandboxError(f"server {self.name} is SIGSTOPped; it cannot answer {args}")
         argv = [
-            self._sandbox._binary("ovs-appctl"),
+            *self._sandbox._binary("ovs-appctl"),
             f"--timeout={max(1, math.ceil(timeout))}",
             "-t",
             str(self.ctl_path),
@@ -1039,6 +1044,11 @@ class Sandbox:
     ovsdb-server adds up to one second of randomness). *start_timeout*: how long to wait,
     in seconds, for a server to accept connections.
 
+    *ovn*: which OVN release to run, ``"23.03"`` (the default: the host's packages) or
+    ``"25.03"`` (the root ``./dev setup`` provisions), or an
+    :class:`~ovsdb_ic.testing.install.OvnInstall`. Every server, tool and daemon started
+    in the sandbox comes from it, and schema names (``"ic-sb"``) resolve to its schemas.
+
     *die_with_parent*: start the servers with a parent-death signal; ``None`` means
     "only when called from the main thread" (the signal fires when the *thread* that
     started the process exits).
@@ -1054,8 +1064,12 @@ class Sandbox:
         election_timer_ms: int = 1000,
         start_timeout: float = 10.0,
         die_with_parent: bool | None = None,
+        ovn: str | OvnInstall | None = None,
     ) -> None:
-        self._binaries = require_binaries()
+        #: The OVN release whose binaries and schemas this sandbox uses (see
+        #: :func:`~ovsdb_ic.testing.install.ovn_install`).
+        self.ovn = ovn_install(ovn)
+        self._binaries = self.ovn.require(*SANDBOX_BINARIES)
         if not 100 <= election_timer_ms <= 600_000:
             raise SandboxError("election_timer_ms must be between 100 and 600000")
         self._reaper = _Reaper()
@@ -1133,7 +1147,7 @@ class Sandbox:
 
     # -- internals used by Server ------------------------------------------------------
 
-    def _binary(self, name: str) -> str:
+    def _binary(self, name: str) -> list[str]:
         return self._binaries[name]
 
     def _launcher_prefix(self) -> list[str]:
@@ -1203,7 +1217,7 @@ class Sandbox:
         if not (unix or tcp):
             raise SandboxError("a server needs at least one of unix=True or tcp=True")
         self._claim_name(name)
-        path = _resolve_schema(schema)
+        path = _resolve_schema(schema, self.ovn)
         server = Server(
             self,
             name=name,
@@ -1215,7 +1229,7 @@ class Sandbox:
         )
         self._register(server)
         _run_tool(
-            [self._binary("ovsdb-tool"), "create", str(server.db_path), str(path)],
+            [*self._binary("ovsdb-tool"), "create", str(server.db_path), str(path)],
             cwd=self.path,
             what=f"creating database {name}",
         )
@@ -1252,7 +1266,7 @@ class Sandbox:
             raise SandboxError(f"a cluster named {name!r} already exists in this sandbox")
         for member_name in names:
             self._claim_name(member_name)
-        path = _resolve_schema(schema)
+        path = _resolve_schema(schema, self.ovn)
         database = schema_database_name(path)
         ports = _free_tcp_ports(size, self._ports)
         self._ports.update(ports)
@@ -1275,7 +1289,7 @@ class Sandbox:
         assert first.raft_address is not None
         _run_tool(
             [
-                tool,
+                *tool,
                 f"--election-timer={timer}",
                 "create-cluster",
                 str(first.db_path),
@@ -1289,7 +1303,7 @@ class Sandbox:
             assert member.raft_address is not None
             _run_tool(
                 [
-                    tool,
+                    *tool,
                     "join-cluster",
                     str(member.db_path),
                     database,
