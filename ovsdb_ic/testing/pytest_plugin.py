@@ -18,18 +18,26 @@ Fixtures (all function-scoped, each test gets fresh servers):
 ``ic_deployment``
     An :class:`~ovsdb_ic.testing.IcDeployment`: IC-NB, a 3-member IC-SB cluster, and NB
     and SB servers for availability zones ``az1`` and ``az2``.
+``ovn_version``
+    Parametrized over :data:`~ovsdb_ic.testing.install.OVN_VERSIONS` (``"23.03"``,
+    ``"25.03"``; test ids ``ovn-23.03``, ``ovn-25.03``): a test using it, or a fixture
+    below built on it, runs once per OVN release.
+``ovn_sandbox``
+    Like ``sandbox``, running the OVN release of ``ovn_version``.
 ``ovn_deployment``
     An :class:`~ovsdb_ic.testing.IcDeployment` with real ``ovn-northd`` per AZ: IC-NB, a
     1-member IC-SB cluster, NB, SB and ``ovn-northd`` for ``az1`` and ``az2``, and no IC
-    agent yet (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``).
+    agent yet (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``); in
+    ``ovn_sandbox``, so once per OVN release.
 ``dataplane``
     A :class:`~ovsdb_ic.testing.dataplane.Dataplane` in the ``sandbox``: add chassis
     (``ovs-vswitchd`` and ``ovn-controller`` in network namespaces) and Pods that ping.
     Needs root; its daemons' logs are attached to a failed test's report, and closing
     the sandbox removes its namespaces.
 
-When the OVS binaries are missing, the fixtures raise
-:class:`~ovsdb_ic.errors.SandboxError` (the test errors out; it is never skipped).
+When the OVS binaries (or, for 25.03, the root ``./dev setup`` builds) are missing, the
+fixtures raise :class:`~ovsdb_ic.errors.SandboxError` (the test errors out; it is never
+skipped).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import pytest
 
 from ovsdb_ic.testing.dataplane import Dataplane
 from ovsdb_ic.testing.deployment import IcDeployment
+from ovsdb_ic.testing.install import OVN_VERSIONS
 from ovsdb_ic.testing.ovn import daemon_log_tails, sandbox_daemons
 from ovsdb_ic.testing.sandbox import Cluster, Sandbox, Server
 
@@ -50,6 +59,8 @@ __all__ = [
     "ic_sb_cluster",
     "ic_sb_server",
     "ovn_deployment",
+    "ovn_sandbox",
+    "ovn_version",
     "sandbox",
 ]
 
@@ -73,10 +84,8 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture
-def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    """A fresh :class:`~ovsdb_ic.testing.Sandbox`, closed after the test."""
-    box = Sandbox()
+def _sandbox(request: pytest.FixtureRequest, ovn: str | None) -> Iterator[Sandbox]:
+    box = Sandbox(ovn=ovn)
     try:
         yield box
     finally:
@@ -91,6 +100,25 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
                 )
         finally:
             box.close()
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A fresh :class:`~ovsdb_ic.testing.Sandbox` (OVN 23.03), closed after the test."""
+    yield from _sandbox(request, None)
+
+
+@pytest.fixture(params=OVN_VERSIONS, ids=[f"ovn-{v}" for v in OVN_VERSIONS])
+def ovn_version(request: pytest.FixtureRequest) -> str:
+    """Each OVN release the sandbox can run, in turn: ``"23.03"``, ``"25.03"``."""
+    version: str = request.param
+    return version
+
+
+@pytest.fixture
+def ovn_sandbox(request: pytest.FixtureRequest, ovn_version: str) -> Iterator[Sandbox]:
+    """A fresh :class:`~ovsdb_ic.testing.Sandbox` running OVN *ovn_version*."""
+    yield from _sandbox(request, ovn_version)
 
 
 @pytest.fixture
@@ -118,10 +146,10 @@ def ic_deployment(sandbox: Sandbox) -> IcDeployment:
 
 
 @pytest.fixture
-def ovn_deployment(sandbox: Sandbox) -> IcDeployment:
+def ovn_deployment(ovn_sandbox: Sandbox) -> IcDeployment:
     """IC-NB, a 1-member IC-SB cluster, and NB, SB and ``ovn-northd`` for ``az1`` and
     ``az2``; no IC agent (start one with ``start_ovn_ic(az)`` or ``start_engine(az)``)."""
-    return IcDeployment.start(sandbox, ic_sb_size=1, northd=True)
+    return IcDeployment.start(ovn_sandbox, ic_sb_size=1, northd=True)
 
 
 @pytest.fixture

@@ -230,18 +230,20 @@ def configure_az(deployment: IcDeployment, az: str, index: int) -> None:
     zone = deployment.azs[az]
     ovn_nbctl(
         zone.nb.remote, "init", "--", "set", "NB_Global", ".", f"name={az}",
-        "options:ic-route-adv=true", "options:ic-route-learn=true",
+        "options:ic-route-adv=true", "options:ic-route-learn=true", ovn=deployment.ovn,
     )  # fmt: skip
-    add_chassis(zone.sb.remote, f"gw-{az}", encaps=[("geneve", f"192.168.0.{index}")])
+    add_chassis(
+        zone.sb.remote, f"gw-{az}", encaps=[("geneve", f"192.168.0.{index}")], ovn=deployment.ovn
+    )
 
 
-def test_deployment_runs_northd_and_ovn_ic_per_az(sandbox: Sandbox) -> None:
-    deployment = IcDeployment.start(sandbox, ic_sb_size=1, northd=True, agents="ovn-ic")
+def test_deployment_runs_northd_and_ovn_ic_per_az(ovn_sandbox: Sandbox) -> None:
+    deployment = IcDeployment.start(ovn_sandbox, ic_sb_size=1, northd=True, agents="ovn-ic")
     assert set(deployment.northd) == set(deployment.agents) == {"az1", "az2"}
     assert {d.kind for d in deployment.agents.values()} == {"ovn-ic"}
     for i, az in enumerate(deployment.azs, 1):
         configure_az(deployment, az, i)
-    ovn_ic_nbctl(deployment.ic_nb.remote, "ts-add", "ts1")
+    ovn_ic_nbctl(deployment.ic_nb.remote, "ts-add", "ts1", ovn=deployment.ovn)
     state = deployment.settle()
     assert state.availability_zones == {"az1", "az2"}
     assert {(g.name, g.availability_zone) for g in state.gateways} == {
