@@ -77,9 +77,22 @@ def test_installed_console_script_help_lists_demo() -> None:
     _assert_help_lists_demo(result)
 
 
-def test_schemas_directory_holds_the_four_schemas() -> None:
-    found = sorted(p.name for p in SCHEMAS.glob("*.ovsschema"))
+# The OVN releases whose schemas schemas/ holds: 23.03 at the top, newer ones in a
+# directory named after the release, with the package versions they came from.
+SCHEMA_RELEASES = {
+    "": ("23.03.1-1~deb12u2", {"1.0.0", "1.1.1", "7.0.0", "20.27.0"}),
+    "25.03/": ("25.03.0-1", {"1.2.0", "1.3.0", "7.11.0", "20.41.0"}),
+}
+
+
+@pytest.mark.parametrize("subdir", SCHEMA_RELEASES)
+def test_schemas_directory_holds_the_four_schemas(subdir: str) -> None:
+    found = sorted(p.name for p in (SCHEMAS / subdir).glob("*.ovsschema"))
     assert found == sorted(SCHEMA_FILES)
+    versions = {json.loads((SCHEMAS / subdir / f).read_text())["version"] for f in SCHEMA_FILES}
+    assert versions == SCHEMA_RELEASES[subdir][1]
+    readme = (SCHEMAS / "README.md").read_text(encoding="utf-8")
+    assert SCHEMA_RELEASES[subdir][0] in readme
 
 
 def _readme_row(readme: str, file: str) -> str:
@@ -88,7 +101,7 @@ def _readme_row(readme: str, file: str) -> str:
     return rows[0]
 
 
-@pytest.mark.parametrize("file", SCHEMA_FILES)
+@pytest.mark.parametrize("file", [d + f for d in SCHEMA_RELEASES for f in SCHEMA_FILES])
 def test_schemas_readme_describes_the_file(file: str) -> None:
     readme = (SCHEMAS / "README.md").read_text(encoding="utf-8")
     data = (SCHEMAS / file).read_bytes()
@@ -110,6 +123,14 @@ def test_dev_script_installs_the_packages_the_sandbox_names() -> None:
     assert match, "OVN_PACKAGES=(...) not found in ./dev"
     assert tuple(match.group(1).split()) == DEBIAN_PACKAGES
     assert (ROOT / "dev").stat().st_mode & 0o111, "./dev must be executable"
+
+
+def test_dev_script_provisions_the_25_03_root_the_sandbox_uses() -> None:
+    from ovsdb_ic.testing.install import DEFAULT_25_03_ROOT, ROOT_25_03_ENV
+
+    dev = (ROOT / "dev").read_text(encoding="utf-8")
+    assert f'OVN_2503_ROOT="${{{ROOT_25_03_ENV}:-{DEFAULT_25_03_ROOT}}}"' in dev
+    assert re.search(r"^    provision_ovn_2503$", dev, re.M), "setup must provision the root"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
