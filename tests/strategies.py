@@ -65,20 +65,24 @@ _EXTRA_CHARS = 6
 """How much longer than their minimum length generated strings may be."""
 
 
-def schema_json(name: str) -> dict[str, Any]:
-    """The raw JSON of the schema of database ``name`` (a fresh copy each call)."""
-    return json.loads((SCHEMA_DIR / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
+def schema_json(name: str, release: str = "") -> dict[str, Any]:
+    """The raw JSON of the schema of database ``name`` (a fresh copy each call).
+
+    *release*: ``""`` for the OVN 23.03 schemas at the top of ``schemas/``, ``"25.03"``
+    for ``schemas/25.03`` (the typed models are generated from those)."""
+    path = SCHEMA_DIR / release / SCHEMA_FILES[name]
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @functools.cache
-def schemas() -> dict[str, DatabaseSchema]:
+def schemas(release: str = "") -> dict[str, DatabaseSchema]:
     """The four schemas, parsed, keyed by database name (in :data:`SCHEMA_FILES` order)."""
-    return {name: parse_schema(schema_json(name)) for name in SCHEMA_FILES}
+    return {name: parse_schema(schema_json(name, release)) for name in SCHEMA_FILES}
 
 
-def schema(name: str) -> DatabaseSchema:
+def schema(name: str, release: str = "") -> DatabaseSchema:
     """The parsed schema of database ``name``."""
-    return schemas()[name]
+    return schemas(release)[name]
 
 
 @functools.cache

@@ -24,7 +24,7 @@ import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final, final
+from typing import Any, Final, Literal, final
 
 import attrs
 import trio
@@ -54,6 +54,7 @@ from ovsdb_ic.errors import (
     WaitTimedOutError,
 )
 from ovsdb_ic.models.mapping import check_compatible, models_module
+from ovsdb_ic.models.releases import newest_release, ovn_releases
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
@@ -257,6 +258,34 @@ class Client:
         result = await self.request("echo", list(params))
         return list(result)
 
+    @property
+    def schema_version(self) -> str | None:
+        """The version of the server's schema of our database (``schema.version``,
+        e.g. ``"1.3.0"`` for an OVN 25.03 IC-SB), or ``None`` before the first
+        connection or without ``database=``."""
+        return None if self.schema is None else self.schema.version
+
+    @property
+    def ovn_release(self) -> str | None:
+        """The OVN release the server's schema version belongs to: the newest release
+        (``"23.03"``, ``"25.03"``...) whose schema of our database is that version or
+        older (see :mod:`ovsdb_ic.models.releases`); ``None`` when unknown.
+
+        Several releases can share one schema version (IC-NB 1.0.0 is 22.03 to 23.09):
+        :attr:`ovn_releases` lists them all.
+        """
+        if self.schema is None:
+            return None
+        return newest_release(self.schema.name, self.schema.version)
+
+    @property
+    def ovn_releases(self) -> tuple[str, ...]:
+        """Every OVN release that ships the server's exact schema version of our
+        database (empty when none known does)."""
+        if self.schema is None:
+            return ()
+        return ovn_releases(self.schema.name, self.schema.version)
+
     async def list_dbs(self) -> list[str]:
         """The names of the databases the server has."""
         return [str(d) for d in await self.request("list_dbs", [])]
@@ -418,19 +447,34 @@ class Client:
         tables: Sequence[str] | Mapping[str, Sequence[str] | None],
         *,
         schema: DatabaseSchema | None = None,
+        missing: Literal["error", "skip"] = "error",
     ) -> LiveReplica:
         """Keep a :class:`~ovsdb_ic.replica.Replica` of ``tables`` current.
 
         ``tables`` names tables (all columns) or maps them to column lists.
         Returns once the initial copy is applied; the replica then follows
         every server transaction, across reconnects, until the client closes.
+
+        A table or column the server's schema lacks is never monitored. With
+        ``missing="error"`` (the default) naming one raises
+        :class:`~ovsdb_ic.errors.LocalProtocolError`; with ``missing="skip"`` it is
+        left out of the request and the replica (an older OVN's server: typed rows
+        then read it as its default, see :func:`~ovsdb_ic.models.to_model`).
         """
         schema = schema or self.schema
         if schema is None:
             raise ConfigError("database", None, "replicate needs connect(database=...) or schema=")
         if self._nursery is None:
             raise ConfigError("client", None, "replicate needs a client opened by connect()")
-        spec = dict(tables) if isinstance(tables, Mapping) else {t: None for t in tables}
+        spec: dict[str, Sequence[str] | None] = (
+            dict(tables) if isinstance(tables, Mapping) else dict.fromkeys(tables)
+        )
+        if missing == "skip":
+            spec = {
+                t: None if cols is None else [c for c in cols if c in schema.tables[t].columns]
+                for t, cols in spec.items()
+                if t in schema.tables
+            }
         replica = Replica(schema, spec)
         mon = await self.monitor(replica.monitor_requests(), schema=schema)
         live = LiveReplica(replica, mon)

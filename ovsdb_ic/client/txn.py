@@ -25,7 +25,7 @@ import attrs
 
 from ovsdb_ic.errors import LocalProtocolError
 from ovsdb_ic.models.base import Model
-from ovsdb_ic.models.mapping import to_row
+from ovsdb_ic.models.mapping import server_row, to_row
 from ovsdb_ic.replica import Row
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.data import NamedUUID
@@ -79,8 +79,12 @@ class Txn:
 
     def insert(self, row: Model, **references: NamedUUID | uuid_module.UUID) -> NamedUUID:
         """Insert a model instance; keyword arguments override columns (for references
-        to rows inserted by this same transaction). Returns the row's NamedUUID."""
-        values = to_row(row)
+        to rows inserted by this same transaction). Returns the row's NamedUUID.
+
+        Columns the server's schema lacks (an older OVN than the models') are left out
+        when they hold their default; another value raises
+        :class:`~ovsdb_ic.errors.SchemaError` naming ``Table.column``."""
+        values = server_row(type(row), to_row(row), self.schema)
         for column, value in references.items():
             if column not in values:
                 raise LocalProtocolError(f"{row.__table__} has no column {column!r}")

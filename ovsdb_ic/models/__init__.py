@@ -18,16 +18,20 @@ from ovsdb_ic.models.mapping import (
     MODULES,
     ModelModule,
     check_compatible,
+    has_default,
     model_for,
     model_schema,
     models_module,
+    server_row,
     to_model,
     to_row,
 )
+from ovsdb_ic.models.releases import OVN_SCHEMA_VERSIONS, newest_release, ovn_releases
 
 __all__ = [
     "EMPTY_MAP",
     "MODULES",
+    "OVN_SCHEMA_VERSIONS",
     "ZERO_UUID",
     "FrozenMap",
     "Model",
@@ -35,9 +39,13 @@ __all__ = [
     "check_compatible",
     "frozen_map",
     "frozen_set",
+    "has_default",
     "model_for",
     "model_schema",
     "models_module",
+    "newest_release",
+    "ovn_releases",
+    "server_row",
     "to_model",
     "to_row",
 ]

@@ -1,4 +1,4 @@
-"""Generate the typed model modules from the schemas in ``schemas/``.
+"""Generate the typed model modules from the newest schemas in ``schemas/`` (``schemas/25.03``).
 
 Run ``python -m ovsdb_ic.models.generate`` after changing a schema: it rewrites
 ``ovsdb_ic/models/{ic_nb,ic_sb,nb,sb}.py`` (and the documentation snapshot
@@ -73,8 +73,11 @@ DATABASES: Final = {
 }
 """Database name -> (schema file / manual page stem, generated module name)."""
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
-"""The ``schemas/`` directory of the checkout."""
+_REPO: Final = Path(__file__).resolve().parents[2]
+SCHEMA_DIR: Final = _REPO / "schemas" / "25.03"
+"""The newest schemas of the checkout (``schemas/25.03``, OVN 25.03): the models cover
+every table and column of the newest OVN and still read and write older servers (see
+docs/models.md, "Servers with another schema version")."""
 OUT_DIR: Final = Path(__file__).resolve().parent
 """Where the generated modules go (this package)."""
 MAN_DIR: Final = Path("/usr/share/man/man5")
@@ -825,9 +828,10 @@ def render_all(
     files: dict[str, str] = {}
     for name, (schema, raw) in loaded.items():
         stem, module = DATABASES[name]
-        files[f"{module}.py"] = render_module(
-            schema, docs.get(name), f"schemas/{stem}.ovsschema", raw
-        )
+        where = schema_dir.resolve()
+        label = where.relative_to(_REPO).as_posix() if where.is_relative_to(_REPO) else "schemas"
+        source = f"{label}/{stem}.ovsschema"
+        files[f"{module}.py"] = render_module(schema, docs.get(name), source, raw)
     snap = {name: docs[name].to_json() for name in schemas if name in docs}
     files[SNAPSHOT.name] = json.dumps(snap, indent=1, sort_keys=True) + "\n"
     return files

@@ -8,8 +8,10 @@ generated modules (:mod:`ovsdb_ic.models.ic_nb`, ``ic_sb``, ``nb``, ``sb``).
 * :func:`to_model` builds an instance from a row, :func:`to_row` goes back;
 * :func:`check_compatible` compares the schema a server announces with the one the
   models were generated from: unknown server columns are ignored, columns the server
-  lacks read as empty when they may be empty, and anything else raises
-  :class:`~ovsdb_ic.errors.SchemaError` naming ``Table.column``.
+  lacks read as their default (the column's OVSDB default) when the model has one, and
+  anything else raises :class:`~ovsdb_ic.errors.SchemaError` naming ``Table.column``;
+* :func:`server_row` drops, from a row about to be written, the columns an (older)
+  server lacks, and refuses a non-default value for one of them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import sys
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any, Final, Protocol, TypeVar
 from uuid import UUID
+
+import attrs
 
 from ovsdb_ic.errors import LocalProtocolError, SchemaError
 from ovsdb_ic.models.base import FrozenMap, Model
@@ -36,6 +39,8 @@ __all__ = [
     "to_model",
     "to_row",
     "check_compatible",
+    "has_default",
+    "server_row",
 ]
 
 M = TypeVar("M", bound=Model)
@@ -116,14 +121,27 @@ _Plan = tuple[tuple[str, str, bool], ...]
 _PLANS: dict[type[Any], _Plan] = {}
 
 
+@functools.cache
+def _defaults(cls: type[Any]) -> dict[str, Any]:
+    """Attribute -> default value, for the fields of *cls* that have one."""
+    return {f.name: f.default for f in attrs.fields(cls) if f.default is not attrs.NOTHING}
+
+
+def has_default(cls: type[Model], column: str) -> bool:
+    """Whether *column* of model *cls* has a default value (the column's OVSDB default,
+    when that is a valid value): a row without it, e.g. from an older server that lacks
+    the column, reads as that default."""
+    attr = dict(zip(cls.__columns__, cls.__fields__, strict=True)).get(column)
+    return attr is not None and attr in _defaults(cls)
+
+
 def _plan(cls: type[Model]) -> _Plan:
     """(column, attribute, may be absent) for each column of *cls*, cached."""
     plan = _PLANS.get(cls)
     if plan is None:
-        module = sys.modules[cls.__module__]
-        table = model_schema(module).table(cls.__table__)
+        defaults = _defaults(cls)
         plan = tuple(
-            (column, attr, table.columns[column].type.min == 0)
+            (column, attr, attr in defaults)
             for column, attr in zip(cls.__columns__, cls.__fields__, strict=True)
         )
         _PLANS[cls] = plan
@@ -133,10 +151,12 @@ def _plan(cls: type[Model]) -> _Plan:
 def to_model(cls: type[M], uuid: UUID, row: Mapping[str, Any]) -> M:
     """Build a *cls* instance from a wire row (``{column: Python value}``).
 
-    Columns the model does not know are ignored. A column missing from *row* reads as
-    its empty value (``None``, empty set or map) when the column may be empty; a
-    missing column that may not be empty (scalars, sets and maps with ``min`` 1)
-    raises :class:`~ovsdb_ic.errors.SchemaError` naming ``Table.column``.
+    Columns the model does not know are ignored. A column missing from *row* (not
+    monitored, or lacking from an older server's schema) reads as its default: the
+    column's OVSDB default (``""``, ``0``, ``False``, ``None``, empty set or map). A
+    missing column without a valid default (an enum without ``""``, a reference that
+    may not be empty...) raises :class:`~ovsdb_ic.errors.SchemaError` naming
+    ``Table.column``.
     """
     kwargs: dict[str, Any] = {"uuid": uuid}
     for column, attr, may_be_empty in _PLANS.get(cls) or _plan(cls):
@@ -146,7 +166,8 @@ def to_model(cls: type[M], uuid: UUID, row: Mapping[str, Any]) -> M:
             raise SchemaError(
                 f"{cls.__table__}.{column}",
                 f"the row has no value for required column {column!r} of "
-                f"{cls.__database__} (does the server's schema lack it?)",
+                f"{cls.__database__}, which has no default (does the server's schema "
+                "lack it?)",
             )
     return cls(**kwargs)
 
@@ -174,6 +195,45 @@ def to_row(instance: Model, columns: Iterable[str] | None = None) -> dict[str, A
     for column, attr in pairs:
         value = getattr(instance, attr)
         out[column] = value.to_dict() if type(value) is FrozenMap else value
+    return out
+
+
+def server_row(
+    cls: type[Model], values: Mapping[str, Any], server: DatabaseSchema
+) -> dict[str, Any]:
+    """*values* (a row of model *cls*, as :func:`to_row` makes it) without the columns
+    the *server*'s schema lacks, so that a row of the newest models can be written to an
+    older server: a column the server lacks is never sent.
+
+    A column the server lacks may only hold its default (the model's, e.g. ``0`` for a
+    25.03-only integer column); any other value raises
+    :class:`~ovsdb_ic.errors.SchemaError` with ``path`` ``Table.column`` naming the
+    server's schema version, since dropping it would lose data silently.
+    """
+    table = server.tables.get(cls.__table__)
+    if table is None:
+        raise SchemaError(
+            cls.__table__,
+            f"the server's {server.name} {server.version} has no table {cls.__table__}",
+        )
+    attrs_of = dict(zip(cls.__columns__, cls.__fields__, strict=True))
+    defaults = _defaults(cls)
+    out: dict[str, Any] = {}
+    for column, value in values.items():
+        if column in table.columns:
+            out[column] = value
+            continue
+        attr = attrs_of.get(column)
+        if attr is None:
+            out[column] = value  # not a model column: let the wire layer name it
+            continue
+        if attr in defaults and value == defaults[attr]:
+            continue
+        raise SchemaError(
+            f"{cls.__table__}.{column}",
+            f"the server's {server.name} {server.version} has no column {column!r}; "
+            f"it can only be left at its default {defaults.get(attr)!r}, not {value!r}",
+        )
     return out
 
 
@@ -220,8 +280,9 @@ def check_compatible(
     those tables (default: every table of the models). For each checked table and
     each model column:
 
-    * a column the server lacks is fine when it may be empty (it reads as ``None``,
-      an empty set or an empty map: a warning says so); when it may not be empty,
+    * a column the server lacks (an older OVN) is fine when the model gives it a
+      default (it reads as that default, ``""``, ``0``, ``None``, empty set or map, and
+      :func:`server_row` never sends it: a warning says so); when it has no default,
       :class:`~ovsdb_ic.errors.SchemaError` is raised with ``path`` ``Table.column``;
     * a column whose server type holds other atoms, or a different shape (a set where
       the model has one value, one optional value where the model needs one), raises
@@ -234,6 +295,7 @@ def check_compatible(
     """
     module = _module_of(models)
     ours = model_schema(module)
+    classes = module.MODELS
     if server.name != ours.name:
         raise SchemaError("name", f"the server's database is {server.name}, the models' "
                                   f"{ours.name}")
@@ -257,8 +319,12 @@ def check_compatible(
             where = f"{tname}.{cname}"
             scol = stable.columns.get(cname)
             if scol is None:
-                if ocol.type.min == 0:
-                    warnings.append(f"{where}: the server has no such column; it reads as empty")
+                cls = classes.get(tname)
+                if ocol.type.min == 0 or (cls is not None and has_default(cls, cname)):
+                    warnings.append(
+                        f"{where}: the server has no such column; it reads as "
+                        + ("empty" if ocol.type.min == 0 else "its default")
+                    )
                     continue
                 raise SchemaError(
                     where,
