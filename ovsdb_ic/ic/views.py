@@ -28,7 +28,7 @@ from ovsdb_ic.ic.requirements import (
     database_key,
     install_indexes,
 )
-from ovsdb_ic.models import Model, to_model
+from ovsdb_ic.models import Model, has_default, to_model
 from ovsdb_ic.models import ic_nb as inb
 from ovsdb_ic.models import ic_sb as isb
 from ovsdb_ic.replica import Index, IndexColumn, Replica, Row, TableView
@@ -309,7 +309,13 @@ class Interconnection:
                 replica.schema.name, name, "the replica does not hold this table"
             )
         view = replica.table(name)
-        lacking = [c for c in cls.__columns__ if c not in view.columns]
+        # A column the server's schema lacks (an older OVN than the models') reads as
+        # its default, when it has one; every other model column must be held.
+        server_columns = replica.schema.tables[name].columns
+        lacking = [
+            c for c in cls.__columns__
+            if c not in view.columns and (c in server_columns or not has_default(cls, c))
+        ]
         if lacking:
             raise MissingRequirementError(
                 replica.schema.name, name,

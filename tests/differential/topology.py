@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from ovsdb_ic.testing import IcDeployment, Sandbox
 from ovsdb_ic.testing.deployment import AgentKind
+from ovsdb_ic.testing.install import OvnInstall
 from ovsdb_ic.testing.ovn import (
     IcState,
     add_chassis,
@@ -85,6 +86,8 @@ class TsPort:
     route_table: str = ""
     gateway: str | None = None
     bind: bool = True
+    route_tag: str = ""
+    route_filter_tag: str = ""
 
 
 @attrs.frozen
@@ -201,6 +204,8 @@ def ts_port(
     route_table: str = "",
     bind: bool = True,
     networks: tuple[str, ...] | None = None,
+    route_tag: str = "",
+    route_filter_tag: str = "",
 ) -> TsPort:
     """Router ``r`` of zone ``a`` on transit switch *ts* (index *ts_index*), dual-stack
     unless *networks* says otherwise."""
@@ -214,6 +219,8 @@ def ts_port(
         route_table=route_table,
         gateway=gateway,
         bind=bind,
+        route_tag=route_tag,
+        route_filter_tag=route_filter_tag,
     )
 
 
@@ -242,6 +249,11 @@ def zone_nb_commands(zone: Zone) -> list[str]:
             if tp.route_table:
                 table = f"options:route_table={_q(tp.route_table)}"
                 cmds.append(["set", "Logical_Router_Port", tp.lrp, table])
+            # OVN 25.03's route tags (a 23.03 ovn-ic ignores them).
+            for key, tag in (("ic-route-tag", tp.route_tag),
+                             ("ic-route-filter-tag", tp.route_filter_tag)):  # fmt: skip
+                if tag:
+                    cmds.append(["set", "Logical_Router_Port", tp.lrp, f"options:{key}={_q(tag)}"])
             if tp.gateway is not None:
                 cmds.append(["lrp-set-gateway-chassis", tp.lrp, tp.gateway, "100"])
         for route in router.routes:
@@ -259,9 +271,10 @@ def zone_nb_commands(zone: Zone) -> list[str]:
     return argv
 
 
-def apply_zone(zone: Zone, nb: str, sb: str) -> None:
-    """Configure *zone*'s NB (options, routers, routes) and SB (chassis)."""
-    ovn_nbctl(nb, *zone_nb_commands(zone))
+def apply_zone(zone: Zone, nb: str, sb: str, ovn: OvnInstall | None = None) -> None:
+    """Configure *zone*'s NB (options, routers, routes) and SB (chassis), with the tools
+    of OVN release *ovn* (default 23.03)."""
+    ovn_nbctl(nb, *zone_nb_commands(zone), ovn=ovn)
     for chassis in zone.chassis:
         add_chassis(
             sb,
@@ -269,16 +282,17 @@ def apply_zone(zone: Zone, nb: str, sb: str) -> None:
             encaps=[(chassis.encap_type, chassis.encap_ip)],
             hostname=chassis.hostname or chassis.name,
             interconn=chassis.interconn,
+            ovn=ovn,
         )
 
 
-def apply_transit_switches(topology: Topology, ic_nb: str) -> None:
+def apply_transit_switches(topology: Topology, ic_nb: str, ovn: OvnInstall | None = None) -> None:
     """Create the transit switches in IC-NB."""
     argv: list[str] = []
     for ts in topology.transit_switches:
         argv += [*(["--"] if argv else []), "ts-add", ts]
     if argv:
-        ovn_ic_nbctl(ic_nb, *argv)
+        ovn_ic_nbctl(ic_nb, *argv, ovn=ovn)
 
 
 def _nb_transit_switches(nb: str) -> set[str]:
@@ -315,7 +329,9 @@ def wait_agents_started(topology: Topology, ic_sb: str, nbs: Mapping[str, str]) 
         )
 
 
-def attach_ts_ports(zone: Zone, nb: str, sb: str, *, timeout: float = 20.0) -> None:
+def attach_ts_ports(
+    zone: Zone, nb: str, sb: str, *, timeout: float = 20.0, ovn: OvnInstall | None = None
+) -> None:
     """Once the agent created the transit switches in *zone*'s NB, add the router-type
     LSPs on them, then bind each ``cr-<lrp>`` to its gateway chassis."""
     needed = {tp.ts for r in zone.routers for tp in r.ts_ports}
@@ -336,11 +352,11 @@ def attach_ts_ports(zone: Zone, nb: str, sb: str, *, timeout: float = 20.0) -> N
                 "--", "lsp-set-options", tp.lsp, f"router-port={tp.lrp}",
             ]  # fmt: skip
             argv += [*(["--"] if argv else []), *cmd]
-    ovn_nbctl(nb, *argv)
+    ovn_nbctl(nb, *argv, ovn=ovn)
     for router in zone.routers:
         for tp in router.ts_ports:
             if tp.gateway is not None and tp.bind:
-                bind_port(sb, f"cr-{tp.lrp}", tp.gateway, timeout=timeout)
+                bind_port(sb, f"cr-{tp.lrp}", tp.gateway, timeout=timeout, ovn=ovn)
 
 
 def build(
@@ -351,10 +367,11 @@ def build(
     """Build *topology* in *deployment* (whose AZ names are the zones' names), starting
     ``ovn-northd`` (unless running) and the IC agent of each zone (*agents*: one kind for
     all, or per zone name)."""
+    ovn = deployment.ovn
     for zone in topology.zones:
         az = deployment.azs[zone.name]
-        apply_zone(zone, az.nb.remote, az.sb.remote)
-    apply_transit_switches(topology, deployment.ic_nb.remote)
+        apply_zone(zone, az.nb.remote, az.sb.remote, ovn)
+    apply_transit_switches(topology, deployment.ic_nb.remote, ovn)
     for zone in topology.zones:
         if zone.name not in deployment.northd:
             deployment.start_northd(zone.name)
@@ -367,7 +384,7 @@ def build(
     )
     for zone in topology.zones:
         az = deployment.azs[zone.name]
-        attach_ts_ports(zone, az.nb.remote, az.sb.remote)
+        attach_ts_ports(zone, az.nb.remote, az.sb.remote, ovn=ovn)
 
 
 def run_topology(
@@ -377,11 +394,14 @@ def run_topology(
     quiet: float = 1.0,
     timeout: float = 30.0,
     then: Callable[[IcDeployment, IcState], T] | None = None,
+    ovn: str | None = None,
 ) -> IcState | T:
-    """Start a fresh deployment (IC-SB: a 1-member cluster), build *topology* with
-    *agents*, settle, and return the state (or ``then(deployment, state)``, called
-    before the deployment is torn down). Errors carry the daemons' and servers' logs."""
-    with Sandbox() as box:
+    """Start a fresh deployment (IC-SB: a 1-member cluster) of OVN release *ovn*
+    (default 23.03: servers, ``ovn-northd``, the C ``ovn-ic`` and the tools), build
+    *topology* with *agents*, settle, and return the state (or ``then(deployment,
+    state)``, called before the deployment is torn down). Errors carry the daemons' and
+    servers' logs."""
+    with Sandbox(ovn=ovn) as box:
         try:
             deployment = IcDeployment.start(box, azs=topology.az_names, ic_sb_size=1)
             build(deployment, topology, agents)
@@ -390,7 +410,7 @@ def run_topology(
                 return then(deployment, state)
             return state
         except BaseException as exc:
-            exc.add_note(f"topology {topology.name}, agents {agents}")
+            exc.add_note(f"topology {topology.name}, agents {agents}, OVN {box.ovn.version}")
             exc.add_note(daemon_log_tails(box, 15))
             raise
 
