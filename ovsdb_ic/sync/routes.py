@@ -64,11 +64,13 @@ from ovsdb_ic.sync.addr import (
     parse_mac,
 )
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 from ovsdb_ic.wire.data import NamedUUID, parse_uuid
 
 __all__ = [
     "LEARNED_ROUTE_KEY",
     "REQUIREMENTS",
+    "ROUTE_TAG_KEY",
     "RouteCache",
     "RouteFilters",
     "RouteInfo",
@@ -78,6 +80,8 @@ __all__ = [
 
 LEARNED_ROUTE_KEY: Final = "ic-learned-route"
 """The ``external_ids`` key marking an NB static route as learned (value: IC-SB Route uuid)."""
+ROUTE_TAG_KEY: Final = "ic-route-tag"
+"""The IC-SB ``Route.external_ids`` key (and TS LRP option) of a route tag (OVN 25.03)."""
 
 _TS_KEY: Final = "interconn-ts"
 _ORIGIN_RANK: Final = {"connected": 0, "static": 1}
@@ -90,7 +94,7 @@ REQUIREMENTS: Final = Requirements(
     tables={
         "nb": {
             "NB_Global": ("name", "options"),
-            "Logical_Router": ("name", "ports", "static_routes"),
+            "Logical_Router": ("name", "ports", "static_routes", "options"),
             "Logical_Router_Port": ("name", "mac", "networks", "options"),
             "Logical_Router_Static_Route": (
                 "ip_prefix", "nexthop", "route_table", "policy", "options", "external_ids",
@@ -217,9 +221,10 @@ class RouteOptions:
 _LearnKey: TypeAlias = tuple[int, int, int, int, int, str, str]
 # An IC-SB row's unique key within this AZ: (transit_switch, route_table, ip_prefix, nexthop)
 _AdKey: TypeAlias = tuple[str, str, str, str]
-# One advertisement: (origin rank, lr uuid int, nb uuid int, origin, nb uuid, lr-id); the
-# smallest wins a key: connected beats static, then the lowest router and NB uuid (ECMP).
-_Ad: TypeAlias = tuple[int, int, int, str, uuid.UUID, str]
+# One advertisement: (origin rank, lr uuid int, nb uuid int, origin, nb uuid, lr-id, route
+# tag); the smallest wins a key: connected beats static, then the lowest router and NB uuid
+# (ECMP).
+_Ad: TypeAlias = tuple[int, int, int, str, uuid.UUID, str, str]
 # A local route as the learning side compares it: (route_table, ip_prefix)
 _LocalKey: TypeAlias = tuple[str, str]
 
@@ -299,6 +304,44 @@ class _TsPort:
     usable: bool  # the LRP's MAC parses (OVN ignores the port for advertising otherwise)
     nexthop_v4: str | None  # the next hop advertised for IPv4 prefixes, formatted
     nexthop_v6: str | None
+    route_tag: str = ""  # options:ic-route-tag (rules.route_tags)
+    filter_tag: str | None = None  # options:ic-route-filter-tag, "" when unset (route_tags)
+    adv_allow: tuple[Cidr, ...] | None = None  # merged LRP+LR ic-route-filter-adv
+    adv_deny: tuple[Cidr, ...] = ()  # merged LRP+LR ic-route-deny-adv
+    learn_allow: tuple[Cidr, ...] | None = None  # merged LRP+LR ic-route-filter-learn
+    learn_deny: tuple[Cidr, ...] = ()  # merged LRP+LR ic-route-deny-learn
+
+    def may_advertise(self, prefix: Cidr) -> bool:
+        """The port's own checks (route filter options) for an advertised prefix."""
+        return _listed_ok(prefix, self.adv_allow, self.adv_deny)
+
+
+def _listed_ok(prefix: Cidr, allow: tuple[Cidr, ...] | None, deny: tuple[Cidr, ...]) -> bool:
+    """Inside one CIDR of ``allow`` (when there is a list) and of none of ``deny``."""
+    if allow is not None and not any(prefix.within(c) for c in allow):
+        return False
+    return not (deny and any(prefix.within(c) for c in deny))
+
+
+def _option_tokens(*texts: str | None) -> list[str]:
+    """The entries of comma-separated option values, merged (OVN's
+    ``sset_from_delimited_string``: empty entries are dropped)."""
+    return [t for text in texts if text for t in text.split(",") if t]
+
+
+def _allow_list(*texts: str | None) -> tuple[Cidr, ...] | None:
+    """An allow-list merged from option values: ``None`` when no entry is given (all
+    pass); otherwise the entries that parse (none parse: nothing passes, as OVN)."""
+    tokens = _option_tokens(*texts)
+    if not tokens:
+        return None
+    return tuple(c for c in (parse_cidr(t.strip()) for t in tokens) if c is not None)
+
+
+def _deny_list(*texts: str | None) -> tuple[Cidr, ...]:
+    """A deny-list merged from option values (entries that do not parse are ignored)."""
+    return tuple(c for c in (parse_cidr(t.strip()) for t in _option_tokens(*texts))
+                 if c is not None)
 
 
 @attrs.frozen
@@ -342,7 +385,8 @@ def _port_nexthops(lrp: Row) -> tuple[bool, str | None, str | None]:
     return True, None if v4 is None else format_address(4, v4), format_address(6, v6)
 
 
-def _topology(snap: Snapshot, opts: RouteOptions) -> dict[int, tuple[Row, _RouterConfig]]:
+def _topology(snap: Snapshot, opts: RouteOptions,
+              rules: IcRules = RULES_23_03) -> dict[int, tuple[Row, _RouterConfig]]:
     """The routers with at least one port on a transit switch (by uuid int, in uuid
     order): each router's row and its :class:`_RouterConfig`."""
     nb = snap.nb
@@ -368,10 +412,14 @@ def _topology(snap: Snapshot, opts: RouteOptions) -> dict[int, tuple[Row, _Route
             if lrp is None:
                 continue
             usable, v4, v6 = _port_nexthops(lrp)
+            lrp_opts = lrp["options"]
             ports_by_lrp.setdefault(lrp.uuid, []).append(_TsPort(
                 ts=ls["name"], lsp_name=lsp["name"], lsp_uuid=lsp.uuid, lrp_uuid=lrp.uuid,
-                route_table=lrp["options"].get("route_table", ""),
+                route_table=lrp_opts.get("route_table", ""),
                 usable=usable, nexthop_v4=v4, nexthop_v6=v6,
+                route_tag=lrp_opts.get(ROUTE_TAG_KEY, "") if rules.route_tags else "",
+                filter_tag=(lrp_opts.get("ic-route-filter-tag", "") if rules.route_tags
+                            else None),
             ))
     out: dict[int, tuple[Row, _RouterConfig]] = {}
     if not ports_by_lrp:
@@ -389,6 +437,8 @@ def _topology(snap: Snapshot, opts: RouteOptions) -> dict[int, tuple[Row, _Route
             owned.setdefault(lr.uuid, (lr, []))[1].extend(ports_by_lrp[lrp_uuid])
     for lr_uuid, (lr, ports) in owned.items():
         ports.sort(key=lambda p: (p.ts, p.lsp_name, p.lsp_uuid.int))
+        if rules.route_filters:
+            ports[:] = [_with_filters(p, lrp_table.get(p.lrp_uuid), lr) for p in ports]
         ts_lrps = {p.lrp_uuid for p in ports}
         connected: list[_Source] = []
         for u in sorted(lr["ports"], key=lambda u: u.int):
@@ -405,6 +455,21 @@ def _topology(snap: Snapshot, opts: RouteOptions) -> dict[int, tuple[Row, _Route
         out[lr_uuid.int] = (lr, _RouterConfig(lr_uuid, lr["name"], tuple(ports),
                                               tuple(connected)))
     return out
+
+
+def _with_filters(port: _TsPort, lrp: Row | None, lr: Row) -> _TsPort:
+    """``port`` with the route filter options of its LRP and router, merged (the 25.09
+    allow-lists and 26.03 deny-lists; see :class:`~ovsdb_ic.sync.rules.IcRules`)."""
+    p_opts: Mapping[str, str] = lrp["options"] if lrp is not None else {}
+    r_opts: Mapping[str, str] = lr.get("options", {})
+    return attrs.evolve(
+        port,
+        adv_allow=_allow_list(p_opts.get("ic-route-filter-adv"), r_opts.get("ic-route-filter-adv")),
+        adv_deny=_deny_list(p_opts.get("ic-route-deny-adv"), r_opts.get("ic-route-deny-adv")),
+        learn_allow=_allow_list(p_opts.get("ic-route-filter-learn"),
+                                r_opts.get("ic-route-filter-learn")),
+        learn_deny=_deny_list(p_opts.get("ic-route-deny-learn"), r_opts.get("ic-route-deny-learn")),
+    )
 
 
 # ---------------------------------------------------------------------------- change tracking
@@ -521,17 +586,19 @@ class _Offer:
     """An IC-SB route on a transit switch of interest that passed the
     router-independent learning checks (fields copied out of the row once)."""
 
-    __slots__ = ("key", "lr_id", "nexthop", "origin", "own_az", "prefix", "route_table", "row",
-                 "ts", "uid")
+    __slots__ = ("cidr", "key", "lr_id", "nexthop", "origin", "own_az", "prefix", "route_table",
+                 "row", "tag", "ts", "uid")
 
     def __init__(self, row: Row, key: _LearnKey, lr_id: int | None, own_az: bool,
-                 fields: tuple[str, str, str, str, str]) -> None:
+                 fields: tuple[str, str, str, str, str], cidr: Cidr, tag: str | None) -> None:
         self.row = row
         self.key = key
         self.lr_id = lr_id
         self.own_az = own_az  # advertised by this AZ (what rows without lr-id are judged by)
         self.uid: int = row.uuid.int
         self.ts, self.route_table, self.prefix, self.nexthop, self.origin = fields
+        self.cidr = cidr
+        self.tag = tag  # external_ids:ic-route-tag (None: no such key)
 
 
 def _offer_order(offer: _Offer) -> tuple[str, int]:
@@ -597,10 +664,13 @@ class _Router:
         self.cfg = cfg
         self.lr_int = cfg.uuid.int
         self.lr_text = str(cfg.uuid)
-        by_ts: dict[str, list[str]] = {}
+        by_ts: dict[str, list[_TsPort]] = {}
         for p in cfg.ports:
-            by_ts.setdefault(p.ts, []).append(p.route_table)
-        self.ports_by_ts = {ts: frozenset(rts) for ts, rts in by_ts.items()}
+            by_ts.setdefault(p.ts, []).append(p)
+        # Per switch, the ports that learn, one per distinct learning configuration.
+        self.ports_by_ts: dict[str, tuple[_TsPort, ...]] = {
+            ts: tuple({_learn_config(p): p for p in ps}.values()) for ts, ps in by_ts.items()
+        }
         self.members: frozenset[uuid.UUID] = frozenset()
         self.own: dict[int, _Own] = {}
         self.learned: dict[int, _Learned] = {}
@@ -615,6 +685,10 @@ class _Router:
         self.dirty: set[_LearnKey] = set()
 
 
+def _learn_config(port: _TsPort) -> tuple[Any, ...]:
+    return (port.route_table, port.filter_tag, port.learn_allow, port.learn_deny)
+
+
 _Key: TypeAlias = tuple[Any, ...]
 
 
@@ -622,10 +696,11 @@ class _State:
     """Everything derived from one snapshot source, kept up to date call after call."""
 
     def __init__(self, snap: Snapshot, key: _Key, az_uuid: uuid.UUID, opts: RouteOptions,
-                 filters: RouteFilters) -> None:
+                 filters: RouteFilters, rules: IcRules) -> None:
         self.key = key
         self.az_uuid = az_uuid
         self.opts = opts
+        self.rules = rules
         self.adv_filter = filters.advertise
         self.learn_filter = filters.learn
         nb = snap.nb
@@ -650,13 +725,15 @@ class _State:
         for row in self.rt.view.lookup(_ROUTE_AZ_INDEX, az_uuid):
             _set_ad_row(self, row.uuid.int, row)
 
-    def valid_for(self, snap: Snapshot, az_uuid: uuid.UUID, opts: RouteOptions) -> bool:
+    def valid_for(self, snap: Snapshot, az_uuid: uuid.UUID, opts: RouteOptions,
+                  rules: IcRules) -> bool:
         """Whether this state can be brought up to date for ``snap`` incrementally."""
         nb = snap.nb
         views = self.topo_views
         return (
             az_uuid == self.az_uuid
             and opts == self.opts
+            and rules == self.rules
             and self.ts_view is snap.ic_nb.table("Transit_Switch")
             and self.ts_view.version == self.ts_version
             and self.sr.view is nb.table("Logical_Router_Static_Route")
@@ -686,13 +763,15 @@ def _ads(st: _State, router: _Router, src: _Source) -> tuple[tuple[_AdKey, _Ad],
         nexthop_s = port.nexthop_v4 if v4 else port.nexthop_v6
         if nexthop_s is None:
             continue
+        if (port.adv_allow is not None or port.adv_deny) and not port.may_advertise(src.prefix):
+            continue
         if adv_filter is not None and not adv_filter(RouteInfo(
             cfg.name, prefix_s, nexthop_s, src.origin, src.route_table, port.ts,
         )):
             continue
         out.append(((port.ts, src.route_table, prefix_s, nexthop_s),
                     (_ORIGIN_RANK[src.origin], router.lr_int, src.nb_id.int, src.origin,
-                     src.nb_id, router.lr_text)))
+                     src.nb_id, router.lr_text, port.route_tag)))
     return tuple(out)
 
 
@@ -750,6 +829,7 @@ def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
     deletes: list[uuid.UUID] = []
     update: Update | None = None
     matched = False
+    tags = st.rules.route_tags
     if rows:
         if want is not None and not _ts_exists(st, key[0]):
             want = None
@@ -760,10 +840,17 @@ def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
                 continue
             matched = True
             ext = row["external_ids"]
-            if ext.get("nb-id") != nb_id or ext.get("lr-id") != want[5]:
+            tag_ok = not tags or ext.get(ROUTE_TAG_KEY) == (want[6] or None)
+            if ext.get("nb-id") != nb_id or ext.get("lr-id") != want[5] or not tag_ok:
                 new_ext = dict(ext)
                 new_ext["nb-id"] = nb_id
                 new_ext["lr-id"] = want[5]
+                if tags:
+                    # Set when the port has a tag, removed otherwise (as 25.03).
+                    if want[6]:
+                        new_ext[ROUTE_TAG_KEY] = want[6]
+                    else:
+                        new_ext.pop(ROUTE_TAG_KEY, None)
                 update = Update("ic_sb", "Route", row.uuid, {"external_ids": new_ext})
     insert: Insert | None = None
     if want is not None and not matched:
@@ -775,7 +862,8 @@ def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
             "ip_prefix": prefix,
             "nexthop": nexthop,
             "origin": want[3],
-            "external_ids": {"nb-id": str(want[4]), "lr-id": want[5]},
+            "external_ids": ({"nb-id": str(want[4]), "lr-id": want[5], ROUTE_TAG_KEY: want[6]}
+                             if tags and want[6] else {"nb-id": str(want[4]), "lr-id": want[5]}),
         })
     if deletes or update is not None or insert is not None:
         return _AdOps(tuple(deletes), update, insert)
@@ -799,8 +887,9 @@ def _make_offer(st: _State, row: Row) -> _Offer | None:
         return None
     ts, route_table, origin = row["transit_switch"], row["route_table"], row["origin"]
     key = _learn_key(parsed[0], parsed[1], origin, route_table)
+    tag = row["external_ids"].get(ROUTE_TAG_KEY) if st.rules.route_tags else None
     return _Offer(row, key, lr_id, row["availability_zone"] == st.az_uuid,
-                  (ts, route_table, prefix, nexthop, origin))
+                  (ts, route_table, prefix, nexthop, origin), parsed[0], tag)
 
 
 def _passes(st: _State, router: _Router, offer: _Offer) -> bool:
@@ -811,8 +900,8 @@ def _passes(st: _State, router: _Router, offer: _Offer) -> bool:
     elif offer.own_az:
         return False
     rt = offer.route_table
-    port_rts = router.ports_by_ts.get(offer.ts)
-    if not port_rts or (rt and rt not in port_rts):
+    ports = router.ports_by_ts.get(offer.ts)
+    if not ports or not any(_port_learns(p, offer) for p in ports):
         return False
     if (rt, offer.prefix) in router.local:
         return False  # a local route wins
@@ -820,6 +909,18 @@ def _passes(st: _State, router: _Router, offer: _Offer) -> bool:
     return flt is None or bool(flt(RouteInfo(
         router.cfg.name, offer.prefix, offer.nexthop, offer.origin, rt, offer.ts,
     )))
+
+
+def _port_learns(port: _TsPort, offer: _Offer) -> bool:
+    """Whether one TS port of a router takes ``offer``: its route table (a row without
+    one goes to every port), its filter tag, its route filter options."""
+    if offer.route_table and offer.route_table != port.route_table:
+        return False
+    if offer.tag is not None and offer.tag == port.filter_tag:
+        return False  # the tag is filtered by this port (25.03)
+    if port.learn_allow is None and not port.learn_deny:
+        return True
+    return _listed_ok(offer.cidr, port.learn_allow, port.learn_deny)
 
 
 def _want(router: _Router, offer: _Offer) -> None:
@@ -1050,7 +1151,7 @@ def _sync_topology(st: _State, snap: Snapshot) -> None:
     versions = tuple(v.version for v in st.topo_views)
     if versions == st.topo_versions:
         return
-    topo = _topology(snap, st.opts)
+    topo = _topology(snap, st.opts, st.rules)
     for k, router in list(st.routers.items()):
         entry = topo.get(k)
         if entry is None or entry[1] != router.cfg:
@@ -1201,7 +1302,7 @@ class RouteCache:
             self._states.clear()
 
     def _plan(self, snap: Snapshot, az_uuid: uuid.UUID, opts: RouteOptions,
-              filters: RouteFilters) -> Plan:
+              filters: RouteFilters, rules: IcRules) -> Plan:
         key = (snap.nb, snap.ic_nb, snap.ic_sb, filters.advertise, filters.learn)
         with self._lock:
             states = self._states
@@ -1212,13 +1313,13 @@ class RouteCache:
                     break
             # A state is dropped unless the call completes: a failure half-way (a
             # filter raising, an index conflict) must not leave it half updated.
-            cold = st is None or not st.valid_for(snap, az_uuid, opts)
+            cold = st is None or not st.valid_for(snap, az_uuid, opts, rules)
             # Building a state creates many small containers and none of them can form
             # a cycle: the cyclic collector is paused meanwhile, and what survives a
             # cold build is promoted to the oldest generation (see replica.gc_paused).
             with gc_paused(promote=cold):
                 if st is None or cold:
-                    st = _State(snap, key, az_uuid, opts, filters)
+                    st = _State(snap, key, az_uuid, opts, filters, rules)
                 _refresh(st, snap)
                 plan = _assemble(st)
             states.insert(0, st)
@@ -1231,6 +1332,7 @@ _DEFAULT_CACHE: Final = RouteCache()
 
 def plan_routes(
     snap: Snapshot, *, filters: RouteFilters | None = None, cache: RouteCache | None = None,
+    rules: IcRules | None = None,
 ) -> Plan:
     """Plan one routes pass for the AZ named by ``NB_Global.name``.
 
@@ -1240,9 +1342,11 @@ def plan_routes(
     and uuid). ``filters`` narrow what the NB options allow. The snapshot must hold
     :data:`REQUIREMENTS`' indexes. ``cache`` (default: a module-wide
     :class:`RouteCache`) only makes repeated calls faster; the plan is the same
-    without it.
+    without it. ``rules`` (default: :data:`~ovsdb_ic.sync.rules.RULES_23_03`) says which
+    OVN release's ``ovn-ic`` to follow (route tags, route filter options).
     """
     filters = filters or RouteFilters()
+    rules = rules or RULES_23_03
     nb_global = _nb_global(snap.nb)
     if nb_global is None or not nb_global["name"]:
         return Plan()
@@ -1250,4 +1354,5 @@ def plan_routes(
     if az is None:
         return Plan()
     opts = RouteOptions.from_nb_options(nb_global["options"])
-    return (_DEFAULT_CACHE if cache is None else cache)._plan(snap, az.uuid, opts, filters)
+    return (_DEFAULT_CACHE if cache is None else cache)._plan(snap, az.uuid, opts, filters,
+                                                              rules)
