@@ -176,6 +176,16 @@ class Client:
             raise ConnectionClosedError("not connected yet")
         return link
 
+    def set_probe_interval(self, probe_interval: float | None) -> None:
+        """Change the inactivity probe (seconds, ``None``: off) of the current
+        connection and of the ones made after it."""
+        if probe_interval is not None and probe_interval <= 0:
+            raise ConfigError("probe_interval", probe_interval, "must be positive or None")
+        self.probe_interval = probe_interval
+        link = self._link
+        if link is not None and not link.session.closed:
+            link.session.set_probe_interval(probe_interval)
+
     @property
     def session(self) -> Session:
         """The current (or, while reconnecting, the last) session."""

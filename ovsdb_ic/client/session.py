@@ -84,6 +84,7 @@ class Session:
         self._stream = stream
         self._conn = Connection(max_message_size=max_message_size)
         self._probe = probe_interval
+        self._probe_scope: trio.CancelScope | None = None
         self._slots: dict[int, _Slot] = {}
         self._ordered: dict[int, object] = {}
         self._out_send, self._out_recv = trio.open_memory_channel[tuple[int, bytes]](math.inf)
@@ -127,8 +128,7 @@ class Session:
             with self._cancel:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._writer)
-                    if self._probe is not None:
-                        nursery.start_soon(self._prober)
+                    nursery.start_soon(self._prober)
                     task_status.started()
                     await self._reader()
                     nursery.cancel_scope.cancel()
@@ -250,9 +250,24 @@ class Session:
             if echo:
                 self._queue(echo)
 
+    def set_probe_interval(self, probe_interval: float | None) -> None:
+        """Change the inactivity probe of the running session (``None``: off)."""
+        if probe_interval is not None and probe_interval <= 0:
+            raise ValueError("probe_interval must be positive or None")
+        self._probe = probe_interval
+        if self._probe_scope is not None:
+            self._probe_scope.cancel()  # the prober starts over with the new interval
+
     async def _prober(self) -> None:
-        assert self._probe is not None
-        interval = self._probe
+        while True:
+            with trio.CancelScope() as scope:
+                self._probe_scope = scope
+                if self._probe is None:
+                    await trio.sleep_forever()
+                else:
+                    await self._probe_loop(self._probe)
+
+    async def _probe_loop(self, interval: float) -> None:
         while True:
             await trio.sleep_until(self._last_rx + interval)
             if trio.current_time() - self._last_rx < interval:

@@ -18,8 +18,9 @@ from typing import Final
 from ovsdb_ic.sync import az, gateways, port_bindings, routes, transit_switches
 from ovsdb_ic.sync.keys import KeyHints
 from ovsdb_ic.sync.plan import DatabaseKey, Plan, Requirements, Snapshot
+from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 
-__all__ = ["REQUIREMENTS", "PassMemo", "RoutePlanner", "plan_pass"]
+__all__ = ["REQUIREMENTS", "PassMemo", "RoutePlanner", "plan_pass", "requirements_for"]
 
 RoutePlanner = Callable[[Snapshot], Plan]
 """A routes planner, e.g. ``functools.partial(plan_routes, filters=...)``."""
@@ -31,6 +32,13 @@ REQUIREMENTS: Final[Requirements] = (
     | port_bindings.REQUIREMENTS
 )
 """The union of the four planners' requirements (the routes planner adds its own)."""
+
+
+def requirements_for(rules: IcRules) -> Requirements:
+    """:data:`REQUIREMENTS` plus what the four planners read under ``rules``."""
+    if rules.vxlan_mode:
+        return REQUIREMENTS | transit_switches.VXLAN_REQUIREMENTS
+    return REQUIREMENTS
 
 
 PassMemo = dict[str, tuple[int, ...]]
@@ -49,6 +57,7 @@ def plan_pass(
     hints: KeyHints | None = None,
     memo: PassMemo | None = None,
     extra: Sequence[tuple[str, RoutePlanner, Requirements]] = (),
+    rules: IcRules | None = None,
 ) -> Plan:
     """Everything one pass wants written, in the daemon's order.
 
@@ -63,19 +72,25 @@ def plan_pass(
     pure planner would plan nothing again. The route planner is keyed on the tables
     of :data:`ovsdb_ic.sync.routes.REQUIREMENTS`.
 
+    ``rules`` (default: 23.03's) are passed to the transit switch and port binding
+    planners; the route planner gets its own (``functools.partial``).
+
     ``extra``: ``(name, planner, requirements)`` steps run after the routes planner on
     the same snapshot (memoised the same way), e.g.
     :func:`ovsdb_ic.kubeovn.policies.policy_step`.
     """
+    rules = rules or RULES_23_03
+    ts_req = requirements_for(rules) if rules.vxlan_mode else transit_switches.REQUIREMENTS
     plan = az.plan_az(snap, previous_name=previous_name)
     if plan or az.local_az(snap) is None:
         return plan
     steps: list[tuple[str, RoutePlanner, Requirements]] = [
         ("transit_switches",
-         lambda s: transit_switches.plan_transit_switches(s, hints=hints),
-         transit_switches.REQUIREMENTS),
+         lambda s: transit_switches.plan_transit_switches(s, hints=hints, rules=rules),
+         ts_req),
         ("gateways", gateways.plan_gateways, gateways.REQUIREMENTS),
-        ("port_bindings", lambda s: port_bindings.plan_port_bindings(s, hints=hints),
+        ("port_bindings",
+         lambda s: port_bindings.plan_port_bindings(s, hints=hints, rules=rules),
          port_bindings.REQUIREMENTS),
     ]
     if route_planner is not None:

@@ -33,6 +33,12 @@ of its ports, by name:
 * Other port types are ignored. This AZ's bindings with no local port (including
   those of a router port whose SB binding is missing, as in C) are deleted.
 
+Later releases (``rules``, see :mod:`ovsdb_ic.sync.rules`): a remote port whose
+``options:requested-chassis`` is set keeps its SB chassis (23.09); ports of type
+``switch`` are local ports too (spine-leaf, 25.03), with ``address`` ``"unknown"``
+and, when no ``cr-`` port is bound, the chassis their own SB binding is bound to as
+``gateway`` (when syncing; a new binding takes only the ``cr-`` chassis, as C).
+
 Nothing is planned until this AZ's ``Availability_Zone`` row exists.
 """
 
@@ -47,6 +53,7 @@ from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
 from ovsdb_ic.sync.az import find_rows, local_az
 from ovsdb_ic.sync.keys import PORT_KEY_MAX, PORT_KEY_MIN, KeyAllocator, KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 from ovsdb_ic.sync.transit_switches import (
     REQUIREMENTS as TS_REQUIREMENTS,
 )
@@ -163,10 +170,15 @@ def _router_id_ops(sb: _Sb, sb_pb: Row, isb_pb: Row) -> list[Op]:
 
 def _sync_local(sb: _Sb, isb_pb: Row, sb_pb: Row, lsp: Row) -> list[Op]:
     values: dict[str, Any] = {}
-    address = sb.address(sb_pb) or ""
+    switch = lsp["type"] == "switch"
+    address = "unknown" if switch else (sb.address(sb_pb) or "")
     if address != isb_pb["address"]:
         values["address"] = address
-    gateway = sb.gateway(sb_pb) or ""
+    gateway = sb.gateway(sb_pb)
+    if gateway is None and switch:
+        bound = sb.chassis_of(sb_pb)
+        gateway = None if bound is None else str(bound["name"])
+    gateway = gateway or ""
     if gateway != isb_pb["gateway"]:
         values["gateway"] = gateway
     ops: list[Op] = []
@@ -177,13 +189,15 @@ def _sync_local(sb: _Sb, isb_pb: Row, sb_pb: Row, lsp: Row) -> list[Op]:
     return ops
 
 
-def _sync_remote(sb: _Sb, isb_pb: Row, lsp: Row, sb_pb: Row) -> list[Op]:
+def _sync_remote(sb: _Sb, isb_pb: Row, lsp: Row, sb_pb: Row, rules: IcRules) -> list[Op]:
     ops: list[Op] = []
     address = str(isb_pb["address"])
     addresses = frozenset({address}) if address else frozenset()
     if frozenset(lsp["addresses"]) != addresses:
         ops.append(Update("nb", "Logical_Switch_Port", lsp.uuid, {"addresses": addresses}))
     ops.extend(_sync_tnl_key(lsp, int(isb_pb["tunnel_key"])))
+    if rules.requested_chassis and "requested-chassis" in lsp["options"]:
+        return ops  # the CMS chose the chassis (23.09)
     gateway = str(isb_pb["gateway"])
     bound = sb.chassis_of(sb_pb)
     if gateway:
@@ -196,14 +210,14 @@ def _sync_remote(sb: _Sb, isb_pb: Row, lsp: Row, sb_pb: Row) -> list[Op]:
     return ops
 
 
-def _create_isb_pb(sb: _Sb, sb_pb: Row, az: Row, ts: str, key: int) -> Insert:
+def _create_isb_pb(sb: _Sb, sb_pb: Row, az: Row, ts: str, key: int, switch: bool) -> Insert:
     values: dict[str, Any] = {
         "availability_zone": az.uuid,
         "transit_switch": ts,
         "logical_port": str(sb_pb["logical_port"]),
         "tunnel_key": key,
     }
-    address = sb.address(sb_pb)
+    address = "unknown" if switch else sb.address(sb_pb)
     if address is not None:
         values["address"] = address
     gateway = sb.gateway(sb_pb)
@@ -222,12 +236,15 @@ def _by_port(rows: list[Row]) -> dict[str, Row]:
     return out
 
 
-def plan_port_bindings(snap: Snapshot, *, hints: KeyHints | None = None) -> Plan:
+def plan_port_bindings(snap: Snapshot, *, hints: KeyHints | None = None,
+                       rules: IcRules | None = None) -> Plan:
     """Sync the ports of every transit switch with IC-SB (module doc)."""
     az = local_az(snap)
     if az is None:
         return Plan()
     hints = hints or KeyHints()
+    rules = rules or RULES_23_03
+    local_types = ("router", "switch") if rules.switch_ports else ("router",)
     sb = _Sb(snap)
     lsps = snap.nb.table("Logical_Switch_Port")
     all_local: dict[uuid.UUID, Row] = {
@@ -251,7 +268,7 @@ def plan_port_bindings(snap: Snapshot, *, hints: KeyHints | None = None) -> Plan
         ports = [p for p in (lsps.get(ref) for ref in ls["ports"]) if p is not None]
         for lsp in sorted(ports, key=lambda r: (r["name"], r.uuid.int)):
             name = str(lsp["name"])
-            if lsp["type"] == "router":
+            if lsp["type"] in local_types:
                 sb_pb = sb.port(name)
                 if sb_pb is None:
                     continue
@@ -259,7 +276,8 @@ def plan_port_bindings(snap: Snapshot, *, hints: KeyHints | None = None) -> Plan
                 if isb_pb is None:
                     key = alloc.allocate()
                     if key is not None:
-                        ops.append(_create_isb_pb(sb, sb_pb, az, ts, key))
+                        ops.append(_create_isb_pb(sb, sb_pb, az, ts, key,
+                                                  lsp["type"] == "switch"))
                 else:
                     ops.extend(_sync_local(sb, isb_pb, sb_pb, lsp))
             elif lsp["type"] == "remote":
@@ -270,7 +288,7 @@ def plan_port_bindings(snap: Snapshot, *, hints: KeyHints | None = None) -> Plan
                 else:
                     sb_pb = sb.port(name)
                     if sb_pb is not None:
-                        ops.extend(_sync_remote(sb, isb_pb, lsp, sb_pb))
+                        ops.extend(_sync_remote(sb, isb_pb, lsp, sb_pb, rules))
         port_hint = alloc.hint
         for row in local_pbs.values():
             ops.append(Delete("ic_sb", "Port_Binding", row.uuid))

@@ -31,6 +31,7 @@ from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
 from ovsdb_ic.client.remotes import remote_list_validator
 from ovsdb_ic.errors import (
+    ConfigError,
     ConnectionClosedError,
     ConstraintViolationError,
     NotOwnerError,
@@ -39,13 +40,23 @@ from ovsdb_ic.errors import (
     TransactionError,
     WaitTimedOutError,
 )
-from ovsdb_ic.sync import passes, routes
+from ovsdb_ic.sync import passes, routes, seqno
 from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.keys import KeyHints
 from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Plan, Requirements, Snapshot
+from ovsdb_ic.sync.rules import IcRules, detect_rules
+from ovsdb_ic.sync.waiting import bump_nb_ic_cfg, wait_sb_ic_cfg
 from ovsdb_ic.wire import ops as wire_ops
 
-__all__ = ["LOCK_NAME", "REQUIREMENTS", "SyncConfig", "SyncEngine", "SyncStats"]
+__all__ = [
+    "LOCK_NAME",
+    "REQUIREMENTS",
+    "SyncConfig",
+    "SyncEngine",
+    "SyncStats",
+    "probe_seconds",
+    "requirements_for",
+]
 
 log = logging.getLogger("ovsdb_ic.sync")
 
@@ -53,7 +64,37 @@ LOCK_NAME: Final = "ovn_ic"
 """The OVSDB lock on the AZ's SB database that one IC agent per AZ holds (as ovn-ic)."""
 
 REQUIREMENTS: Final[Requirements] = passes.REQUIREMENTS | routes.REQUIREMENTS
-"""Everything the five planners read."""
+"""Everything the five planners read (23.03 rules; see :func:`requirements_for`)."""
+
+_PROBE_REQUIREMENTS: Final = Requirements(tables={
+    "nb": {"NB_Global": ("name", "options")},
+    "ic_nb": {"IC_NB_Global": ("options",)},
+})
+
+
+def requirements_for(rules: IcRules) -> Requirements:
+    """What the engine replicates under ``rules``: :data:`REQUIREMENTS`, plus the
+    sequence number columns and the probe interval options when the rules use them."""
+    req = REQUIREMENTS | passes.requirements_for(rules)
+    if rules.sequence_numbers:
+        req = req | seqno.REQUIREMENTS
+    if rules.probe_interval_option:
+        req = req | _PROBE_REQUIREMENTS
+    return req
+
+
+def probe_seconds(options: Any, default: float | None, remote: str) -> float | None:
+    """The inactivity probe an ``options:ic_probe_interval`` value asks for, as C's
+    ``set_idl_probe_interval``: milliseconds; unset, negative or not a number: the
+    default (none on ``unix:`` remotes, as C); 0: no probe; under 1000: 1 s."""
+    from ovsdb_ic.sync.keys import smap_get_int
+
+    ms = smap_get_int(options or {}, "ic_probe_interval", -1)
+    if ms < 0:
+        return None if remote.startswith("unix:") else default
+    if ms == 0:
+        return None
+    return max(ms, 1000) / 1000.0
 
 _MAX_PASSES_ONCE: Final = 20
 
@@ -82,14 +123,18 @@ class SyncConfig:
     """The clients' inactivity probe."""
     backoff: Backoff | None = None
     """Reconnect backoff for the four clients (default: the client's)."""
+    rules: IcRules | None = None
+    """Which OVN release's ``ovn-ic`` to follow; ``None`` (the default): detected from
+    the servers' schemas (:func:`~ovsdb_ic.sync.rules.detect_rules`)."""
     extra_planners: tuple[tuple[str, Callable[[Snapshot], Plan], Requirements], ...] = ()
     """``(name, planner, requirements)`` steps run after the routes planner in every
     pass (their tables are replicated too), e.g. Kube-OVN's learned-route policies
     (:func:`ovsdb_ic.kubeovn.policies.policy_step`)."""
 
-    def requirements(self) -> Requirements:
-        """What the engine replicates: :data:`REQUIREMENTS` and the extra planners'."""
-        req = REQUIREMENTS
+    def requirements(self, rules: IcRules | None = None) -> Requirements:
+        """What the engine replicates: :func:`requirements_for` ``rules`` (default:
+        :data:`REQUIREMENTS`, the 23.03 rules') and the extra planners'."""
+        req = REQUIREMENTS if rules is None else requirements_for(rules)
         for _name, _planner, extra in self.extra_planners:
             req = req | extra
         return req
@@ -122,6 +167,8 @@ class SyncStats:
     """CPU-side duration of the last planning step."""
     lock_held: bool = False
     """Whether this engine holds ``ovn_ic`` now."""
+    release: str = ""
+    """The OVN release whose ``ovn-ic`` rules the engine follows (once connected)."""
 
 
 @final
@@ -146,9 +193,6 @@ class SyncEngine:
         self.replicas: dict[DatabaseKey, LiveReplica] = {}
         self._previous_name: str | None = None
         self._hints = KeyHints()
-        self._route_planner = functools.partial(
-            routes.plan_routes, filters=config.route_filters
-        )
         self._settled = trio.Event()
         self._memo: passes.PassMemo = {}
         self.pass_observers: list[Callable[[float], None]] = []
@@ -156,6 +200,18 @@ class SyncEngine:
         self.lock: Lock | None = None
         """The ``ovn_ic`` lock once the SB server answered the request (None before,
         and when the engine takes no lock)."""
+        self.rules: IcRules = config.rules or IcRules()
+        """The rules followed (detected from the schemas once :meth:`run` connected)."""
+        self._ic_cfg = seqno.IcCfg()
+        self._ic_sb_ok = True
+        self._set_rules(self.rules)
+
+    def _set_rules(self, rules: IcRules) -> None:
+        self.rules = rules
+        self.stats.release = rules.release
+        self._route_planner = functools.partial(
+            routes.plan_routes, filters=self.config.route_filters, rules=rules
+        )
 
     # ------------------------------------------------------------------ state
 
@@ -170,11 +226,19 @@ class SyncEngine:
         plan_pass` with a memo kept across passes, so an idle wakeup, or a change only
         the route planner reads, costs the other planners nothing."""
         t0 = time.perf_counter()
+        snap = self.snapshot()
+        rules = self.rules
+        hints = self._hints
+        if rules.fresh_datapath_hint:
+            hints = attrs.evolve(hints, datapath=KeyHints().datapath)
         plan = passes.plan_pass(
-            self.snapshot(), route_planner=self._route_planner,
-            previous_name=self._previous_name, hints=self._hints, memo=self._memo,
+            snap, route_planner=self._route_planner,
+            previous_name=self._previous_name, hints=hints, memo=self._memo, rules=rules,
             extra=self.config.extra_planners,
         )
+        if rules.sequence_numbers:
+            seq, self._ic_cfg = seqno.plan_sequence_numbers(snap, self._ic_cfg)
+            plan += seq
         self.stats.passes += 1
         self.stats.last_pass_seconds = time.perf_counter() - t0
         for observe in self.pass_observers:
@@ -184,6 +248,21 @@ class SyncEngine:
     async def wait_settled(self) -> None:
         """Return once a pass has planned nothing (after the engine started)."""
         await self._settled.wait()
+
+    async def wait_ic_cfg(self) -> int:
+        """Increment IC-NB ``nb_ic_cfg`` and return once every AZ's agent has synced it
+        (``sb_ic_cfg`` reached it), as ``ovn-ic-nbctl --wait=sb sync``; the engine must
+        be running (it is one of the agents). Needs OVN 24.03+ IC databases
+        (ConfigError otherwise); bound it with ``trio.fail_after``."""
+        if "ic_nb" not in self.clients:
+            raise ConfigError("engine", None, "wait_ic_cfg needs a running engine")
+        if not self.rules.sequence_numbers:
+            raise ConfigError("IC_NB_Global", self.rules.release,
+                              "the IC databases have no nb_ic_cfg/sb_ic_cfg (OVN 24.03 or "
+                              "newer needed)")
+        target = await bump_nb_ic_cfg(self.clients["ic_nb"])
+        await wait_sb_ic_cfg(self.replicas["ic_nb"], target)
+        return target
 
     # -------------------------------------------------------------------- run
 
@@ -204,7 +283,15 @@ class SyncEngine:
                     probe_interval=self.config.probe_interval, backoff=self.config.backoff,
                 ))
                 self.clients[key] = client
-            requirements = self.config.requirements()
+            rules = self.config.rules
+            if rules is None:
+                schemas: dict[str, Any] = {
+                    k: c.schema for k, c in self.clients.items() if c.schema is not None
+                }
+                rules = detect_rules(schemas)
+            self._set_rules(rules)
+            log.info("following the rules of ovn-ic %s", rules.release)
+            requirements = self.config.requirements(rules)
             for key, client in self.clients.items():
                 tables = dict(requirements.tables.get(key, {}))
                 self.replicas[key] = await client.replicate(
@@ -237,7 +324,12 @@ class SyncEngine:
                     return
                 await self._changed(versions)
                 continue
+            self._apply_probe_intervals()
             if not plan:
+                # C commits an empty IC-SB transaction: the sequence state moves on.
+                before, self._ic_cfg = self._ic_cfg, self._ic_cfg.committed()
+                if before != self._ic_cfg:
+                    continue
                 self.stats.settled += 1
                 self._settled.set()
                 if once:
@@ -247,6 +339,8 @@ class SyncEngine:
             self.stats.last_plan = tuple(plan.describe())
             self._hints = self._hints.after(plan)
             committed = await self._commit(plan)
+            if self._ic_sb_ok:
+                self._ic_cfg = self._ic_cfg.committed()
             self._previous_name = _az_name(self.snapshot())
             if not committed:
                 # A conflict or a failure: give the replicas a moment to move.
@@ -272,6 +366,7 @@ class SyncEngine:
         async with trio.open_nursery() as nursery:
             for db, ops, n in txns:
                 nursery.start_soon(self._commit_one, db, ops, n, results)
+        self._ic_sb_ok = results.get("ic_sb", True)
         return all(results.values())
 
     async def _commit_one(self, db: DatabaseKey, ops: list[dict[str, Any]], n: int,
@@ -296,6 +391,28 @@ class SyncEngine:
         self._report(f"{db}: committed {n} operation(s)")
         await _caught_up(client, live)
         results[db] = True
+
+    def _apply_probe_intervals(self) -> None:
+        """``options:ic_probe_interval`` of NB_Global (NB, SB clients) and IC_NB_Global
+        (IC clients), as the C daemon applies them on every loop (23.06+ rules)."""
+        if not self.rules.probe_interval_option:
+            return
+        default = self.config.probe_interval
+        remotes = self.config.remotes()
+        pairs: tuple[tuple[DatabaseKey, str, tuple[DatabaseKey, ...]], ...] = (
+            ("nb", "NB_Global", ("nb", "sb")),
+            ("ic_nb", "IC_NB_Global", ("ic_nb", "ic_sb")),
+        )
+        for src, table, targets in pairs:
+            rows = sorted(self.replicas[src].replica.table(table), key=lambda r: r.uuid.int)
+            options = rows[0]["options"] if rows else {}
+            for key in targets:
+                want = probe_seconds(options, default, remotes[key])
+                client = self.clients[key]
+                if client.probe_interval != want:
+                    log.info("%s: inactivity probe %s", key,
+                             "off" if want is None else f"{want:g} s")
+                    client.set_probe_interval(want)
 
     def _versions(self) -> dict[DatabaseKey, int]:
         return {k: v.replica.version for k, v in self.replicas.items()}

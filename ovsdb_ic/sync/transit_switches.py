@@ -16,6 +16,14 @@ As the 23.03 ``ovn-ic`` ``ts_run()``:
   AZ's agent creates and deletes bindings; a racing insert that loses fails on the
   ``tunnel_key`` unique index and the next pass sees the winner's row.
 
+Under the 25.03 rules (``rules.vxlan_mode``, see :mod:`ovsdb_ic.sync.rules`): when
+IC-NB ``IC_NB_Global options:vxlan_mode`` is true and some IC-SB ``Encap`` has type
+``vxlan``, keys come from the VXLAN global range ``1024..4095``; a new NB switch
+carries ``other_config:ic-vxlan_mode=true|false``, and when an existing switch's
+value differs it is set and every binding gets a fresh key (C's ``dp_key_refresh``).
+With ``rules.fresh_datapath_hint`` every pass searches keys from the bottom of the
+range, as 25.03 does.
+
 Nothing is planned until this AZ's ``Availability_Zone`` row exists.
 """
 
@@ -26,12 +34,16 @@ from typing import Final
 
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
-from ovsdb_ic.sync.az import find_rows, local_az
+from ovsdb_ic.sync.az import find_rows, local_az, smap_get_bool
 from ovsdb_ic.sync.keys import DP_KEY_MAX, DP_KEY_MIN, KeyAllocator, KeyHints, smap_get_int
-from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 
 __all__ = [
+    "DP_VXLAN_KEY_MAX",
+    "DP_VXLAN_KEY_MIN",
     "REQUIREMENTS",
+    "VXLAN_REQUIREMENTS",
     "datapath_bindings",
     "nb_transit_switches",
     "plan_transit_switches",
@@ -49,6 +61,26 @@ REQUIREMENTS: Final = AZ_REQUIREMENTS | Requirements(
     indexes=(("nb", "Logical_Switch", _LS_BY_TS, (("other_config", "interconn-ts"),)),),
 )
 """What :func:`plan_transit_switches` reads."""
+
+VXLAN_REQUIREMENTS: Final = Requirements(tables={
+    "ic_nb": {"IC_NB_Global": ("options",)},
+    "ic_sb": {"Encap": ("type",)},
+})
+"""What it also reads under ``rules.vxlan_mode``."""
+
+DP_VXLAN_KEY_MIN: Final = (1 << 10)
+"""The lowest global datapath key in VXLAN mode (``OVN_MIN_DP_VXLAN_KEY_GLOBAL``, 1024)."""
+DP_VXLAN_KEY_MAX: Final = (1 << 12) - 1
+"""The highest global datapath key in VXLAN mode (``OVN_MAX_DP_VXLAN_KEY_GLOBAL``, 4095)."""
+
+_VXLAN_KEY: Final = "ic-vxlan_mode"
+
+
+def _vxlan_mode(snap: Snapshot) -> bool:
+    rows = sorted(snap.ic_nb.table("IC_NB_Global"), key=lambda r: r.uuid.int)
+    if not rows or not smap_get_bool(rows[0]["options"], "vxlan_mode"):
+        return False
+    return any(e["type"] == "vxlan" for e in snap.ic_sb.table("Encap"))
 
 
 def transit_switch_names(snap: Snapshot) -> list[str]:
@@ -95,11 +127,15 @@ def nb_transit_switches(snap: Snapshot, name: str) -> Row | None:
     return None
 
 
-def plan_transit_switches(snap: Snapshot, *, hints: KeyHints | None = None) -> Plan:
+def plan_transit_switches(snap: Snapshot, *, hints: KeyHints | None = None,
+                          rules: IcRules | None = None) -> Plan:
     """Datapath bindings and NB switches for the IC-NB transit switches (module doc)."""
     if local_az(snap) is None:
         return Plan()
     hints = hints or KeyHints()
+    rules = rules or RULES_23_03
+    vxlan = rules.vxlan_mode and _vxlan_mode(snap)
+    refresh = False
     names = transit_switch_names(snap)
     dps = datapath_bindings(snap)
     ops: list[Op] = []
@@ -111,12 +147,19 @@ def plan_transit_switches(snap: Snapshot, *, hints: KeyHints | None = None) -> P
         dp = dps.get(name)
         if not candidates:
             other_config = {"interconn-ts": name}
+            if rules.vxlan_mode:
+                other_config[_VXLAN_KEY] = "true" if vxlan else "false"
             if dp is not None:
                 other_config["requested-tnl-key"] = str(dp["tunnel_key"])
             ops.append(Insert("nb", "Logical_Switch",
                               {"name": name, "other_config": other_config}))
         else:
             ls = candidates[0]
+            if rules.vxlan_mode and smap_get_bool(ls["other_config"], _VXLAN_KEY) != vxlan:
+                refresh = True
+                ops.append(Mutate("nb", "Logical_Switch", ls.uuid, "other_config",
+                                  insert={_VXLAN_KEY: "true" if vxlan else "false"},
+                                  delete=frozenset({_VXLAN_KEY})))
             key = None if dp is None else int(dp["tunnel_key"])
             if key is not None and smap_get_int(ls["other_config"], "requested-tnl-key") != key:
                 ops.append(Mutate("nb", "Logical_Switch", ls.uuid, "other_config",
@@ -129,11 +172,23 @@ def plan_transit_switches(snap: Snapshot, *, hints: KeyHints | None = None) -> P
             ops.append(Delete("nb", "Logical_Switch", ls.uuid))
 
     # IC-SB: allocate keys for new switches, delete stale and duplicate bindings.
-    alloc = KeyAllocator(DP_KEY_MIN, DP_KEY_MAX, hints.datapath,
+    lo, hi = (DP_VXLAN_KEY_MIN, DP_VXLAN_KEY_MAX) if vxlan else (DP_KEY_MIN, DP_KEY_MAX)
+    hint = lo if rules.fresh_datapath_hint or not lo <= hints.datapath <= hi else hints.datapath
+    alloc = KeyAllocator(lo, hi, hint,
                          {int(r["tunnel_key"]) for r in snap.ic_sb.table("Datapath_Binding")})
     for name in names:
         if name in dps:
+            if refresh:
+                # The encapsulation mode changed: a fresh key (C's dp_key_refresh).
+                if rules.fresh_datapath_hint:
+                    alloc.hint = lo
+                new_key = alloc.allocate()
+                if new_key is not None:
+                    ops.append(Update("ic_sb", "Datapath_Binding", dps[name].uuid,
+                                      {"tunnel_key": new_key}))
             continue
+        if rules.fresh_datapath_hint:
+            alloc.hint = lo
         new_key = alloc.allocate()
         if new_key is None:
             continue
