@@ -48,6 +48,10 @@ def add_parsers(sub: Any) -> None:
     sync.add_argument("--metrics-address", metavar="HOST:PORT",
                       help="serve Prometheus metrics on http://HOST:PORT/metrics, and "
                            "/healthz and /readyz")
+    sync.add_argument("--wait", choices=("none", "sb"), default="none",
+                      help="sb: once synced, increment IC-NB nb_ic_cfg and wait until every "
+                           "AZ's agent has synced it, as ovn-ic-nbctl --wait=sb sync (OVN "
+                           "24.03+ IC databases); with --once, exit then")
     add_ssl_options(sync)
     sync.set_defaults(func=_cmd_sync)
 
@@ -63,6 +67,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                    ("--ic-nb-db", args.ic_nb_db), ("--ic-sb-db", args.ic_sb_db)], problems)
     address = (None if args.metrics_address is None
                else host_port("--metrics-address", args.metrics_address, problems))
+    if args.wait == "sb" and args.dry_run:
+        problems.append("--wait=sb cannot be combined with --dry-run (nothing is written)")
     if problems:
         return usage(args.command, problems)
     extra: tuple[Any, ...] = ()
@@ -93,8 +99,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         if args.dry_run:
             trio.run(lambda: engine.run(once=args.once))
         else:
+            wait_sb = args.wait == "sb"
             with client_log_to_stderr("sync"):
-                trio.run(lambda: engine.run(once=args.once))
+                trio.run(lambda: engine.run_and_wait(once=args.once, wait_sb=wait_sb))
     finally:
         if server is not None:
             server.close()

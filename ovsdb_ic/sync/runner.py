@@ -169,6 +169,8 @@ class SyncStats:
     """Whether this engine holds ``ovn_ic`` now."""
     release: str = ""
     """The OVN release whose ``ovn-ic`` rules the engine follows (once connected)."""
+    ic_cfg: int | None = None
+    """The ``nb_ic_cfg`` value ``run_sync(wait_sb=True)`` waited for."""
 
 
 @final
@@ -265,6 +267,29 @@ class SyncEngine:
         return target
 
     # -------------------------------------------------------------------- run
+
+    async def run_and_wait(
+        self, *, once: bool = False, wait_sb: bool = False,
+        task_status: trio.TaskStatus[SyncEngine] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """:meth:`run`, and with ``wait_sb`` (``ovsdb-ic sync --wait=sb``): once the
+        engine has settled, :meth:`wait_ic_cfg`, then stop if ``once`` (otherwise keep
+        running). ``stats.ic_cfg`` holds the value waited for. ``task_status`` gets the
+        engine once its replicas are loaded."""
+
+        async def body(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                       ) -> None:
+            await self.run(once=once and not wait_sb, task_status=task_status)
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(body)
+            task_status.started(self)
+            if wait_sb:
+                await self.wait_settled()
+                self.stats.ic_cfg = await self.wait_ic_cfg()
+                self._report(f"every AZ has synced nb_ic_cfg={self.stats.ic_cfg}")
+                if once:
+                    nursery.cancel_scope.cancel()
 
     async def run(
         self, *, once: bool = False, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -451,18 +476,19 @@ async def run_sync(
     config: SyncConfig,
     *,
     once: bool = False,
+    wait_sb: bool = False,
     report: Callable[[str], None] | None = None,
     task_status: trio.TaskStatus[SyncEngine] = trio.TASK_STATUS_IGNORED,
 ) -> SyncStats:
-    """Run a :class:`SyncEngine` (``nursery.start(run_sync, config)`` gives the engine)."""
+    """Run a :class:`SyncEngine` (``nursery.start(run_sync, config)`` gives the engine).
+
+    ``wait_sb``: once the engine has settled, increment IC-NB ``nb_ic_cfg`` and wait
+    until every AZ's agent has synced it (:meth:`SyncEngine.wait_ic_cfg`, what
+    ``ovn-ic-nbctl --wait=sb sync`` waits for); with ``once`` the engine then stops,
+    otherwise it keeps running. ``stats.ic_cfg`` holds the value waited for.
+    """
     engine = SyncEngine(config, report=report)
-
-    async def body(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await engine.run(once=once, task_status=task_status)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(body)
-        task_status.started(engine)
+    await engine.run_and_wait(once=once, wait_sb=wait_sb, task_status=task_status)
     return engine.stats
 
 
