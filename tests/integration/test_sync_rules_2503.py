@@ -6,7 +6,8 @@ C daemons (23.03 from the host, 25.03 from the provisioned root).
   one transit switch learning each other's routes, route tags and filter tags, the
   ``ic-route-denylist`` name) give the C 25.03 daemon's state exactly, also with one AZ
   run by each;
-* ``ovn-ic-nbctl --wait=sb sync`` (25.03's) returns with engines as agents, and so do
+* ``ovn-ic-nbctl --wait=sb sync`` (25.03's) and :func:`wait_ic_synced` return with
+  engines as agents, and so do
   :meth:`SyncEngine.wait_ic_cfg` and ``ovsdb-ic sync --once --wait=sb`` with the C
   daemon as the other AZ's agent;
 * ``options:ic_probe_interval`` sets the engine's client probes.
@@ -24,8 +25,10 @@ from typing import Any
 import pytest
 import trio
 
+from ovsdb_ic.client import connect
 from ovsdb_ic.sync.rules import RULES_23_03, RULES_25_03
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
+from ovsdb_ic.sync.waiting import wait_ic_synced
 from ovsdb_ic.testing import IcDeployment, Sandbox
 from ovsdb_ic.testing.deployment import AgentKind
 from ovsdb_ic.testing.ovn import (
@@ -150,6 +153,14 @@ def test_2503_ovn_ic_nbctl_wait_sb_sync_returns(agents: Any) -> None:
                 ovn_ic_nbctl(d.ic_nb_remote, "--wait=sb", "sync", ovn=d.ovn)
                 nb_cfg, sb_cfg = ic_cfg(d)
                 assert sb_cfg == nb_cfg >= 1
+
+            async def library() -> int:
+                async with connect(d.ic_nb_remote, database="OVN_IC_Northbound") as client:
+                    with trio.fail_after(30):
+                        return await wait_ic_synced(client)
+
+            assert trio.run(library) == nb_cfg + 1
+            assert ic_cfg(d) == (nb_cfg + 1, nb_cfg + 1)
         except BaseException as exc:
             exc.add_note(daemon_log_tails(box, 20))
             raise
