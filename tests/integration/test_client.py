@@ -12,6 +12,7 @@ import trio
 
 from ovsdb_ic.client import connect
 from ovsdb_ic.errors import (
+    ConfigError,
     ConnectError,
     ConnectionClosedError,
     InactivityTimeoutError,
@@ -157,6 +158,33 @@ def test_hung_server_is_detected_by_the_probe(ic_sb_server: Server) -> None:
             assert client.session.closed
             with pytest.raises(ConnectionClosedError):
                 await client.list_dbs()
+
+    run(main)
+
+
+def test_probe_interval_changed_on_a_live_connection(ic_sb_server: Server) -> None:
+    """set_probe_interval: switched on for a connection opened without a probe, it
+    detects a hung server; switched off again, a hung server goes unnoticed."""
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, probe_interval=None, reconnect=False) as client:
+            assert await client.echo() == []
+            with pytest.raises(ConfigError):
+                client.set_probe_interval(0)
+            client.set_probe_interval(0.3)
+            client.set_probe_interval(None)
+            ic_sb_server.stop()
+            try:
+                with trio.move_on_after(1.0):
+                    await trio.sleep_forever()
+                assert not client.session.closed  # no probe: nothing noticed
+                client.set_probe_interval(0.3)
+                with trio.fail_after(5):
+                    with pytest.raises(InactivityTimeoutError):
+                        await client.list_dbs()
+            finally:
+                ic_sb_server.cont()
+            assert client.probe_interval == 0.3
 
     run(main)
 
