@@ -657,7 +657,7 @@ class _Router:
 
     __slots__ = ("bad", "cfg", "connected_ads", "dirty", "existing", "learned", "local",
                  "lops", "lr_int", "lr_text", "members", "missing", "own", "passing",
-                 "ports_by_ts", "row", "wanted")
+                 "plain_rts", "ports_by_ts", "row", "wanted")
 
     def __init__(self, row: Row, cfg: _RouterConfig) -> None:
         self.row = row
@@ -670,6 +670,13 @@ class _Router:
         # Per switch, the ports that learn, one per distinct learning configuration.
         self.ports_by_ts: dict[str, tuple[_TsPort, ...]] = {
             ts: tuple({_learn_config(p): p for p in ps}.values()) for ts, ps in by_ts.items()
+        }
+        # The fast path: per switch whose ports have no filter tag and no filter list,
+        # their route tables (then the only per-port rule for an untagged route).
+        self.plain_rts: dict[str, frozenset[str]] = {
+            ts: frozenset(p.route_table for p in ps) for ts, ps in self.ports_by_ts.items()
+            if all(not p.filter_tag and p.learn_allow is None and not p.learn_deny
+                   for p in ps)
         }
         self.members: frozenset[uuid.UUID] = frozenset()
         self.own: dict[int, _Own] = {}
@@ -900,9 +907,14 @@ def _passes(st: _State, router: _Router, offer: _Offer) -> bool:
     elif offer.own_az:
         return False
     rt = offer.route_table
-    ports = router.ports_by_ts.get(offer.ts)
-    if not ports or not any(_port_learns(p, offer) for p in ports):
-        return False
+    plain = router.plain_rts.get(offer.ts) if offer.tag is None else None
+    if plain is not None:
+        if rt and rt not in plain:
+            return False
+    else:
+        ports = router.ports_by_ts.get(offer.ts)
+        if not ports or not any(_port_learns(p, offer) for p in ports):
+            return False
     if (rt, offer.prefix) in router.local:
         return False  # a local route wins
     flt = st.learn_filter
