@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from ovsdb_ic.client import connect
 from ovsdb_ic.sync.rules import RULES_23_03, RULES_25_03
@@ -45,6 +47,7 @@ from tests.differential.topology import (
     build,
     defect_two_routers_one_ts,
     in_parallel,
+    topologies,
 )
 
 pytestmark = pytest.mark.integration
@@ -127,6 +130,62 @@ def test_2503_tags_filter_tags_same_az_learning_match_c() -> None:
 def test_2503_mixed_c_and_engine_settle_to_the_all_c_state(agents: dict[str, AgentKind]
                                                            ) -> None:
     compare_2503(defect_two_routers_one_ts(), tags_and_denylist, candidate=agents)
+
+
+@st.composite
+def tagged_topologies(draw: st.DrawFn) -> tuple[Topology, dict[str, dict[str, str]]]:
+    """A generated topology and, per AZ, ``ovn-nbctl set`` arguments giving transit
+    router ports route tags and filter tags from a small alphabet (so tags and filters
+    meet), and the 24.09 ``ic-route-denylist`` name for the zone's deny list."""
+    topology = draw(topologies())
+    settings_by_lrp: dict[str, dict[str, str]] = {}
+    for zone in topology.zones:
+        for router in zone.routers:
+            for tp in router.ts_ports:
+                opts = {}
+                for key in ("ic-route-tag", "ic-route-filter-tag"):
+                    tag = draw(st.sampled_from([None, "a", "b"]))
+                    if tag is not None:
+                        opts[key] = tag
+                if opts:
+                    settings_by_lrp[f"{zone.name}/{tp.lrp}"] = opts
+    return topology, settings_by_lrp
+
+
+def apply_tags(settings_by_lrp: dict[str, dict[str, str]]) -> Extra:
+    def extra(deployment: IcDeployment) -> None:
+        for key, opts in sorted(settings_by_lrp.items()):
+            az, lrp = key.split("/")
+            ovn_nbctl(deployment.azs[az].nb.remote, "set", "Logical_Router_Port", lrp,
+                      *(f"options:{k}={v}" for k, v in sorted(opts.items())),
+                      ovn=deployment.ovn)
+        for az in deployment.azs.values():
+            rows = query(az.nb.remote, "OVN_Northbound", {"NB_Global": ["options"]})
+            options = rows["NB_Global"][0]["options"]
+            deny = options.get("ic-route-blacklist") if isinstance(options, dict) else None
+            if deny:
+                ovn_nbctl(az.nb.remote, "remove", "NB_Global", ".", "options",
+                          "ic-route-blacklist", "--", "set", "NB_Global", ".",
+                          f'options:ic-route-denylist="{deny}"', ovn=deployment.ovn)
+
+    return extra
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large),
+)
+@given(tagged_topologies())
+def test_2503_generated_topologies_with_tags_match_c(
+    drawn: tuple[Topology, dict[str, dict[str, str]]],
+) -> None:
+    """Generated 2- and 3-AZ topologies, with route tags and filter tags on the transit
+    ports: the engine and the C 25.03 daemon reach the same state. No shrinking: each
+    example starts two deployments of real daemons."""
+    topology, tags = drawn
+    compare_2503(topology, apply_tags(tags))
 
 
 # ---------------------------------------------------------------------------- --wait=sb
