@@ -1,8 +1,7 @@
 """Per-OVN-release rules (ovsdb_ic.sync.rules) and what the planners do under them.
 
-No servers: snapshots are pure replicas. The 25.03 ones use the repository's schemas
-with the columns 25.03 added (``nb_ic_cfg``/``sb_ic_cfg``) and 25.03's version numbers
-(:func:`snapshot_2503`), enough for the planners, which read only those columns.
+No servers: snapshots are pure replicas. They hold the repository's real schemas of the
+release (``schemas/`` for 23.03, ``schemas/25.03/``; :func:`snapshot_for`).
 
 One named test per rule and release; hypothesis properties: the sequence number
 protocol converges (``sb_ic_cfg`` reaches every bump once all AZs have run) and is
@@ -12,6 +11,7 @@ drawn at random) is deterministic, converges, and plans the same with a warm cac
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from collections.abc import Mapping
@@ -49,23 +49,20 @@ from test_sync_routes import ON, World, build_local, local_side
 
 # ---------------------------------------------------------------------------- schemas
 
-_ADDED_2503: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "OVN_IC_Northbound": {"IC_NB_Global": ("nb_ic_cfg", "sb_ic_cfg")},
-    "OVN_IC_Southbound": {"IC_SB_Global": ("nb_ic_cfg",), "Availability_Zone": ("nb_ic_cfg",)},
-}
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+_FILES = {"OVN_IC_Northbound": "ovn-ic-nb", "OVN_IC_Southbound": "ovn-ic-sb",
+          "OVN_Northbound": "ovn-nb", "OVN_Southbound": "ovn-sb"}
 _KEY_INDEX = {"OVN_IC_Northbound": 0, "OVN_IC_Southbound": 1, "OVN_Northbound": 2,
               "OVN_Southbound": 3}
 
 
 def schema_of(name: str, release: str) -> DatabaseSchema:
-    """The repository's schema ``name`` with ``release``'s version (and, from 24.03
-    on, the sequence number columns)."""
-    data = model_schema(name).to_json()
+    """The real schema ``name`` of 23.03 (``schemas/``) or 25.03 (``schemas/25.03/``);
+    for the releases in between, the nearer of the two with that release's version
+    (enough here: only versions and the sequence number columns matter)."""
+    base = SCHEMAS / "25.03" if rules_for(release).sequence_numbers else SCHEMAS
+    data = json.loads((base / f"{_FILES[name]}.ovsschema").read_text())
     data["version"] = KNOWN_RELEASES[release][_KEY_INDEX[name]]
-    if rules_for(release).sequence_numbers:
-        for table, columns in _ADDED_2503.get(name, {}).items():
-            for column in columns:
-                data["tables"][table]["columns"].setdefault(column, {"type": "integer"})
     return parse_schema(data)
 
 
@@ -112,15 +109,18 @@ def test_detect_release_between_and_beyond_known_versions() -> None:
         detect_release(model_schema("OVN_Southbound"))
 
 
-def test_repository_schemas_are_23_03() -> None:
-    schemas = {key: model_schema(name) for key, name in DATABASES.items()}
-    assert detect_rules(schemas) == RULES_23_03
+def test_repository_schemas_by_release() -> None:
+    for release, rules in (("23.03", RULES_23_03), ("25.03", RULES_25_03)):
+        schemas = {key: schema_of(name, release) for key, name in DATABASES.items()}
+        versions = tuple(schemas[k].version for k in ("ic_nb", "ic_sb", "nb", "sb"))
+        assert versions == KNOWN_RELEASES[release]
+        assert detect_rules(schemas) == rules
 
 
 def test_sequence_numbers_off_without_their_columns() -> None:
     """A 25.03 AZ on IC databases of 23.03 (no nb_ic_cfg): everything but the protocol."""
     schemas = {key: schema_of(name, "25.03") for key, name in DATABASES.items()}
-    schemas["ic_nb"] = model_schema("OVN_IC_Northbound")
+    schemas["ic_nb"] = schema_of("OVN_IC_Northbound", "23.03")
     rules = detect_rules(schemas)
     assert rules.release == "25.03" and rules.route_tags and not rules.sequence_numbers
     with pytest.raises(ConfigError, match="NB schema is needed"):
