@@ -40,7 +40,30 @@ __all__ = [
     "RequestNotSentError",
     "OutcomeUnknownError",
     "InactivityTimeoutError",
+    "RowNotFoundError",
+    "error_text",
 ]
+
+
+def error_text(error: Any) -> str:
+    """A server's error value as words: ``"unknown database"``, or ``"constraint
+    violation: <details>"`` for an ``{"error", "details"}`` object; never a dict repr."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):
+        name = error.get("error")
+        details = error.get("details")
+        parts = [str(p) for p in (name, details) if p]
+        if parts:
+            return ": ".join(parts)
+    if error is None:
+        return "no reason given"
+    import json
+
+    try:
+        return json.dumps(error, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(error)
 
 
 class OvsdbError(Exception):
@@ -120,13 +143,23 @@ class RpcError(OvsdbError):
     """The server answered a JSON-RPC request with an error.
 
     ``error`` is the server's error value (usually a string such as
-    ``"unknown database"``), ``method`` the request's method.
+    ``"unknown database"``, or an ``{"error", "details"}`` object), ``method`` the
+    request's method, ``reason`` the error in words (:func:`error_text`), e.g.
+    ``get_schema: unknown database: get_schema request specifies unknown database X``.
     """
 
     def __init__(self, method: str, error: Any) -> None:
-        super().__init__(f"{method} failed: {error!r}")
         self.method = method
         self.error = error
+        self.reason = error_text(error)
+        super().__init__(f"{method}: {self.reason}")
+
+    @property
+    def error_name(self) -> str:
+        """The server's short error name (``"unknown database"``), without details."""
+        if isinstance(self.error, dict) and isinstance(self.error.get("error"), str):
+            return str(self.error["error"])
+        return self.reason
 
 
 class TransactionError(OvsdbError):
@@ -170,7 +203,11 @@ class ConfigError(OvsdbError, ValueError):
 
 
 class ConnectError(OvsdbError, ConnectionError):
-    """No remote could be connected to; ``__cause__`` groups each attempt's error."""
+    """No remote could be connected to; ``__cause__`` groups each attempt's error.
+
+    The message names each remote tried and why it failed, in words, e.g. ``could not
+    connect to any of tcp:127.0.0.1:6645: OVN_IC_Nortbound: unknown database``.
+    """
 
 
 class ConnectionClosedError(OvsdbError, ConnectionError):
@@ -240,3 +277,17 @@ def transaction_error(
 ) -> TransactionError:
     """The TransactionError subclass matching the server's ``error`` string."""
     return _TXN_ERRORS.get(error, TransactionError)(index, op, error, details)
+
+
+class RowNotFoundError(OvsdbError, LookupError):
+    """A typed ``update``/``delete`` named a row that does not exist.
+
+    Raised before anything is sent when the row is missing from the replica the caller
+    passed, or after the commit when the server's operation matched no row (the
+    transaction is then aborted as a whole). ``table`` and ``key`` say which row.
+    """
+
+    def __init__(self, table: str, key: Any, *, why: str = "no such row") -> None:
+        super().__init__(f"{table} {key}: {why}")
+        self.table = table
+        self.key = key

@@ -44,10 +44,7 @@ def _describe(exc: BaseException) -> str:
             text = str(inner[0])
             return text.split(": ", 1)[1] if ": " in text else text
     if isinstance(exc, RpcError):
-        err = exc.error
-        if isinstance(err, dict):
-            return f"{err.get('error')}: {err.get('details', '')}".rstrip(": ")
-        return str(err)
+        return exc.reason
     return str(exc)
 
 

@@ -590,7 +590,7 @@ class Client:
         try:
             schema = parse_schema(await session.request("get_schema", [database]))
         except RpcError as exc:
-            raise ConnectError(f"{remote}: {database}: {exc}") from exc
+            raise ConnectError(f"{remote}: {database}: {exc.error_name}") from exc
         except (ConnectionClosedError, InactivityTimeoutError) as exc:
             raise ConnectError(f"{remote}: {exc}") from exc
         try:
@@ -708,8 +708,8 @@ class Client:
                 return link
             transient = any(isinstance(f, _Rejected) and f.transient for f in failures)
             if initial and not transient:
-                names = ", ".join(str(r) for r in self.remotes)
-                raise ConnectError(f"could not connect to any of {names}") from ExceptionGroup(
+                reasons = "; ".join(" ".join(str(f).split()) for f in failures)
+                raise ConnectError(f"could not connect to any of {reasons}") from ExceptionGroup(
                     "connection attempts", failures
                 )
             failed_rounds += 1
