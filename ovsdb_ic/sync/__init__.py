@@ -1,4 +1,76 @@
 """The IC sync engine: pure planners and the trio runner that commits their plans.
 
+* :class:`SyncEngine`, :func:`run_sync`, :class:`SyncConfig`, :class:`SyncStats`: one
+  availability zone's IC agent (what ``ovn-ic`` does), holding the ``ovn_ic`` lock;
+  :class:`RouteFilters` adds an embedder's policy to route advertisement and learning;
+* the planners, pure functions from a :class:`Snapshot` to a :class:`Plan`:
+  :func:`plan_az`, :func:`plan_transit_switches`, :func:`plan_gateways`,
+  :func:`plan_port_bindings`, :func:`plan_routes`, and :func:`plan_pass` (all of them,
+  in the engine's order);
+* :class:`Plan` and its operations (:class:`Insert`, :class:`Update`, :class:`Mutate`,
+  :class:`Delete`), :class:`Requirements` (what a planner reads), :func:`empty_snapshot`
+  and :func:`simulate` (apply a plan to a snapshot, for tests).
+
 See docs/sync.md.
 """
+
+from ovsdb_ic.sync.az import plan_az
+from ovsdb_ic.sync.gateways import plan_gateways
+from ovsdb_ic.sync.passes import plan_pass
+from ovsdb_ic.sync.plan import (
+    DATABASES,
+    DatabaseKey,
+    Delete,
+    Insert,
+    Mutate,
+    Op,
+    Plan,
+    PlanError,
+    Requirements,
+    Snapshot,
+    Update,
+    empty_snapshot,
+    simulate,
+)
+from ovsdb_ic.sync.port_bindings import plan_port_bindings
+from ovsdb_ic.sync.routes import LEARNED_ROUTE_KEY, RouteFilters, RouteInfo, plan_routes
+from ovsdb_ic.sync.runner import (
+    LOCK_NAME,
+    REQUIREMENTS,
+    SyncConfig,
+    SyncEngine,
+    SyncStats,
+    run_sync,
+)
+from ovsdb_ic.sync.transit_switches import plan_transit_switches
+
+__all__ = [
+    "DATABASES",
+    "LEARNED_ROUTE_KEY",
+    "LOCK_NAME",
+    "REQUIREMENTS",
+    "DatabaseKey",
+    "Delete",
+    "Insert",
+    "Mutate",
+    "Op",
+    "Plan",
+    "PlanError",
+    "Requirements",
+    "RouteFilters",
+    "RouteInfo",
+    "Snapshot",
+    "SyncConfig",
+    "SyncEngine",
+    "SyncStats",
+    "Update",
+    "empty_snapshot",
+    "plan_az",
+    "plan_gateways",
+    "plan_pass",
+    "plan_port_bindings",
+    "plan_routes",
+    "plan_transit_switches",
+    "run_sync",
+    "simulate",
+]

@@ -56,6 +56,7 @@ __all__ = [
     "SyncStats",
     "probe_seconds",
     "requirements_for",
+    "run_sync",
 ]
 
 log = logging.getLogger("ovsdb_ic.sync")

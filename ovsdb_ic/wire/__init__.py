@@ -11,6 +11,7 @@ Modules, bottom up:
 * :mod:`~ovsdb_ic.wire.monitor`: monitor requests and update/update2/update3 decoding.
 """
 
+from ovsdb_ic.wire import ops
 from ovsdb_ic.wire.data import NamedUUID, datum_from_json, datum_to_json
 from ovsdb_ic.wire.framing import JsonFramer
 from ovsdb_ic.wire.jsonrpc import (
@@ -21,12 +22,21 @@ from ovsdb_ic.wire.jsonrpc import (
     Request,
     Response,
 )
-from ovsdb_ic.wire.monitor import MonitorRequest, RowUpdate, decode_update, decode_update2
+from ovsdb_ic.wire.monitor import (
+    ZERO_TXN_ID,
+    MonitorRequest,
+    RowUpdate,
+    decode_cond_since_reply,
+    decode_update,
+    decode_update2,
+    monitor_params,
+)
 from ovsdb_ic.wire.ops import Condition, Mutation, OpResult, decode_transact_result
 from ovsdb_ic.wire.schema import DatabaseSchema, parse_schema
 
 __all__ = [
     "NEED_DATA",
+    "ZERO_TXN_ID",
     "Condition",
     "Connection",
     "DatabaseSchema",
@@ -42,8 +52,11 @@ __all__ = [
     "RowUpdate",
     "datum_from_json",
     "datum_to_json",
+    "decode_cond_since_reply",
     "decode_transact_result",
     "decode_update",
     "decode_update2",
+    "monitor_params",
+    "ops",
     "parse_schema",
 ]
