@@ -29,11 +29,37 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from ovsdb_ic.cli import client, demo, icdb, kubeovn, sync
 from ovsdb_ic.errors import OvsdbError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "version"]
+
+
+def version() -> str:
+    """The installed distribution's version (``ovsdb_ic.__version__``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("ovsdb-ic")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        import importlib
+
+        return str(importlib.import_module("ovsdb_ic").__version__)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``ovsdb-ic VERSION`` and exit (looked up only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"ovsdb-ic {version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ovsdb-ic",
         description="Pure-Python OVSDB tools for OVN Interconnection.",
     )
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the version of ovsdb-ic and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in (demo, client, sync, kubeovn, icdb):
         group.add_parsers(sub)

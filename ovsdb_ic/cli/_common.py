@@ -104,12 +104,33 @@ def usage(command: str, problems: list[str]) -> int:
     return 2
 
 
+class _NoRepeats(logging.Filter):
+    """Drop a record made from the same message template as the one shown just before
+    (a retry loop says once that it is waiting, not once per round)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: object = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        if key == self._last:
+            return False
+        self._last = key
+        return True
+
+
 @contextmanager
-def client_log_to_stderr(command: str, level: int = logging.INFO) -> Iterator[None]:
+def client_log_to_stderr(
+    command: str, level: int = logging.INFO, *, no_repeats: bool = False
+) -> Iterator[None]:
     """Show the library's log messages of *level* and above (reconnects, failovers) on
-    stderr, one line each, while the block runs."""
+    stderr, one line each, while the block runs; with *no_repeats*, a message repeated
+    by a retry loop is shown once until a different one comes."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
+    if no_repeats:
+        handler.addFilter(_NoRepeats())
     handler.setFormatter(logging.Formatter(f"ovsdb-ic {command}: %(message)s"))
     logger = logging.getLogger("ovsdb_ic")
     previous = logger.level

@@ -6,11 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from ovsdb_ic.cli._common import client_log_to_stderr
+from ovsdb_ic.cli._common import add_ssl_options, client_log_to_stderr, ssl_context, usage
 
 __all__ = ["add_parsers"]
 
-_DB_HELP = "comma-separated remotes: tcp:HOST:PORT, tcp:[IPv6]:PORT, unix:PATH"
+_DB_HELP = ("comma-separated remotes: tcp:HOST:PORT, tcp:[IPv6]:PORT, ssl:HOST:PORT "
+            "(with the ssl options), unix:PATH")
 
 
 def add_parsers(sub: Any) -> None:
@@ -28,6 +29,7 @@ def add_parsers(sub: Any) -> None:
     dump.add_argument("--db", required=True, metavar="REMOTES", help=_DB_HELP)
     dump.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                       help="give up on a remote after this long (default: 10)")
+    add_ssl_options(dump)
     dump.add_argument("database", metavar="DATABASE")
     dump.add_argument("tables", nargs="*", metavar="TABLE")
     dump.set_defaults(func=_cmd_dump)
@@ -38,10 +40,16 @@ def add_parsers(sub: Any) -> None:
         description=(
             "Print the initial rows of each TABLE, then every insert, modify and delete, "
             "one JSON object per line, until stopped. Reconnects with backoff after "
-            "failures (logged on stderr) and resumes from the last transaction."
+            "failures and resumes from the last transaction; says once on stderr why it "
+            "is waiting (no leader, refused...), and exits 1 after --retry-for seconds "
+            "without a working connection."
         ),
     )
     monitor.add_argument("--db", required=True, metavar="REMOTES", help=_DB_HELP)
+    monitor.add_argument("--retry-for", type=float, default=60.0, metavar="SECONDS",
+                         help="give up after this long without a working connection "
+                              "(default: 60; 0: retry forever)")
+    add_ssl_options(monitor)
     monitor.add_argument("database", metavar="DATABASE")
     monitor.add_argument("tables", nargs="+", metavar="TABLE")
     monitor.set_defaults(func=_cmd_monitor)
@@ -54,9 +62,13 @@ def _cmd_dump(args: argparse.Namespace) -> int:
 
     from ovsdb_ic.client.commands import DumpError, dump
 
+    problems: list[str] = []
+    context = ssl_context(args, problems)
+    if problems:
+        return usage("dump", problems)
     try:
         tables = trio.run(lambda: dump(args.db, args.database, args.tables,
-                                       attempt_seconds=args.timeout))
+                                       attempt_seconds=args.timeout, ssl_context=context))
     except DumpError as exc:
         for line in exc.problems:
             print(f"ovsdb-ic dump: {line}", file=sys.stderr)
@@ -79,10 +91,18 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(f"ovsdb-ic monitor: {message}", file=sys.stderr, flush=True)
 
-    with client_log_to_stderr("monitor"):
+    problems: list[str] = []
+    context = ssl_context(args, problems)
+    if args.retry_for < 0:
+        problems.append(f"--retry-for: must not be negative (got {args.retry_for:g})")
+    if problems:
+        return usage("monitor", problems)
+    give_up = args.retry_for or None
+    with client_log_to_stderr("monitor", no_repeats=True):
         try:
             trio.run(lambda: monitor_changes(args.db, args.database, args.tables, emit,
-                                             log=log))
+                                             log=log, give_up_after=give_up,
+                                             ssl_context=context))
         except DumpError as exc:
             for line in exc.problems:
                 print(f"ovsdb-ic monitor: {line}", file=sys.stderr)

@@ -24,6 +24,11 @@ _KUBE_EXIT = (
     "be made, 2 for a bad command line or configuration (reported before connecting "
     "to anything). Progress and warnings go to stderr."
 )
+_READ_EXIT = (
+    "It only reads; nothing is written. Exit status: 0 on success, 1 when a database "
+    "cannot be reached, 2 for a bad command line or configuration (reported before "
+    "connecting to anything)."
+)
 
 
 _KUBE_DEFAULT_CLUSTER_ROUTER = "ovn-cluster"
@@ -37,7 +42,7 @@ def add_parsers(sub: Any) -> None:
     DEFAULT_CLUSTER_ROUTER = _KUBE_DEFAULT_CLUSTER_ROUTER
     MAX_TS_NUM = _KUBE_MAX_TS_NUM
 
-    def connection(p: argparse.ArgumentParser, *, az: bool) -> None:
+    def connection(p: argparse.ArgumentParser, *, az: bool, config: bool = True) -> None:
         if az:
             p.add_argument("--config", required=True, metavar="FILE",
                            help="the ovn-ic-config ConfigMap (YAML or JSON, or just its data "
@@ -55,7 +60,8 @@ def add_parsers(sub: Any) -> None:
         p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                        help="give up connecting to and copying a database after this long "
                             "(default: 30)")
-        add_ssl_options(p, extra="; the IC remotes made from the config then use ssl:")
+        add_ssl_options(
+            p, extra="; the IC remotes made from the config then use ssl:" if config else "")
 
     def establish_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--ts-num", type=int, metavar="N",
@@ -137,7 +143,7 @@ def add_parsers(sub: Any) -> None:
         description=(
             "Print availability zones, their gateways with encapsulations and the port "
             "bindings bound to each gateway, exactly as ovn-ic-sbctl show [AZ] does. "
-            "An unknown AZ prints nothing. " + _KUBE_EXIT
+            "An unknown AZ prints nothing. " + _READ_EXIT
         ),
     )
     show.add_argument("--ic-sb-db", metavar="REMOTES",
@@ -158,14 +164,14 @@ def add_parsers(sub: Any) -> None:
             "each line has the prefix, the nexthop, the policy, the output port, "
             "'(learned)' for a route learned from another AZ through IC, 'ecmp' when "
             "several routes share the prefix, and 'ecmp-symmetric-reply' and 'bfd' "
-            "when set. " + _KUBE_EXIT
+            "when set. " + _READ_EXIT
         ),
     )
     routes.add_argument("--ovnnb-db", required=True, metavar="REMOTES",
                         help="OVN_Northbound; " + REMOTES_HELP)
     routes.add_argument("--route-table", metavar="TABLE",
                         help="only the routes of this route table ('' for the main one)")
-    connection(routes, az=False)
+    connection(routes, az=False, config=False)
     routes.add_argument("router", metavar="ROUTER", help="the router's name or UUID")
     routes.set_defaults(func=_cmd_routes)
 

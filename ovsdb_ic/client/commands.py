@@ -10,7 +10,9 @@ resync as ordinary insert/modify/delete events.
 
 from __future__ import annotations
 
+import math
 import random
+import ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,6 +50,22 @@ def _describe(exc: BaseException) -> str:
     return str(exc)
 
 
+def _attempts(exc: BaseException) -> list[str]:
+    """One line per remote tried (``remote: reason``) for a failed connection."""
+    if isinstance(exc, ConnectError) and isinstance(exc.__cause__, BaseExceptionGroup):
+        return [" ".join(str(e).split()) for e in exc.__cause__.exceptions]
+    return [" ".join(str(exc).split())]
+
+
+def _unknown_database(exc: BaseException) -> bool:
+    """Whether every remote answered that it has no such database (a typo no wait fixes)."""
+    if not (isinstance(exc, ConnectError) and isinstance(exc.__cause__, BaseExceptionGroup)):
+        return False
+    causes = [e.__cause__ for e in exc.__cause__.exceptions]
+    return bool(causes) and all(
+        isinstance(c, RpcError) and c.error_name == "unknown database" for c in causes)
+
+
 def row_to_json(table: TableSchema, row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
     """The OVSDB JSON form of ``row``'s ``columns``."""
     out: dict[str, Any] = {}
@@ -78,18 +96,24 @@ async def _dump_with(client: Client, schema: DatabaseSchema, tables: Sequence[st
 
 
 async def dump(
-    remotes: str, database: str, tables: Sequence[str] = (), *, attempt_seconds: float = 10.0
+    remotes: str,
+    database: str,
+    tables: Sequence[str] = (),
+    *,
+    attempt_seconds: float = 10.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> list[dict[str, Any]]:
     """Dump ``tables`` (default: all) like ``ovsdb-client -f json dump``: one dict per table.
 
-    Each remote is tried once, for at most ``attempt_seconds``.
+    Each remote is tried once, for at most ``attempt_seconds``; ``ssl_context`` is for
+    ``ssl:`` remotes.
     """
     problems: list[str] = []
     for remote in parse_remotes(remotes, field="--db"):
         with trio.move_on_after(attempt_seconds) as scope:
             try:
                 async with connect(str(remote), database=database, probe_interval=None,
-                                   reconnect=False) as c:
+                                   reconnect=False, ssl_context=ssl_context) as c:
                     assert c.schema is not None
                     return await _dump_with(c, c.schema, tables)
             except DumpError:
@@ -127,6 +151,8 @@ async def monitor_changes(
     *,
     log: Callable[[str], None] = lambda _msg: None,
     backoff_max: float = 8.0,
+    give_up_after: float | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Emit every change of ``tables`` as a JSON-able dict until cancelled.
@@ -136,43 +162,72 @@ async def monitor_changes(
     a reconnect the monitor resumes from the last transaction id; when the
     server cannot resume, the fresh copy goes through ``Replica.reset`` and
     only the differences are emitted.
+
+    ``log`` gets one line when a failure starts and one each time its reason changes
+    (not one per retry). With ``give_up_after`` (seconds), a stretch of that long without
+    a working connection (from the start or from the last loss) ends the monitor with a
+    :class:`DumpError` naming the last reason; without it, it retries until cancelled.
     """
     parse_remotes(remotes, field="--db")
     replica: Replica | None = None
     last_txn = ZERO_TXN_ID
     started = False
     delay = 0.25
+    said = ""
+    reason = "no answer"
+    down_since = trio.current_time()
     while True:
-        try:
-            async with connect(remotes, database=database) as client:
-                schema = client.schema
-                assert schema is not None
-                for t in tables:
-                    if t not in schema.tables:
-                        raise DumpError([f"database {database} has no table {t!r}"])
-                fresh = replica is None
-                if replica is None:
-                    replica = Replica(schema, {t: None for t in tables})
-                mon = await client.monitor(replica.monitor_requests(), last_txn_id=last_txn)
-                if not started:
-                    started = True
-                    task_status.started()
-                delay = 0.25
-                async for batch in mon:
-                    if batch.initial and not fresh:
-                        changes = replica.reset(batch.updates)
-                    else:
-                        changes = replica.apply(batch.updates)
-                    fresh = False
-                    for change in changes:
-                        emit(_event(schema, change))
-                    if batch.last_txn_id is not None:
-                        last_txn = batch.last_txn_id
-                raise ConnectError(f"{client.remote}: connection closed")
-        except DumpError:
-            raise
-        except OvsdbError as exc:
-            wait = min(delay, backoff_max) * (0.5 + random.random() / 2)
-            log(f"{_describe(exc)}; retrying in {wait:.1f} s")
-            await trio.sleep(wait)
-            delay = min(delay * 2, backoff_max)
+        limit = math.inf if give_up_after is None else down_since + give_up_after
+        with trio.CancelScope(deadline=limit) as scope:
+            try:
+                # reconnect=False: this loop reconnects, so the bound covers every gap.
+                async with connect(remotes, database=database, reconnect=False,
+                                   ssl_context=ssl_context) as client:
+                    schema = client.schema
+                    assert schema is not None
+                    for t in tables:
+                        if t not in schema.tables:
+                            raise DumpError([f"database {database} has no table {t!r}"])
+                    fresh = replica is None
+                    if replica is None:
+                        replica = Replica(schema, {t: None for t in tables})
+                    mon = await client.monitor(replica.monitor_requests(),
+                                               last_txn_id=last_txn)
+                    scope.deadline = math.inf
+                    if said:
+                        log(f"{client.remote}: connected")
+                        said = ""
+                    if not started:
+                        started = True
+                        task_status.started()
+                    delay = 0.25
+                    async for batch in mon:
+                        if batch.initial and not fresh:
+                            changes = replica.reset(batch.updates)
+                        else:
+                            changes = replica.apply(batch.updates)
+                        fresh = False
+                        for change in changes:
+                            emit(_event(schema, change))
+                        if batch.last_txn_id is not None:
+                            last_txn = batch.last_txn_id
+                    raise ConnectError(f"{client.remote}: connection closed")
+            except DumpError:
+                raise
+            except OvsdbError as exc:
+                if not started and _unknown_database(exc):
+                    raise DumpError(_attempts(exc)) from exc
+                if scope.deadline == math.inf:
+                    down_since = trio.current_time()  # a working connection was lost
+                reason = "; ".join(_attempts(exc))
+                wait = min(delay, backoff_max) * (0.5 + random.random() / 2)
+                if reason != said:
+                    log(f"{reason}; retrying in {wait:.1f} s" + (
+                        "" if give_up_after is None else
+                        f" (and for up to {give_up_after:g} s)"))
+                    said = reason
+                await trio.sleep(wait)
+                delay = min(delay * 2, backoff_max)
+        if scope.cancelled_caught:
+            raise DumpError([f"{remotes}: no working connection for {give_up_after:g} s "
+                             f"(last: {reason})"])
