@@ -203,6 +203,13 @@ class SyncEngine:
         self.lock: Lock | None = None
         """The ``ovn_ic`` lock once the SB server answered the request (None before,
         and when the engine takes no lock)."""
+        # wait_synced: passes are numbered as they start; a settled pass publishes its
+        # number and wakes the waiters; _wake makes an idle loop plan once more.
+        self._pass_seq = 0
+        self._synced_seq = 0
+        self._synced_changed = trio.Event()
+        self._wake = trio.Event()
+        self._running = trio.Event()
         self.rules: IcRules = config.rules or IcRules()
         """The rules followed (detected from the schemas once :meth:`run` connected)."""
         self._ic_cfg = seqno.IcCfg()
@@ -249,7 +256,8 @@ class SyncEngine:
         return plan
 
     async def wait_settled(self) -> None:
-        """Return once a pass has planned nothing (after the engine started)."""
+        """Return once a pass has planned nothing (after the engine started); returns at
+        once ever after. To wait for a change of your own, use :meth:`wait_synced`."""
         await self._settled.wait()
 
     async def wait_ic_cfg(self) -> int:
@@ -266,6 +274,25 @@ class SyncEngine:
         target = await bump_nb_ic_cfg(self.clients["ic_nb"])
         await wait_sb_ic_cfg(self.replicas["ic_nb"], target)
         return target
+
+    async def wait_synced(self) -> None:
+        """Return after a pass that started after this call planned nothing.
+
+        Call it after a change of your own (a transaction you committed to any of the four
+        databases): the engine's replicas are first brought up to what each server has
+        sent so far, then an idle engine is woken to plan once more, so the pass that
+        settles has seen your change. Re-armable: every call waits for a new pass. It
+        waits while the engine stands by without the ``ovn_ic`` lock (and never returns
+        in dry-run mode, which commits nothing); bound it with ``trio.move_on_after``.
+        """
+        await self._running.wait()
+        async with trio.open_nursery() as nursery:
+            for key, live in self.replicas.items():
+                nursery.start_soon(_caught_up, self.clients[key], live)
+        after = self._pass_seq
+        self._wake.set()
+        while self._synced_seq <= after:
+            await self._synced_changed.wait()
 
     # -------------------------------------------------------------------- run
 
@@ -324,6 +351,7 @@ class SyncEngine:
                     {t: (None if c is None else list(c)) for t, c in tables.items()}
                 )
             requirements.install(self.snapshot())
+            self._running.set()
             task_status.started()
             await self._loop(once)
 
@@ -341,6 +369,9 @@ class SyncEngine:
                 await lock.wait_acquired()
             self.stats.lock_held = lock is not None and lock.held
             versions = self._versions()
+            self._wake = trio.Event()
+            self._pass_seq += 1
+            seq = self._pass_seq
             plan = self.plan()
             passes_done += 1
             if cfg.dry_run:
@@ -358,6 +389,9 @@ class SyncEngine:
                     continue
                 self.stats.settled += 1
                 self._settled.set()
+                self._synced_seq = seq
+                self._synced_changed.set()
+                self._synced_changed = trio.Event()
                 if once:
                     return
                 await self._changed(versions)
@@ -444,16 +478,23 @@ class SyncEngine:
         return {k: v.replica.version for k, v in self.replicas.items()}
 
     async def _changed(self, versions: dict[DatabaseKey, int]) -> None:
-        """Wait until any replica moved past ``versions``."""
-        if self._versions() != versions:
+        """Wait until any replica moved past ``versions`` (or :meth:`wait_synced` asks
+        for one more pass)."""
+        if self._versions() != versions or self._wake.is_set():
             return
         async with trio.open_nursery() as nursery:
             for key, live in self.replicas.items():
                 nursery.start_soon(_wait_version, live, versions[key], nursery.cancel_scope)
+            nursery.start_soon(_wait_event, self._wake, nursery.cancel_scope)
 
 
 async def _wait_version(live: LiveReplica, seen: int, scope: trio.CancelScope) -> None:
     await live.wait_for(lambda r: r.version != seen)
+    scope.cancel()
+
+
+async def _wait_event(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
     scope.cancel()
 
 
