@@ -345,13 +345,20 @@ class Client:
         return Txn(schema)
 
     async def commit(self, txn: Txn, *, idempotent: bool = False) -> TxnResult:
-        """Run a built transaction; raises the typed TransactionError on failure.
+        """Run a built transaction; raises the typed TransactionError on failure, and
+        :class:`~ovsdb_ic.errors.RowNotFoundError` when a row it updates, mutates or
+        deletes does not exist (nothing is changed then).
 
         ``idempotent`` as for :meth:`transact`.
         """
-        return txn.result(
-            await self.transact(txn.ops, schema=txn.schema, idempotent=idempotent)
-        )
+        try:
+            results = await self.transact(txn.ops, schema=txn.schema, idempotent=idempotent)
+        except WaitTimedOutError as exc:
+            missing = txn.not_found(exc)
+            if missing is None:
+                raise
+            raise missing from exc
+        return txn.result(results)
 
     async def retry(
         self,

@@ -4,17 +4,33 @@
 * :func:`frozen_map` / :func:`frozen_set`: the converters of map and set fields;
 * :data:`ZERO_UUID`: the ``uuid`` of a model instance that is not (yet) a row;
 * :class:`Model`: the protocol every generated class satisfies, for code that
-  works with any model (the mapper in :mod:`ovsdb_ic.models.mapping`).
+  works with any model (the mapper in :mod:`ovsdb_ic.models.mapping`);
+* :data:`Ref`: the type of reference columns: a row's ``UUID``, or the
+  :class:`~ovsdb_ic.wire.data.NamedUUID` of a row inserted earlier in the same
+  transaction;
+* :func:`check_model`: what every generated class runs on construction: each field is
+  checked against its column's type and constraints, and a bad one raises
+  :class:`~ovsdb_ic.errors.DataError` naming ``Table.column`` and why
+  (``TransitSwitch(name=5)`` does not build).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Set
-from typing import Any, ClassVar, Final, Protocol, TypeVar, final
+from collections.abc import Callable, Iterator, Mapping, Set
+from contextvars import ContextVar
+from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar, final
 from uuid import UUID
+
+from ovsdb_ic.wire.data import NamedUUID
 
 __all__ = [
     "ZERO_UUID",
+    "Ref",
+    "check_model",
+    "ref",
+    "ref_map",
+    "ref_set",
+    "trusted_rows",
     "EMPTY_MAP",
     "FrozenMap",
     "Model",
@@ -28,6 +44,51 @@ T = TypeVar("T")
 
 ZERO_UUID: Final = UUID(int=0)
 """The all-zero UUID: the ``uuid`` of a model instance built by hand, not read from a server."""
+
+Ref: TypeAlias = UUID | NamedUUID
+"""A reference column's value: the referenced row's UUID, or the NamedUUID of a row
+inserted earlier in the same transaction (``txn.insert`` returns one)."""
+
+trusted_rows: ContextVar[bool] = ContextVar("trusted_rows", default=False)
+"""True while :func:`~ovsdb_ic.models.mapping.to_model` builds models from rows the
+server sent (already valid), so :func:`check_model` skips them."""
+
+_validate: Callable[[Any], None] | None = None
+
+
+def ref(value: Ref | None) -> Any:
+    """Converter of reference fields: a UUID or a NamedUUID (or None when optional),
+    kept as given.
+
+    The field reads as ``UUID`` (what rows from a server hold); a model built for an
+    insert may hold the NamedUUID of a row inserted earlier in the same transaction
+    there, which the transaction sends as that row's reference.
+    """
+    return value
+
+
+def ref_set(value: Set[Ref]) -> frozenset[UUID]:
+    """Converter of sets of references: :func:`frozen_set` (UUIDs and NamedUUIDs)."""
+    return frozen_set(value)  # type: ignore[arg-type]  # NamedUUIDs: see ref()
+
+
+def ref_map(value: Mapping[str, Ref]) -> FrozenMap[str, UUID]:
+    """Converter of maps to references: :func:`frozen_map` (UUIDs and NamedUUIDs)."""
+    return frozen_map(value)  # type: ignore[arg-type]  # NamedUUIDs: see ref()
+
+
+def check_model(instance: Any) -> None:
+    """Check every field of a generated model *instance* against its column (type, enum,
+    range, length, set size); raise :class:`~ovsdb_ic.errors.DataError` naming
+    ``Table.column`` for the first bad one. Generated classes call it on construction."""
+    global _validate
+    if trusted_rows.get():
+        return
+    if _validate is None:
+        from ovsdb_ic.models.mapping import validate
+
+        _validate = validate
+    _validate(instance)
 
 
 @final

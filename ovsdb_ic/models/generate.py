@@ -573,25 +573,57 @@ class _ModuleWriter:
             self.used.add("UUID")
         return t
 
+    @staticmethod
+    def _param(ctype: ColumnType, ann: str) -> str:
+        """The constructor's type of a field: reference atoms also take a NamedUUID."""
+        refs = [b for b in (ctype.key, ctype.value) if b is not None and b.ref_table]
+        if not refs:
+            return ann
+        key = "Ref" if ctype.key.ref_table else _atom_type(ctype.key) if \
+            _atom_type(ctype.key) != "UUID" else "UUID"
+        if ctype.value is not None:
+            return ann.replace(", UUID]", ", Ref]") if ctype.value.ref_table else \
+                ann.replace("[UUID,", "[Ref,")
+        if ctype.is_scalar:
+            return "Ref"
+        if ctype.is_optional:
+            return "Ref | None"
+        return f"Set[{key}]"
+
     def field(self, table: str, col: ColumnSchema) -> _Field:
         ctype = col.type
         key = self._atom(table, col.name, ctype.key, "Key" if ctype.value is not None else "")
         converter: str | None = None
+        is_ref = any(b is not None and b.ref_table for b in (ctype.key, ctype.value))
         if ctype.value is not None:
             val = self._atom(table, col.name, ctype.value, "Value")
             ann = f"Mapping[{key}, {val}]"
-            converter = f"_map_of_{key}_to_{val}"
-            self.converters[converter] = (ann, ann, "frozen_map")
-            self.used.update({"Mapping", "frozen_map"})
+            param = self._param(ctype, ann)
+            converter = f"_map_of_{_ident(param)}"
+            helper = "ref_map" if is_ref else "frozen_map"
+            self.converters[converter] = (param, ann, helper)
+            self.used.update({"Mapping", helper})
         elif ctype.is_scalar:
             ann = key
+            if is_ref:
+                converter = "_ref"
+                self.converters[converter] = ("Ref", ann, "ref")
         elif ctype.is_optional:
             ann = f"{key} | None"
+            if is_ref:
+                converter = "_optional_ref"
+                self.converters[converter] = ("Ref | None", ann, "ref")
         else:
             ann = f"frozenset[{key}]"
-            converter = f"_set_of_{key}"
-            self.converters[converter] = (f"Set[{key}]", ann, "frozen_set")
-            self.used.update({"Set", "frozen_set"})
+            param = self._param(ctype, ann) if is_ref else f"Set[{key}]"
+            converter = f"_set_of_{_ident(param)}"
+            helper = "ref_set" if is_ref else "frozen_set"
+            self.converters[converter] = (param, ann, helper)
+            self.used.update({"Set", helper})
+        if is_ref:
+            self.used.add("Ref")
+            if converter in ("_ref", "_optional_ref"):
+                self.used.add("ref")
         value = default_value(ctype)
         default: str | None = None
         if _default_is_valid(ctype, value):
@@ -655,8 +687,9 @@ class _ModuleWriter:
         out.append("import attrs")
         out.append("")
         base_names = _isort_names(
-            [n for n in ("EMPTY_MAP", "FrozenMap", "ZERO_UUID", "frozen_map", "frozen_set")
-             if n in self.used] + ["Model"]
+            [n for n in ("EMPTY_MAP", "FrozenMap", "Ref", "ZERO_UUID", "frozen_map",
+                         "frozen_set", "ref", "ref_map", "ref_set")
+             if n in self.used] + ["Model", "check_model"]
         )
         out.extend(_import_lines("ovsdb_ic.models.base", base_names))
         out.append("")
@@ -691,7 +724,8 @@ class _ModuleWriter:
                 out.append(sig)
             else:
                 out.extend([f"def {name}(", f"    value: {param},", f") -> {result}:"])
-            out.append(f"    return {helper}(value)")
+            cast = "  # type: ignore[no-any-return]" if helper == "ref" else ""
+            out.append(f"    return {helper}(value){cast}")
         for table, cls in self.classes.items():
             out.append("")
             out.append("")
@@ -738,6 +772,9 @@ class _ModuleWriter:
         )
         for f in fields:  # sorted by column name; kw_only allows required after defaulted
             out.extend(self._render_field(f))
+        out.append("")
+        out.append("    def __attrs_post_init__(self) -> None:")
+        out.append("        check_model(self)")
         return out
 
     def _render_field(self, f: _Field) -> list[str]:
@@ -757,6 +794,13 @@ class _ModuleWriter:
                     lines = [f"{head} = attrs.field(", *(f"        {a}," for a in args), "    )"]
         lines.extend(_docstring(f.doc, _INDENT))
         return lines
+
+
+def _ident(annotation: str) -> str:
+    """A converter-name part from a type: ``Set[Ref]`` -> ``Ref``, ``Mapping[str, UUID]``
+    -> ``str_to_UUID``."""
+    inner = annotation.split("[", 1)[1].rstrip("]") if "[" in annotation else annotation
+    return "_to_".join(part.strip() for part in inner.split(","))
 
 
 def _isort_names(names: list[str]) -> list[str]:

@@ -16,7 +16,16 @@ from uuid import UUID
 
 import attrs
 
-from ovsdb_ic.models.base import EMPTY_MAP, ZERO_UUID, Model, frozen_map, frozen_set
+from ovsdb_ic.models.base import (
+    EMPTY_MAP,
+    ZERO_UUID,
+    Model,
+    Ref,
+    check_model,
+    frozen_map,
+    ref,
+    ref_set,
+)
 
 __all__ = [
     "CKSUM",
@@ -42,8 +51,12 @@ def _map_of_str_to_str(value: Mapping[str, str]) -> Mapping[str, str]:
     return frozen_map(value)
 
 
-def _set_of_UUID(value: Set[UUID]) -> frozenset[UUID]:
-    return frozen_set(value)
+def _optional_ref(value: Ref | None) -> UUID | None:
+    return ref(value)  # type: ignore[no-any-return]
+
+
+def _set_of_Ref(value: Set[Ref]) -> frozenset[UUID]:
+    return ref_set(value)
 
 
 @final
@@ -88,6 +101,9 @@ class Connection:
     target: str = ""
     """Connection methods for clients."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -111,7 +127,7 @@ class ICNBGlobal:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Database clients to which the Open vSwitch database server should connect or on which it
     should listen, along with options for how these connections should be configured. Set of
     references to ``Connection`` rows.
@@ -133,8 +149,11 @@ class ICNBGlobal:
     """Sequence number that one ``OVN-IC`` sets to the value of ``nb_ic_cfg`` after waiting to all
     the ``OVN-ICs`` finish applying their changes to interconnect southbound database.
     """
-    ssl: UUID | None = None
+    ssl: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Global SSL/TLS configuration. An optional reference to a ``SSL`` row."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -193,6 +212,9 @@ class SSL:
     connections.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -218,6 +240,9 @@ class TransitSwitch:
     """A name that uniquely identifies the transit logical switch."""
     other_config: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """Map of string to string."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 MODELS: Final[Mapping[str, type[Model]]] = {

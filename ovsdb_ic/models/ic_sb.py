@@ -15,7 +15,16 @@ from uuid import UUID
 
 import attrs
 
-from ovsdb_ic.models.base import EMPTY_MAP, ZERO_UUID, Model, frozen_map, frozen_set
+from ovsdb_ic.models.base import (
+    EMPTY_MAP,
+    ZERO_UUID,
+    Model,
+    Ref,
+    check_model,
+    frozen_map,
+    ref,
+    ref_set,
+)
 
 __all__ = [
     "AvailabilityZone",
@@ -53,8 +62,16 @@ def _map_of_str_to_str(value: Mapping[str, str]) -> Mapping[str, str]:
     return frozen_map(value)
 
 
-def _set_of_UUID(value: Set[UUID]) -> frozenset[UUID]:
-    return frozen_set(value)
+def _optional_ref(value: Ref | None) -> UUID | None:
+    return ref(value)  # type: ignore[no-any-return]
+
+
+def _ref(value: Ref) -> UUID:
+    return ref(value)  # type: ignore[no-any-return]
+
+
+def _set_of_Ref(value: Set[Ref]) -> frozenset[UUID]:
+    return ref_set(value)
 
 
 @final
@@ -80,6 +97,9 @@ class AvailabilityZone:
     """This column is used by the ``OVN-IC`` to inform that this IC instance is aligned with the
     changes in INB
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -124,6 +144,9 @@ class Connection:
     target: str = ""
     """Connection methods for clients."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -152,6 +175,9 @@ class DatapathBinding:
     ``ovn-ic`` but the same key is shared by all availability zones so that the logical datapaths
     can be peered across them.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -183,6 +209,9 @@ class Encap:
     Southbound database's ``Encap`` table.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -205,11 +234,11 @@ class Gateway:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    availability_zone: UUID
+    availability_zone: UUID = attrs.field(converter=_ref)
     """The availability zone that the gateway belongs to. A reference to an ``Availability_Zone``
     row.
     """
-    encaps: frozenset[UUID] = attrs.field(converter=_set_of_UUID)
+    encaps: frozenset[UUID] = attrs.field(converter=_set_of_Ref)
     """Points to supported encapsulation configurations to transmit logical dataplane packets to
     this gateway. Set of 1 or more references to ``Encap`` rows.
     """
@@ -221,6 +250,9 @@ class Gateway:
     """The name of the gateway. See ``name`` column of the OVN Southbound database's ``Chassis``
     table.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -244,7 +276,7 @@ class ICSBGlobal:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Database clients to which the Open vSwitch database server should connect or on which it
     should listen, along with options for how these connections should be configured. Set of
     references to ``Connection`` rows.
@@ -258,8 +290,11 @@ class ICSBGlobal:
     """
     options: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """Map of string to string."""
-    ssl: UUID | None = None
+    ssl: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Global SSL/TLS configuration. An optional reference to a ``SSL`` row."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -291,10 +326,10 @@ class PortBinding:
     """The Ethernet address and IP addresses used by the corresponding logical router port peering
     with the transit switch port.
     """
-    availability_zone: UUID
+    availability_zone: UUID = attrs.field(converter=_ref)
     """The availability zone that the port belongs to. A reference to an ``Availability_Zone`` row.
     """
-    encap: UUID | None = None
+    encap: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Points to supported encapsulation configurations to transmit logical dataplane packets to
     this gateway. An optional weak reference to an ``Encap`` row.
     """
@@ -312,6 +347,9 @@ class PortBinding:
     """A number that represents the logical port in the key (e.g. STT key or Geneve TLV) field
     carried within tunnel protocol packets.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -337,7 +375,7 @@ class Route:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    availability_zone: UUID
+    availability_zone: UUID = attrs.field(converter=_ref)
     """The availability zone that has advertised the route. A reference to an ``Availability_Zone``
     row.
     """
@@ -355,6 +393,9 @@ class Route:
     """Route table within which this route was created. Empty value means <main> routing table."""
     transit_switch: str = ""
     """The name of the transit switch, upon which the route is advertised."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -412,6 +453,9 @@ class SSL:
     """Range or a comma- or space-delimited list of the SSL/TLS protocols to enable for SSL/TLS
     connections.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 MODELS: Final[Mapping[str, type[Model]]] = {

@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, Final, Protocol, TypeVar
 from uuid import UUID
@@ -27,10 +28,12 @@ from uuid import UUID
 import attrs
 
 from ovsdb_ic.errors import LocalProtocolError, SchemaError
-from ovsdb_ic.models.base import FrozenMap, Model
+from ovsdb_ic.models.base import FrozenMap, Model, trusted_rows
+from ovsdb_ic.wire.data import column_codec
 from ovsdb_ic.wire.schema import BaseType, ColumnType, DatabaseSchema, parse_schema
 
 __all__ = [
+    "validate",
     "MODULES",
     "ModelModule",
     "models_module",
@@ -169,7 +172,37 @@ def to_model(cls: type[M], uuid: UUID, row: Mapping[str, Any]) -> M:
                 f"{cls.__database__}, which has no default (does the server's schema "
                 "lack it?)",
             )
-    return cls(**kwargs)
+    token = trusted_rows.set(True)
+    try:
+        return cls(**kwargs)
+    finally:
+        trusted_rows.reset(token)
+
+
+_CHECKS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+
+
+def validate(instance: Model) -> None:
+    """Check each field of *instance* against its column's type and constraints.
+
+    Raises :class:`~ovsdb_ic.errors.DataError` (a ``ValueError``) whose ``where`` is
+    ``Table.column``, e.g. ``Transit_Switch.name: expected a str, not int (got 5)``.
+    Generated models run it on construction (:func:`~ovsdb_ic.models.base.check_model`),
+    except when :func:`to_model` builds them from a server's rows.
+    """
+    cls = type(instance)
+    checks = _CHECKS.get(cls)
+    if checks is None:
+        module = sys.modules[cls.__module__]
+        table = model_schema(module).table(cls.__table__)
+        checks = tuple(
+            (attr, column_codec(table.columns[column].type,
+                                f"{cls.__table__}.{column}").encode)
+            for column, attr in zip(cls.__columns__, cls.__fields__, strict=True)
+        )
+        _CHECKS[cls] = checks
+    for attr, encode in checks:
+        encode(getattr(instance, attr))
 
 
 def to_row(instance: Model, columns: Iterable[str] | None = None) -> dict[str, Any]:

@@ -16,7 +16,17 @@ from uuid import UUID
 
 import attrs
 
-from ovsdb_ic.models.base import EMPTY_MAP, ZERO_UUID, Model, frozen_map, frozen_set
+from ovsdb_ic.models.base import (
+    EMPTY_MAP,
+    ZERO_UUID,
+    Model,
+    Ref,
+    check_model,
+    frozen_map,
+    frozen_set,
+    ref,
+    ref_set,
+)
 
 __all__ = [
     "ACL",
@@ -163,6 +173,10 @@ def _map_of_str_to_str(value: Mapping[str, str]) -> Mapping[str, str]:
     return frozen_map(value)
 
 
+def _optional_ref(value: Ref | None) -> UUID | None:
+    return ref(value)  # type: ignore[no-any-return]
+
+
 def _set_of_LoadBalancerSelectionFields(
     value: Set[LoadBalancerSelectionFields],
 ) -> frozenset[LoadBalancerSelectionFields]:
@@ -175,8 +189,8 @@ def _set_of_LogicalRouterStaticRouteSelectionFields(
     return frozen_set(value)
 
 
-def _set_of_UUID(value: Set[UUID]) -> frozenset[UUID]:
-    return frozen_set(value)
+def _set_of_Ref(value: Set[Ref]) -> frozenset[UUID]:
+    return ref_set(value)
 
 
 def _set_of_str(value: Set[str]) -> frozenset[str]:
@@ -250,11 +264,11 @@ class ACL:
     """The ACL rule's priority. Rules with numerically higher priority take precedence over those
     with lower.
     """
-    sample_est: UUID | None = None
+    sample_est: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The entry in the ``Sample`` table to use for sampling for established/related sessions
     matched by this ACL. An optional reference to a ``Sample`` row.
     """
-    sample_new: UUID | None = None
+    sample_new: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The entry in the ``Sample`` table to use for sampling for new sessions matched by this ACL.
     An optional reference to a ``Sample`` row.
     """
@@ -264,6 +278,9 @@ class ACL:
     """
     tier: int = 0
     """The hierarchical tier that this ACL belongs to."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -290,6 +307,9 @@ class AddressSet:
     """
     name: str = ""
     """A name for the address set. Names are ASCII and must match ``[a-zA-Z_.][a-zA-Z_.0-9]*``."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -343,6 +363,9 @@ class BFD:
     status: BFDStatus | None = None
     """BFD port logical states. Possible values are:"""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -368,6 +391,9 @@ class ChassisTemplateVar:
     """
     variables: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """The set of variable values for a given chassis."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -412,6 +438,9 @@ class Connection:
     target: str = ""
     """Connection methods for clients."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -437,6 +466,9 @@ class Copp:
     """Map of string to string."""
     name: str = ""
     """CoPP name."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -467,6 +499,9 @@ class DHCPOptions:
     options: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """Map of string to string."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -495,6 +530,9 @@ class DHCPRelay:
     servers: str | None = None
     """The DHCPv4 server IP address."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -522,6 +560,9 @@ class DNS:
     """Key-value pair of DNS records with ``DNS query name`` as the key and value as a string of IP
     address(es) separated by comma or space.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -565,6 +606,9 @@ class ForwardingGroup:
     vmac: str = ""
     """The virtual MAC address assigned to the forwarding group."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -606,6 +650,9 @@ class GatewayChassis:
     router port.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -630,6 +677,9 @@ class HAChassis:
     priority: int = 0
     """Priority of the chassis. Chassis with highest priority will be the active chassis."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -650,11 +700,14 @@ class HAChassisGroup:
     """Key-value pairs for use by the CMS. The CMS might use certain pairs, for example, to identify
     entities in its own configuration that correspond to those in this database.
     """
-    ha_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ha_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """A list of HA chassis which belongs to this group. Set of references to ``HA_Chassis`` rows.
     """
     name: str = ""
     """Name of the ``HA_Chassis_Group``. Name should be unique."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -685,7 +738,7 @@ class LoadBalancer:
     """Key-value pairs for use by the CMS. The CMS might use certain pairs, for example, to identify
     entities in its own configuration that correspond to those in this database.
     """
-    health_check: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    health_check: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Load balancer health checks associated with this load balancer. Set of references to
     ``Load_Balancer_Health_Check`` rows.
     """
@@ -715,6 +768,9 @@ class LoadBalancer:
     port numbers with ``:`` as separators) separated by commas.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -732,12 +788,15 @@ class LoadBalancerGroup:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    load_balancer: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    load_balancer: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """A set of load balancers. Set of weak references to ``Load_Balancer`` rows."""
     name: str = ""
     """A name for the load balancer group. This name has no special meaning or purpose other than to
     provide convenience for human interaction with the ovn-nb database.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -763,6 +822,9 @@ class LoadBalancerHealthCheck:
     """Map of string to string."""
     vip: str = ""
     """``vip`` whose endpoints should be monitored for health check."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -792,7 +854,7 @@ class LogicalRouter:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    copp: UUID | None = None
+    copp: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The control plane protection policy from table ``Copp`` used for metering packets sent to
     ``ovn-controller`` from logical ports of this router. An optional weak reference to a ``Copp``
     row.
@@ -805,34 +867,37 @@ class LogicalRouter:
     """Key-value pairs for use by the CMS. The CMS might use certain pairs, for example, to identify
     entities in its own configuration that correspond to those in this database.
     """
-    load_balancer: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    load_balancer: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Set of load balancers associated to this logical router. Load balancer rules only work
     without limitations on the Gateway routers or routers with one and only one distributed gateway
     port (DGP). Set of weak references to ``Load_Balancer`` rows.
     """
-    load_balancer_group: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    load_balancer_group: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Set of load balancers groups associated to this logical router. Set of references to
     ``Load_Balancer_Group`` rows.
     """
     name: str = ""
     """A name for the logical router."""
-    nat: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    nat: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """One or more NAT rules for the router. NAT rules only work on Gateway routers, and on
     distributed routers with one and only one distributed gateway port. Set of references to ``NAT``
     rows.
     """
     options: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """Map of string to string."""
-    policies: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    policies: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Zero or more routing policies for the router. Set of references to ``Logical_Router_Policy``
     rows.
     """
-    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The router's ports. Set of references to ``Logical_Router_Port`` rows."""
-    static_routes: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    static_routes: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Zero or more static routes for the router. Set of references to
     ``Logical_Router_Static_Route`` rows.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -864,7 +929,7 @@ class LogicalRouterPolicy:
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
     action: LogicalRouterPolicyAction
     """The action to take when the routing policy matches:"""
-    bfd_sessions: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    bfd_sessions: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Reference to ``BFD`` row if the route policy has associated some BFD sessions. Set of weak
     references to ``BFD`` rows.
     """
@@ -894,6 +959,9 @@ class LogicalRouterPolicy:
     """The routing policy's priority. Rules with numerically higher priority take precedence over
     those with lower.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -925,7 +993,7 @@ class LogicalRouterPort:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    dhcp_relay: UUID | None = None
+    dhcp_relay: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """This column is used to enabled DHCP Relay. Please refer to ``DHCP_Relay`` table. An optional
     reference to a ``DHCP_Relay`` row.
     """
@@ -937,11 +1005,11 @@ class LogicalRouterPort:
     """Key-value pairs for use by the CMS. The CMS might use certain pairs, for example, to identify
     entities in its own configuration that correspond to those in this database.
     """
-    gateway_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    gateway_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Designates one or more ``Gateway_Chassis`` for the logical router port. Set of references to
     ``Gateway_Chassis`` rows.
     """
-    ha_chassis_group: UUID | None = None
+    ha_chassis_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Designates an ``HA_Chassis_Group`` to provide gateway high availability. An optional
     reference to a ``HA_Chassis_Group`` row.
     """
@@ -970,6 +1038,9 @@ class LogicalRouterPort:
     status: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """Map of string to string."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -996,7 +1067,7 @@ class LogicalRouterStaticRoute:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    bfd: UUID | None = None
+    bfd: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Reference to ``BFD`` row if the route has associated a BFD session An optional weak reference
     to a ``BFD`` row.
     """
@@ -1031,6 +1102,9 @@ class LogicalRouterStaticRoute:
     available nexthops.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1059,16 +1133,16 @@ class LogicalSwitch:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    acls: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    acls: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Access control rules that apply to packets within the logical switch. Set of references to
     ``ACL`` rows.
     """
-    copp: UUID | None = None
+    copp: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The control plane protection policy from table ``Copp`` used for metering packets sent to
     ``ovn-controller`` from ports of this logical switch. An optional weak reference to a ``Copp``
     row.
     """
-    dns_records: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    dns_records: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """This column defines the DNS records to be used for resolving internal DNS queries within the
     logical switch by the native DNS resolver. Set of weak references to ``DNS`` rows.
     """
@@ -1076,15 +1150,15 @@ class LogicalSwitch:
     """Key-value pairs for use by the CMS. The CMS might use certain pairs, for example, to identify
     entities in its own configuration that correspond to those in this database.
     """
-    forwarding_groups: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    forwarding_groups: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Groups a set of logical port endpoints for traffic going out of the logical switch. Set of
     references to ``Forwarding_Group`` rows.
     """
-    load_balancer: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    load_balancer: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Set of load balancers associated to this logical switch. Set of weak references to
     ``Load_Balancer`` rows.
     """
-    load_balancer_group: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    load_balancer_group: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Set of load balancers groups associated to this logical switch. Set of references to
     ``Load_Balancer_Group`` rows.
     """
@@ -1092,14 +1166,17 @@ class LogicalSwitch:
     """A name for the logical switch."""
     other_config: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """Map of string to string."""
-    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The logical ports connected to the logical switch. Set of references to
     ``Logical_Switch_Port`` rows.
     """
-    qos_rules: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    qos_rules: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """QoS marking and metering rules that apply to packets within the logical switch. Set of
     references to ``QoS`` rows.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1137,11 +1214,11 @@ class LogicalSwitchPort:
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
     addresses: frozenset[str] = attrs.field(default=frozenset(), converter=_set_of_str)
     """Addresses owned by the logical port."""
-    dhcpv4_options: UUID | None = None
+    dhcpv4_options: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """This column defines the DHCPv4 Options to be included by the ``ovn-controller`` when it
     replies to the DHCPv4 requests. An optional weak reference to a ``DHCP_Options`` row.
     """
-    dhcpv6_options: UUID | None = None
+    dhcpv6_options: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """This column defines the DHCPv6 Options to be included by the ``ovn-controller`` when it
     replies to the DHCPv6 requests. An optional weak reference to a ``DHCP_Options`` row.
     """
@@ -1157,12 +1234,12 @@ class LogicalSwitchPort:
     """Key-value pairs for use by the CMS. The CMS might use certain pairs, for example, to identify
     entities in its own configuration that correspond to those in this database.
     """
-    ha_chassis_group: UUID | None = None
+    ha_chassis_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """References a row in the OVN Northbound database's ``HA_Chassis_Group`` table. It indicates
     the HA chassis group to use if the ``type`` is set to ``external``. An optional reference to a
     ``HA_Chassis_Group`` row.
     """
-    mirror_rules: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    mirror_rules: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Mirror rules that apply to logical switch port which is the source. Please see the ``Mirror``
     table. Set of weak references to ``Mirror`` rows.
     """
@@ -1198,6 +1275,9 @@ class LogicalSwitchPort:
     database.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1214,7 +1294,7 @@ class Meter:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    bands: frozenset[UUID] = attrs.field(converter=_set_of_UUID)
+    bands: frozenset[UUID] = attrs.field(converter=_set_of_Ref)
     """The bands associated with this meter. Each band specifies a rate above which the band is to
     take the action ``action``. Set of 1 or more references to ``Meter_Band`` rows.
     """
@@ -1232,6 +1312,9 @@ class Meter:
     """The unit for ``rate`` and ``burst_rate`` parameters in the ``bands`` entry. ``kbps``
     specifies kilobits per second, and ``pktps`` specifies packets per second.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1264,6 +1347,9 @@ class MeterBand:
     """The rate limit for this band, in kilobits per second or bits per second, depending on whether
     the parent ``Meter`` entry's ``unit`` column specified ``kbps`` or ``pktps``.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1311,6 +1397,9 @@ class Mirror:
     type: MirrorType
     """The value of this field specifies the mirror type - ``gre``, ``erspan`` or ``local``."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1341,11 +1430,11 @@ class NAT:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    allowed_ext_ips: UUID | None = None
+    allowed_ext_ips: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """It represents Address Set of external ips that NAT rule is applicable to. For SNAT type NAT
     rules, this refers to destination addresses. An optional reference to an ``Address_Set`` row.
     """
-    exempted_ext_ips: UUID | None = None
+    exempted_ext_ips: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """It represents Address Set of external ips that NAT rule is NOT applicable to. For SNAT type
     NAT rules, this refers to destination addresses. An optional reference to an ``Address_Set``
     row.
@@ -1360,7 +1449,7 @@ class NAT:
     """A MAC address."""
     external_port_range: str = ""
     """L4 source port range"""
-    gateway_port: UUID | None = None
+    gateway_port: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """A distributed gateway port in the ``Logical_Router_Port`` table where the NAT rule needs to
     be applied. An optional weak reference to a ``Logical_Router_Port`` row.
     """
@@ -1381,6 +1470,9 @@ class NAT:
     """
     type: NATType
     """Type of the NAT rule."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1411,7 +1503,7 @@ class NBGlobal:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Database clients to which the Open vSwitch database server should connect or on which it
     should listen, along with options for how these connections should be configured. Set of
     references to ``Connection`` rows.
@@ -1458,8 +1550,11 @@ class NBGlobal:
     """The timestamp, in milliseconds since the epoch, when ``ovn-northd`` finishes applying the
     corresponding configuration changes to the ``OVN_Southbound`` database successfully.
     """
-    ssl: UUID | None = None
+    ssl: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Global SSL/TLS configuration. An optional reference to a ``SSL`` row."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1477,7 +1572,7 @@ class PortGroup:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    acls: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    acls: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Access control rules that apply to the port group. Applying an ACL to a port group has the
     same effect as applying the ACL to all logical lswitches that the ports of the port group belong
     to. Set of references to ``ACL`` rows.
@@ -1488,10 +1583,13 @@ class PortGroup:
     """
     name: str = ""
     """A name for the port group. Names are ASCII and must match ``[a-zA-Z_.][a-zA-Z_.0-9]*``."""
-    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The logical switch ports belonging to the group in uuids. Set of weak references to
     ``Logical_Switch_Port`` rows.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1543,6 +1641,9 @@ class QoS:
     """The QoS rule's priority. Rules with numerically higher priority take precedence over those
     with lower.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1601,6 +1702,9 @@ class SSL:
     connections.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1618,7 +1722,7 @@ class Sample:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    collectors: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    collectors: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """A list of references to ``Sample_Collector`` records to be used when generating samples
     (e.g., IPFIX). Set of references to ``Sample_Collector`` rows.
     """
@@ -1627,6 +1731,9 @@ class Sample:
     generated by ovn-northd and includes the logical datapath key as the least significant 24 bits
     and the sampling application type (e.g., drop debugging) as the 8 most significant bits.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1658,6 +1765,9 @@ class SampleCollector:
     Flow_Sample_Collector_Set Table in ovs-vswitchd's database schema.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1681,6 +1791,9 @@ class SamplingApp:
     """The type of the application to be configured for sampling. Currently supported options are:
     "drop", "acl-new", "acl-est".
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1706,6 +1819,9 @@ class StaticMACBinding:
     """The Ethernet address to which the IP is bound."""
     override_dynamic_mac: bool = False
     """Override dynamically learnt MACs."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 MODELS: Final[Mapping[str, type[Model]]] = {

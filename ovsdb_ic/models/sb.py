@@ -16,7 +16,18 @@ from uuid import UUID
 
 import attrs
 
-from ovsdb_ic.models.base import EMPTY_MAP, ZERO_UUID, Model, frozen_map, frozen_set
+from ovsdb_ic.models.base import (
+    EMPTY_MAP,
+    ZERO_UUID,
+    Model,
+    Ref,
+    check_model,
+    frozen_map,
+    frozen_set,
+    ref,
+    ref_map,
+    ref_set,
+)
 
 __all__ = [
     "ACLID",
@@ -122,12 +133,24 @@ ServiceMonitorStatus: TypeAlias = Literal["error", "offline", "online"]
 """The values of ``Service_Monitor.status``."""
 
 
-def _map_of_str_to_UUID(value: Mapping[str, UUID]) -> Mapping[str, UUID]:
-    return frozen_map(value)
+def _map_of_str_to_Ref(value: Mapping[str, Ref]) -> Mapping[str, UUID]:
+    return ref_map(value)
 
 
 def _map_of_str_to_str(value: Mapping[str, str]) -> Mapping[str, str]:
     return frozen_map(value)
+
+
+def _optional_ref(value: Ref | None) -> UUID | None:
+    return ref(value)  # type: ignore[no-any-return]
+
+
+def _ref(value: Ref) -> UUID:
+    return ref(value)  # type: ignore[no-any-return]
+
+
+def _set_of_Ref(value: Set[Ref]) -> frozenset[UUID]:
+    return ref_set(value)
 
 
 def _set_of_UUID(value: Set[UUID]) -> frozenset[UUID]:
@@ -157,6 +180,9 @@ class ACLID:
     id: int = 0
     """An identifier corresponding to a northbound ``allow-established`` ACL."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -179,6 +205,9 @@ class AddressSet:
     """Set of strings."""
     name: str = ""
     """A string."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -203,7 +232,7 @@ class AdvertisedRoute:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The datapath belonging to the ``OVN_Northbound.Logical_Router`` that this route is valid for.
     A reference to a ``Datapath_Binding`` row.
     """
@@ -213,14 +242,17 @@ class AdvertisedRoute:
     """
     ip_prefix: str = ""
     """IP prefix of this route (e.g. 192.168.100.0/24)."""
-    logical_port: UUID
+    logical_port: UUID = attrs.field(converter=_ref)
     """This is the ``Port_Binding`` that the router will send packets out that are received for the
     below prefix. A reference to a ``Port_Binding`` row.
     """
-    tracked_port: UUID | None = None
+    tracked_port: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """In combination with a host ``ip_prefix`` this tracks the port OVN will forward the packets
     for this destination to. An optional reference to a ``Port_Binding`` row.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -285,6 +317,9 @@ class BFD:
     status: BFDStatus
     """BFD port logical states. Possible values are:"""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -311,7 +346,7 @@ class Chassis:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    encaps: frozenset[UUID] = attrs.field(converter=_set_of_UUID)
+    encaps: frozenset[UUID] = attrs.field(converter=_set_of_Ref)
     """Points to supported encapsulation configurations to transmit logical dataplane packets to
     this chassis. Set of 1 or more references to ``Encap`` rows.
     """
@@ -343,6 +378,9 @@ class Chassis:
     associated with this ``Chassis``.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -366,7 +404,7 @@ class ChassisPrivate:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    chassis: UUID | None = None
+    chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The reference to ``Chassis`` table for the chassis that owns these chassis-private data. An
     optional weak reference to a ``Chassis`` row.
     """
@@ -383,6 +421,9 @@ class ChassisPrivate:
     """The timestamp when ``ovn-controller`` finishes processing the change corresponding to
     ``nb_cfg``.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -406,6 +447,9 @@ class ChassisTemplateVar:
     """The chassis this set of variable values applies to."""
     variables: Mapping[str, str] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_str)
     """The set of variable values for a given chassis."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -458,6 +502,9 @@ class Connection:
     target: str = ""
     """Connection methods for clients."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -475,7 +522,7 @@ class ControllerEvent:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    chassis: UUID | None = None
+    chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """This column is a ``Chassis`` record to identify the chassis that has managed a given event.
     An optional weak reference to a ``Chassis`` row.
     """
@@ -485,6 +532,9 @@ class ControllerEvent:
     """Event type occurred"""
     seq_num: int = 0
     """Event sequence number. Global counter for controller generated events."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -510,6 +560,9 @@ class DHCPOptions:
     type: DHCPOptionsType
     """Data type of the DHCP option code."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -533,6 +586,9 @@ class DHCPv6Options:
     type: DHCPv6OptionsType
     """Data type of the DHCPv6 option code."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -550,7 +606,7 @@ class DNS:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapaths: frozenset[UUID] = attrs.field(converter=_set_of_UUID)
+    datapaths: frozenset[UUID] = attrs.field(converter=_set_of_Ref)
     """The DNS records defined in the column ``records`` will be applied only to the DNS queries
     originating from the datapaths defined in this column. Set of 1 or more references to
     ``Datapath_Binding`` rows.
@@ -565,6 +621,9 @@ class DNS:
     """Key-value pair of DNS records with ``DNS query name`` as the key and a string of IP
     address(es) separated by comma or space as the value.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -593,6 +652,9 @@ class DatapathBinding:
     encapsulation.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -611,7 +673,7 @@ class ECMPNexthop:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The reference to ``Datapath_Binding`` table for the datapath where the port used to connect
     to the configured next-hop is running. A reference to a ``Datapath_Binding`` row.
     """
@@ -626,10 +688,13 @@ class ECMPNexthop:
     connected router port or the IP address of an external device used as nexthop for the given
     destination.
     """
-    port: UUID
+    port: UUID = attrs.field(converter=_ref)
     """The reference to ``Port_Binding`` table for the port used to connect to the configured
     next-hop. A reference to a ``Port_Binding`` row.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -658,6 +723,9 @@ class Encap:
     """The encapsulation to use to transmit packets to this chassis. Hypervisors and gateways must
     use one of: ``geneve``, ``vxlan``, or ``stt``.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -688,6 +756,9 @@ class FDB:
     column will have 0.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -710,7 +781,7 @@ class GatewayChassis:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    chassis: UUID | None = None
+    chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The ``Chassis`` to which we send the traffic. An optional weak reference to a ``Chassis``
     row.
     """
@@ -725,6 +796,9 @@ class GatewayChassis:
     ``Port_Binding``.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -738,7 +812,7 @@ class HAChassis:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    chassis: UUID | None = None
+    chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The ``Chassis`` which provides the HA functionality. An optional weak reference to a
     ``Chassis`` row.
     """
@@ -750,6 +824,9 @@ class HAChassis:
     """Priority of the HA chassis. Chassis with highest priority will be the active chassis in the
     HA chassis group.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -771,17 +848,20 @@ class HAChassisGroup:
     """Key-value pairs for use by the software that manages the OVN Southbound database rather than
     by ``ovn-controller``/``ovn-controller-vtep``.
     """
-    ha_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ha_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """A list of ``HA_Chassis`` which belongs to this group. Set of references to ``HA_Chassis``
     rows.
     """
     name: str = ""
     """Name of the ``HA_Chassis_Group``. Name should be unique."""
-    ref_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ref_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The set of ``Chassis`` that reference this HA chassis group. To determine the correct
     ``Chassis``, find the ``chassisredirect`` type ``Port_Binding`` that references this
     ``HA_Chassis_Group``. Set of weak references to ``Chassis`` rows.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -808,20 +888,23 @@ class IGMPGroup:
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
     address: str = ""
     """Destination IPv4 address for the IGMP group."""
-    chassis: UUID | None = None
+    chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Chassis to which this IGMP group belongs. An optional weak reference to a ``Chassis`` row."""
     chassis_name: str = ""
     """The chassis that inserted this record. This column is used for RBAC purposes only."""
-    datapath: UUID | None = None
+    datapath: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Datapath to which this IGMP group belongs. An optional weak reference to a
     ``Datapath_Binding`` row.
     """
-    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The destination port bindings for this IGMP group. Set of weak references to ``Port_Binding``
     rows.
     """
     protocol: str = ""
     """Group protocol version either IGMPv1,v2,v3 or MLDv1,v2."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -851,7 +934,7 @@ class IPMulticast:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """``Datapath_Binding`` entry for which these configuration options are defined. A weak
     reference to a ``Datapath_Binding`` row.
     """
@@ -887,6 +970,9 @@ class IPMulticast:
     """Limits the number of multicast groups that can be learned. Default: 2048 groups per datapath.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -910,7 +996,7 @@ class LearnedRoute:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The datapath belonging to the ``OVN_Northbound.Logical_Router`` that this route is valid for.
     A reference to a ``Datapath_Binding`` row.
     """
@@ -920,12 +1006,15 @@ class LearnedRoute:
     """
     ip_prefix: str = ""
     """IP prefix of this route (e.g. 192.168.100.0/24)."""
-    logical_port: UUID
+    logical_port: UUID = attrs.field(converter=_ref)
     """This is the ``Port_Binding`` that the route was learned on. A reference to a ``Port_Binding``
     row.
     """
     nexthop: str = ""
     """This is the nexthop ip we learned from outside of OVN."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -953,11 +1042,11 @@ class LoadBalancer:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath_group: UUID | None = None
+    datapath_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Deprecated. The group of datapaths to which this load balancer applies to. An optional
     reference to a ``Logical_DP_Group`` row.
     """
-    datapaths: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    datapaths: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Datapaths to which this load balancer applies to. Set of references to ``Datapath_Binding``
     rows.
     """
@@ -965,12 +1054,12 @@ class LoadBalancer:
     """Key-value pairs for use by the software that manages the OVN Southbound database rather than
     by ``ovn-controller``/``ovn-controller-vtep``.
     """
-    lr_datapath_group: UUID | None = None
+    lr_datapath_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The group of logical router datapaths to which this load balancer applies to. This means that
     the same load balancer applies to all datapaths in a group. An optional reference to a
     ``Logical_DP_Group`` row.
     """
-    ls_datapath_group: UUID | None = None
+    ls_datapath_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The group of datapaths to which this load balancer applies to. This means that the same load
     balancer applies to all datapaths in a group. An optional reference to a ``Logical_DP_Group``
     row.
@@ -991,6 +1080,9 @@ class LoadBalancer:
     port numbers with ``:`` as separators) separated by commas.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1008,8 +1100,11 @@ class LogicalDPGroup:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapaths: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    datapaths: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """List of ``Datapath_Binding`` entries. Set of weak references to ``Datapath_Binding`` rows."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1055,11 +1150,11 @@ class LogicalFlow:
     """Human-readable explanation of the flow, this is optional and used to provide context for the
     given flow.
     """
-    logical_datapath: UUID | None = None
+    logical_datapath: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The logical datapath to which the logical flow belongs. An optional reference to a
     ``Datapath_Binding`` row.
     """
-    logical_dp_group: UUID | None = None
+    logical_dp_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The group of logical datapaths to which the logical flow belongs. This means that the same
     logical flow belongs to all datapaths in a group. An optional reference to a
     ``Logical_DP_Group`` row.
@@ -1081,6 +1176,9 @@ class LogicalFlow:
     logical flow.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1098,7 +1196,7 @@ class MACBinding:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The logical datapath to which the logical port belongs. A reference to a ``Datapath_Binding``
     row.
     """
@@ -1112,6 +1210,9 @@ class MACBinding:
     """The timestamp in msec when the MAC binding was added or updated. Records that existed before
     this column will have 0.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1129,7 +1230,7 @@ class Meter:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    bands: frozenset[UUID] = attrs.field(converter=_set_of_UUID)
+    bands: frozenset[UUID] = attrs.field(converter=_set_of_Ref)
     """The bands associated with this meter. Each band specifies a rate above which the band is to
     take the action ``action``. Set of 1 or more references to ``Meter_Band`` rows.
     """
@@ -1139,6 +1240,9 @@ class Meter:
     """The unit for ``rate`` and ``burst_rate`` parameters in the ``bands`` entry. ``kbps``
     specifies kilobits per second, and ``pktps`` specifies packets per second.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1167,6 +1271,9 @@ class MeterBand:
     """The rate limit for this band, in kilobits per second or bits per second, depending on whether
     the parent ``Meter`` entry's ``unit`` column specified ``kbps`` or ``pktps``.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1214,6 +1321,9 @@ class Mirror:
     type: MirrorType
     """The value of this field specifies the mirror type - ``gre``, ``erspan`` or ``local``."""
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1232,7 +1342,7 @@ class MulticastGroup:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The logical datapath in which the multicast group resides. A reference to a
     ``Datapath_Binding`` row.
     """
@@ -1240,7 +1350,7 @@ class MulticastGroup:
     """The logical multicast group's name. An index forces the name to be unique within the
     ``datapath``.
     """
-    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    ports: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The logical ports included in the multicast group. All of these ports must be in the
     ``datapath`` logical datapath (but the database schema cannot enforce this). Set of weak
     references to ``Port_Binding`` rows.
@@ -1249,6 +1359,9 @@ class MulticastGroup:
     """The value used to designate this logical egress port in tunnel encapsulations. An index
     forces the key to be unique within the ``datapath``.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1291,23 +1404,23 @@ class PortBinding:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    additional_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    additional_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """The meaning of this column is the same as for the ``chassis``. The column is used to track an
     additional physical location of the logical port. Set of weak references to ``Chassis`` rows.
     """
-    additional_encap: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    additional_encap: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Points to preferred encapsulation configuration to transmit logical dataplane packets to this
     additional chassis. Set of weak references to ``Encap`` rows.
     """
-    chassis: UUID | None = None
+    chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """The meaning of this column depends on the value of the ``type`` column. This is the meaning
     for each ``type`` An optional weak reference to a ``Chassis`` row.
     """
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The logical datapath to which the logical port belongs. A reference to a ``Datapath_Binding``
     row.
     """
-    encap: UUID | None = None
+    encap: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Points to preferred encapsulation configuration to transmit logical dataplane packets to this
     chassis. An optional weak reference to an ``Encap`` row.
     """
@@ -1315,9 +1428,9 @@ class PortBinding:
     """Key-value pairs for use by the software that manages the OVN Southbound database rather than
     by ``ovn-controller``/``ovn-controller-vtep``.
     """
-    gateway_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    gateway_chassis: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """A list of ``Gateway_Chassis``. Set of references to ``Gateway_Chassis`` rows."""
-    ha_chassis_group: UUID | None = None
+    ha_chassis_group: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """This should only be populated for ports with ``type`` set to ``chassisredirect``. An optional
     reference to a ``HA_Chassis_Group`` row.
     """
@@ -1329,7 +1442,7 @@ class PortBinding:
     """This column is a misnomer as it may contain MAC addresses and IP addresses. It is copied from
     the ``addresses`` column in the ``Logical_Switch_Port`` table in the Northbound database.
     """
-    mirror_rules: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    mirror_rules: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Mirror rules that apply to the port binding. Please see the ``Mirror`` table. Set of weak
     references to ``Mirror`` rows.
     """
@@ -1349,13 +1462,13 @@ class PortBinding:
     host") is allowed to send packets and to which it is allowed to receive packets.
     """
     requested_additional_chassis: frozenset[UUID] = attrs.field(
-        default=frozenset(), converter=_set_of_UUID
+        default=frozenset(), converter=_set_of_Ref
     )
     """This column exists so that the ovn-controller can effectively monitor all ``Port_Binding``
     records destined for it, and is a supplement to the ``options:requested-chassis`` option when
     multiple chassis are listed. Set of weak references to ``Chassis`` rows.
     """
-    requested_chassis: UUID | None = None
+    requested_chassis: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """This column exists so that the ovn-controller can effectively monitor all ``Port_Binding``
     records destined for it, and is a supplement to the ``options:requested-chassis`` option. An
     optional weak reference to a ``Chassis`` row.
@@ -1382,6 +1495,9 @@ class PortBinding:
     the OVN action ``bind_vport`` is executed.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1404,6 +1520,9 @@ class PortGroup:
     """A string."""
     ports: frozenset[str] = attrs.field(default=frozenset(), converter=_set_of_str)
     """Set of strings."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1432,6 +1551,9 @@ class RBACPermission:
     to modify.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1450,10 +1572,13 @@ class RBACRole:
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
     name: str = ""
     """The role name, corresponding to the ``role`` column in the ``Connection`` table."""
-    permissions: Mapping[str, UUID] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_UUID)
+    permissions: Mapping[str, UUID] = attrs.field(default=EMPTY_MAP, converter=_map_of_str_to_Ref)
     """A mapping of table names to rows in the ``RBAC_Permission`` table. Map of string to weak
     reference to a ``RBAC_Permission`` row.
     """
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1478,7 +1603,7 @@ class SBGlobal:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_UUID)
+    connections: frozenset[UUID] = attrs.field(default=frozenset(), converter=_set_of_Ref)
     """Database clients to which the Open vSwitch database server should connect or on which it
     should listen, along with options for how these connections should be configured. Set of
     references to ``Connection`` rows.
@@ -1500,8 +1625,11 @@ class SBGlobal:
     """This column provides general key/value settings. The supported options are described
     individually below.
     """
-    ssl: UUID | None = None
+    ssl: UUID | None = attrs.field(default=None, converter=_optional_ref)
     """Global SSL/TLS configuration. An optional reference to a ``SSL`` row."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 @final
@@ -1560,6 +1688,9 @@ class SSL:
     connections.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1615,6 +1746,9 @@ class ServiceMonitor:
     consider the service to be ``online``.
     """
 
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
+
 
 @final
 @attrs.frozen(slots=True, kw_only=True)
@@ -1637,7 +1771,7 @@ class StaticMACBinding:
 
     uuid: UUID = ZERO_UUID
     """The row's ``_uuid``; ``ZERO_UUID`` for an instance not read from a server."""
-    datapath: UUID
+    datapath: UUID = attrs.field(converter=_ref)
     """The logical datapath to which the logical router port belongs. A reference to a
     ``Datapath_Binding`` row.
     """
@@ -1649,6 +1783,9 @@ class StaticMACBinding:
     """The Ethernet address to which the IP is bound."""
     override_dynamic_mac: bool = False
     """Override dynamically learnt MACs."""
+
+    def __attrs_post_init__(self) -> None:
+        check_model(self)
 
 
 MODELS: Final[Mapping[str, type[Model]]] = {

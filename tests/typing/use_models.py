@@ -119,6 +119,17 @@ def main() -> None:
     assert check_compatible(module, model_schema(module)) == []
     assert ic_sb.MODELS["Route"] is Route
 
+    # Reference fields take the NamedUUID of a row inserted in the same transaction.
+    from ovsdb_ic.wire import NamedUUID
+
+    new_az = NamedUUID("az_new")
+    gw = ic_sb.Gateway(name="gw1", hostname="h", availability_zone=new_az,
+                       encaps=frozenset({NamedUUID("encap_new"), uuid.uuid4()}))
+    assert gw.availability_zone == new_az
+    pb = ic_sb.PortBinding(availability_zone=new_az, logical_port="lp", transit_switch="ts",
+                           tunnel_key=1, encap=None)
+    assert pb.encap is None
+
 
 if __name__ == "__main__":
     main()
