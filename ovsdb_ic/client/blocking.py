@@ -6,7 +6,11 @@
 
     with connect("unix:/var/run/ovn/ovn_ic_sb_db.sock", database="OVN_IC_Southbound") as c:
         print(c.list_dbs())
-        c.transact([...])
+        live = c.replicate(["Availability_Zone"])
+        print(live.read(lambda r: sorted(row["name"] for row in r.table("Availability_Zone"))))
+        txn = c.transaction()
+        txn.insert(ic_sb.AvailabilityZone(name="az9"))
+        c.commit(txn)
 
 Each call is sent to the client's trio thread and blocks the calling thread
 until it is answered; any number of threads may call at once. Time limits:
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar, final
 
@@ -26,14 +30,48 @@ import trio
 
 from ovsdb_ic.client.connection import Client
 from ovsdb_ic.client.connection import connect as async_connect
+from ovsdb_ic.client.live import LiveReplica
 from ovsdb_ic.client.monitor import Lock, UpdateBatch
+from ovsdb_ic.client.txn import Txn, TxnResult
+from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire.monitor import MonitorRequest
 from ovsdb_ic.wire.ops import OpResult
 from ovsdb_ic.wire.schema import DatabaseSchema
 
-__all__ = ["BlockingClient", "connect"]
+__all__ = ["BlockingClient", "BlockingReplica", "connect"]
 
 T = TypeVar("T")
+
+
+@final
+class BlockingReplica:
+    """A :class:`~ovsdb_ic.client.live.LiveReplica` seen from another thread.
+
+    The replica is updated in the client's trio thread; :meth:`read` runs a function on
+    it there, so what it sees is one consistent state between two server transactions.
+    """
+
+    def __init__(self, live: LiveReplica, owner: BlockingClient) -> None:
+        """Wrap a live replica of *owner*'s client; use :meth:`BlockingClient.replicate`."""
+        self.live = live
+        self._owner = owner
+
+    def read(self, fn: Callable[[Replica], T]) -> T:
+        """``fn(replica)``, run in the client's thread (do not keep rows for writing)."""
+
+        async def call() -> T:
+            return fn(self.live.replica)
+
+        return self._owner._call(call)
+
+    def wait_for(self, predicate: Callable[[Replica], bool]) -> None:
+        """Block until ``predicate(replica)`` holds (bounded by the client's timeout)."""
+        self._owner._call(lambda: self.live.wait_for(predicate))
+
+    def caught_up(self) -> None:
+        """Block until the replica shows everything the server sent before now (e.g. a
+        transaction this client just committed)."""
+        self._owner._call(lambda: self._owner._client.caught_up(self.live))
 
 
 @final
@@ -82,6 +120,37 @@ class BlockingClient:
     def transact(self, operations: Sequence[dict[str, Any]]) -> list[OpResult]:
         """Run a transaction (see :meth:`Client.transact`)."""
         return self._call(lambda: self._client.transact(operations))
+
+    def replicate(self, tables: Sequence[str] | Mapping[str, Sequence[str] | None]
+                  ) -> BlockingReplica:
+        """Keep a replica of ``tables`` current (see :meth:`Client.replicate`)."""
+        return BlockingReplica(self._call(lambda: self._client.replicate(tables)), self)
+
+    def transaction(self) -> Txn:
+        """A new, empty typed transaction (build it in any thread, then :meth:`commit`)."""
+        return self._client.transaction()
+
+    def commit(self, txn: Txn, *, idempotent: bool = False) -> TxnResult:
+        """Run a built transaction (see :meth:`Client.commit`); a missing row it updates
+        or deletes raises :class:`~ovsdb_ic.errors.RowNotFoundError`."""
+        return self._call(lambda: self._client.commit(txn, idempotent=idempotent))
+
+    def retry(
+        self,
+        build: Callable[[Txn], None],
+        *,
+        attempts: int = 5,
+        live: BlockingReplica | None = None,
+    ) -> TxnResult:
+        """Read-modify-write with optimistic checks (see :meth:`Client.retry`).
+
+        ``build(txn)`` runs in the client's thread, between two server transactions:
+        it reads ``live.live.replica`` directly (a consistent state) and adds operations
+        and ``txn.expect`` checks; it must not call this blocking client (that would
+        wait for itself).
+        """
+        return self._call(lambda: self._client.retry(
+            build, attempts=attempts, live=None if live is None else live.live))
 
     def lock(self, name: str) -> Lock:
         """Request a lock (see :meth:`Client.lock`)."""
