@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
+import signal
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -58,7 +59,7 @@ from ovsdb_ic.testing.deployment import IcDeployment
 from ovsdb_ic.testing.ovn import add_chassis, bind_port, ovn_nbctl, start_northd
 from ovsdb_ic.testing.sandbox import Sandbox
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "remote_lines", "run_demo"]
 
 CLUSTER_ROUTER = "ovn-cluster"
 TS_NUM = 3
@@ -198,12 +199,40 @@ def _timed(out: Callable[[str], None], what: str) -> Iterator[None]:
     out(f"    ({what}: {time.monotonic() - t0:.1f} s)")
 
 
+def remote_lines(dep: IcDeployment) -> list[str]:
+    """One line per database of the running demo: ``  LABEL  DATABASE  REMOTES`` (what a
+    newcomer connects to; ``--keep-running`` prints them)."""
+    rows = [("ic-nb", "OVN_IC_Northbound", dep.ic_nb.remote),
+            ("ic-sb", "OVN_IC_Southbound", dep.ic_sb.remote)]
+    for name, zone in dep.azs.items():
+        rows.append((f"{name}-nb", "OVN_Northbound", zone.nb.remote))
+        rows.append((f"{name}-sb", "OVN_Southbound", zone.sb.remote))
+    width = max(len(label) for label, _, _ in rows)
+    return [f"  {label:<{width}}  {db:<17}  {remotes}" for label, db, remotes in rows]
+
+
+async def _serve_until_signal(dep: IcDeployment, out: Callable[[str], None]) -> None:
+    """Print every remote and wait for SIGINT or SIGTERM (``--keep-running``)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        out("\n== running: both AZs established, engines syncing, ovn-northd up ==")
+        out("Remotes (comma-separated lists are clusters):")
+        for line in remote_lines(dep):
+            out(line)
+        out(f"Try: ovsdb-ic show --ic-sb-db={dep.ic_sb.remote}")
+        out(f"     ovsdb-ic routes --ovnnb-db={dep.azs['az1'].nb.remote} {CLUSTER_ROUTER}")
+        out("Press Ctrl-C to stop everything.")
+        async for signum in signals:
+            out(f"\n{signal.Signals(signum).name} received")
+            return
+
+
 async def run_demo(
     out: Callable[[str], None] = print,
     *,
     directory: str | Path | None = None,
     dataplane: bool = True,
     metrics_address: tuple[str, int] | None = None,
+    keep_running: bool = False,
 ) -> DemoResult:
     """Run the demo, printing through ``out``; returns what it observed.
 
@@ -211,7 +240,10 @@ async def run_demo(
     directory. ``dataplane``: add real chassis and Pods that ping where the host can
     run them (``False``: the control plane only). ``metrics_address`` (host, port)
     serves az1's engine metrics there (``/metrics``, ``/healthz``, ``/readyz``) while
-    the demo runs. Raises
+    the demo runs. With ``keep_running``, the scenario's end state stays up (both AZs
+    established, the engines syncing, ovn-northd running, the dataplane if any): every
+    remote is printed and the demo waits for SIGINT (Ctrl-C) or SIGTERM before stopping
+    everything (call it from the main thread). Raises
     :class:`~ovsdb_ic.errors.SandboxError` when a binary is missing and
     ``trio.TooSlowError`` when a step does not happen in time.
     """
@@ -409,6 +441,8 @@ async def run_demo(
                 s = engine.stats
                 out(f"{name} engine: {s.passes} passes, {s.commits} transactions, "
                     f"{s.ops} operations, {s.conflicts} conflicts")
+            if keep_running:
+                await _serve_until_signal(dep, out)
             nursery.cancel_scope.cancel()
         out("\nStopping everything ...")
     result.seconds = time.monotonic() - t_start

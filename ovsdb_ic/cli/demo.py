@@ -33,10 +33,15 @@ def add_parsers(sub: Any) -> None:
             "subnet marked disableInterConnection, and stop everything. Where the host "
             "can run it (root, the userspace datapath), each AZ's gateway is a real chassis "
             "and Pods ping across the AZs, also while the IC-SB leader is killed. With "
-            "--databases-only: start only the databases, print what runs where and wait "
-            "for Ctrl-C."
+            "--keep-running: leave that end state running, print every remote and wait for "
+            "Ctrl-C. With --databases-only: start only the databases, print what runs "
+            "where and wait for Ctrl-C."
         ),
     )
+    demo.add_argument("--keep-running", action="store_true",
+                      help="after the scenario, keep everything running (AZs established, "
+                           "engines syncing, ovn-northd up), print every remote and wait "
+                           "for Ctrl-C")
     demo.add_argument("--databases-only", action="store_true",
                       help="only start the databases and wait for Ctrl-C (see --once)")
     demo.add_argument("--no-dataplane", action="store_true",
@@ -103,6 +108,10 @@ def _ignore_stop_signals() -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.keep_running and args.databases_only:
+        print("ovsdb-ic demo: --keep-running and --databases-only exclude each other",
+              file=sys.stderr)
+        return 2
     if not args.databases_only:
         return _cmd_demo_scenario(args)
     # Imported here: ovsdb_ic.testing may import anything, and only commands that need
@@ -160,7 +169,8 @@ def _cmd_demo_scenario(args: argparse.Namespace) -> int:
     try:
         trio.run(lambda: run_demo(out, directory=args.dir,
                                   dataplane=not args.no_dataplane,
-                                  metrics_address=address))
+                                  metrics_address=address,
+                                  keep_running=args.keep_running))
     except BaseExceptionGroup as group:
         # Ctrl-C lands in whichever task runs; everything has been stopped by then.
         if group.subgroup(KeyboardInterrupt) is None:
