@@ -218,6 +218,12 @@ async def _serve_until_signal(dep: IcDeployment, out: Callable[[str], None]) -> 
         out("Remotes (comma-separated lists are clusters):")
         for line in remote_lines(dep):
             out(line)
+        az1 = dep.azs["az1"]
+        out("The docs' examples take az1's remotes from the environment (as OVN's tools do):")
+        for var, remote in (("OVN_NB_DB", az1.nb.remote), ("OVN_SB_DB", az1.sb.remote),
+                            ("OVN_IC_NB_DB", dep.ic_nb.remote),
+                            ("OVN_IC_SB_DB", dep.ic_sb.remote)):
+            out(f"  export {var}={remote}")
         out(f"Try: ovsdb-ic show --ic-sb-db={dep.ic_sb.remote}")
         out(f"     ovsdb-ic routes --ovnnb-db={dep.azs['az1'].nb.remote} {CLUSTER_ROUTER}")
         out("Press Ctrl-C to stop everything.")

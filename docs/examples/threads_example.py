@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from ovsdb_ic.client.blocking import connect
+from ovsdb_ic.client import blocking
 from ovsdb_ic.wire import ops
 
 
 def main(remote: str) -> list[str]:
     """Insert availability zones from four threads at once, then list them."""
-    with connect(remote, database="OVN_IC_Southbound", timeout=10) as client:
+    with blocking.connect(remote, database="OVN_IC_Southbound", timeout=10) as client:
         schema = client.schema
         assert schema is not None
 

@@ -72,6 +72,9 @@ def test_mkdocs_strict_build(tmp_path: Path) -> None:
     assert (site / "index.html").is_file()
     for page in ("getting-started", "architecture", "wire", "testing", "demo", "performance"):
         assert (site / page / "index.html").is_file(), f"{page} page was not built"
+    # A block titled as a fragment shows its title above the code (tests/docs_blocks.py).
+    client = (site / "client" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="filename">Fragment: ' in client
 
 
 def test_getting_started_python_examples_run(tmp_path: Path) -> None:
