@@ -94,3 +94,31 @@ def test_monitor_waiting_for_a_leader_says_so_once(sandbox: Sandbox) -> None:
     # and they show as one line, plus the final one.
     assert 1 <= len(lines) <= 3, r.stderr
     assert "no working connection for 4 s" in lines[-1]
+
+
+def test_connect_error_names_each_remote_and_its_reason_in_words(sandbox: Sandbox) -> None:
+    import trio
+
+    from ovsdb_ic import connect
+    from ovsdb_ic.errors import ConnectError, RpcError
+
+    server = sandbox.start_server("ic-nb", name="icnb")
+
+    async def main() -> None:
+        try:
+            async with connect(f"{server.remote},tcp:127.0.0.1:1",
+                               database="OVN_IC_Nortbound", shuffle=False):
+                raise AssertionError("connected to a database that does not exist")
+        except ConnectError as exc:
+            text = str(exc)
+        assert f"{server.remote}: OVN_IC_Nortbound: unknown database" in text
+        assert "tcp:127.0.0.1:1: " in text and "refused" in text.lower()
+        assert "{" not in text and "\n" not in text
+        async with connect(server.remote) as client:
+            try:
+                await client.get_schema("Nope")
+            except RpcError as exc:
+                assert str(exc).startswith("get_schema: unknown database")
+                assert exc.error_name == "unknown database" and "{" not in str(exc)
+
+    trio.run(main)
