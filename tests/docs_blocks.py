@@ -1,7 +1,7 @@
 """The Python blocks of the documentation (docs/*.md and README.md), for the tests that
 check their imports and run them.
 
-A block is a fence opened with ```` ```python ````. Its header may carry a title, which
+A block is a fence opened with ```` ```python ```` (or ``py``, ``python3``, ``pycon``). Its header may carry a title, which
 mkdocs (pymdownx.highlight) renders above the code:
 
 * ```` ```python title="Fragment: ..." ```` marks a fragment: a piece of a larger program
@@ -23,7 +23,7 @@ import attrs
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
-_BLOCK = re.compile(r"^```python([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+_BLOCK = re.compile(r"^```(?:python3?|py|pycon)\b([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 _TITLE = re.compile(r'title="([^"]*)"')
 
 
