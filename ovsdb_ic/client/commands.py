@@ -174,7 +174,7 @@ async def monitor_changes(
     started = False
     delay = 0.25
     said = ""
-    reason = "no answer"
+    reason = "no remote could serve in time"
     down_since = trio.current_time()
     while True:
         limit = math.inf if give_up_after is None else down_since + give_up_after
