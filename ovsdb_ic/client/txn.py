@@ -5,12 +5,16 @@
     txn = client.transaction()
     az = txn.insert(ic_sb.AvailabilityZone(name="az1"))
     txn.insert(ic_sb.Route(transit_switch="ts", ip_prefix="10.0.0.0/24",
-                           nexthop="169.254.100.1", origin="connected"),
-               availability_zone=az)          # a reference to the row inserted above
-    result = await client.commit(txn)
+                           nexthop="169.254.100.1", origin="connected",
+                           availability_zone=az))   # a reference to the row above
+    txn.update(ic_sb.AvailabilityZone, "az0", name="az-zero")   # by class and key
+    result = await client.commit(txn)         # RowNotFoundError if az0 does not exist
     result.uuid(az)                           # the real UUID
 
-:meth:`Txn.expect` adds a ``wait`` that fails the transaction (with
+:meth:`Txn.update`, :meth:`Txn.mutate` and :meth:`Txn.delete` act on exactly one row
+and put a ``wait`` before the operation, so a missing row fails the whole transaction
+with :class:`~ovsdb_ic.errors.RowNotFoundError` (see :meth:`Client.commit`) instead of
+counting 0. :meth:`Txn.expect` adds a ``wait`` that fails the transaction (with
 :class:`~ovsdb_ic.errors.WaitTimedOutError`) when a row read from the replica
 has changed since; :meth:`Client.retry` re-reads and re-runs the builder then.
 """
