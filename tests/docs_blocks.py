@@ -1,8 +1,8 @@
 """The Python blocks of the documentation (docs/*.md and README.md), for the tests that
 check their imports and run them.
 
-A block is a fence opened with ```` ```python ```` (or ``py``, ``python3``, ``pycon``). Its header may carry a title, which
-mkdocs (pymdownx.highlight) renders above the code:
+A block is a fence opened with ```` ```python ```` (or ``py``, ``python3``, ``pycon``).
+Its header may carry a title, which mkdocs (pymdownx.highlight) renders above the code:
 
 * ```` ```python title="Fragment: ..." ```` marks a fragment: a piece of a larger program
   (it shows an API in context and relies on names it does not define). It is checked for
