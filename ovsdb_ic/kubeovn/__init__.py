@@ -12,6 +12,7 @@
 See docs/kubeovn.md.
 """
 
+from ovsdb_ic.kubeovn import icdb
 from ovsdb_ic.kubeovn.commands import (
     ApplyError,
     ApplyResult,
@@ -93,5 +94,6 @@ __all__ = [
     "teardown",
     "ts_index",
     "ts_name",
+    "icdb",
     "ts_subnet",
 ]

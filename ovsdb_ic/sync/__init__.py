@@ -9,10 +9,15 @@
   in the engine's order);
 * :class:`Plan` and its operations (:class:`Insert`, :class:`Update`, :class:`Mutate`,
   :class:`Delete`), :class:`Requirements` (what a planner reads), :func:`empty_snapshot`
-  and :func:`simulate` (apply a plan to a snapshot, for tests).
+  and :func:`simulate` (apply a plan to a snapshot, for tests);
+* :mod:`ovsdb_ic.sync.metrics`: Prometheus metrics and health of an engine (imported on
+  first use: it needs ``prometheus_client``).
 
 See docs/sync.md.
 """
+
+import importlib
+from typing import Any
 
 from ovsdb_ic.sync.az import plan_az
 from ovsdb_ic.sync.gateways import plan_gateways
@@ -72,5 +77,13 @@ __all__ = [
     "plan_routes",
     "plan_transit_switches",
     "run_sync",
+    "metrics",
     "simulate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``ovsdb_ic.sync.metrics``, imported on first use."""
+    if name == "metrics":
+        return importlib.import_module("ovsdb_ic.sync.metrics")
+    raise AttributeError(f"module 'ovsdb_ic.sync' has no attribute {name!r}")

@@ -19,7 +19,12 @@
 Nothing in the library imports this package; only tests, benchmarks and the CLI do.
 """
 
-from ovsdb_ic.testing.dataplane import Dataplane, dataplane_unavailable
+from ovsdb_ic.testing.dataplane import (
+    Dataplane,
+    add_pod_port,
+    add_subnet,
+    dataplane_unavailable,
+)
 from ovsdb_ic.testing.deployment import (
     AgentKind,
     AvailabilityZone,
@@ -77,6 +82,8 @@ __all__ = [
     "Server",
     "SslFiles",
     "add_chassis",
+    "add_pod_port",
+    "add_subnet",
     "dataplane_unavailable",
     "bind_port",
     "diff_states",
