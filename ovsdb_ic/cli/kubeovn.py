@@ -182,12 +182,12 @@ def add_parsers(sub: Any) -> None:
             "Print ROUTER's routing policies exactly as ovn-nbctl lr-policy-list does, "
             "highest priority first. With Kube-OVN, each route learned from another "
             "cluster has an 'allow' policy at priority 29500 on ovn-cluster (see "
-            "ovsdb-ic sync --kubeovn-policies). " + _KUBE_EXIT
+            "ovsdb-ic sync --kubeovn-policies). " + _READ_EXIT
         ),
     )
     policies.add_argument("--ovnnb-db", required=True, metavar="REMOTES",
                           help="OVN_Northbound; " + REMOTES_HELP)
-    connection(policies, az=False)
+    connection(policies, az=False, config=False)
     policies.add_argument("router", metavar="ROUTER", help="the router's name or UUID")
     policies.set_defaults(func=_cmd_policies)
 
