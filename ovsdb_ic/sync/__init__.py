@@ -48,6 +48,7 @@ from ovsdb_ic.sync.runner import (
     run_sync,
 )
 from ovsdb_ic.sync.transit_switches import plan_transit_switches
+from ovsdb_ic.sync.waiting import wait_ic_synced
 
 __all__ = [
     "DATABASES",
@@ -79,6 +80,7 @@ __all__ = [
     "run_sync",
     "metrics",
     "simulate",
+    "wait_ic_synced",
 ]
 
 
