@@ -56,25 +56,25 @@ def add_parsers(sub: Any) -> None:
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:
-    import json
-
     import trio
 
-    from ovsdb_ic.client.commands import DumpError, dump
+    from ovsdb_ic.client.commands import DumpError, dump_lines
 
     problems: list[str] = []
     context = ssl_context(args, problems)
     if problems:
         return usage("dump", problems)
     try:
-        tables = trio.run(lambda: dump(args.db, args.database, args.tables,
-                                       attempt_seconds=args.timeout, ssl_context=context))
+        lines = trio.run(lambda: dump_lines(args.db, args.database, args.tables,
+                                            attempt_seconds=args.timeout, ssl_context=context))
     except DumpError as exc:
         for line in exc.problems:
             print(f"ovsdb-ic dump: {line}", file=sys.stderr)
         return 1
-    for t in tables:
-        print(json.dumps(t, separators=(",", ":")))
+    sys.stdout.flush()
+    for line in lines:
+        sys.stdout.buffer.write(line)
+    sys.stdout.buffer.flush()
     return 0
 
 

@@ -10,6 +10,7 @@ resync as ordinary insert/modify/delete events.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import ssl
@@ -20,14 +21,16 @@ import trio
 
 from ovsdb_ic.client.connection import Client, connect
 from ovsdb_ic.client.remotes import parse_remotes
-from ovsdb_ic.errors import ConnectError, OvsdbError, RpcError
+from ovsdb_ic.errors import ConnectError, OvsdbError, RemoteProtocolError, RpcError
 from ovsdb_ic.replica import Change, Replica
 from ovsdb_ic.wire import ops as wire_ops
+from ovsdb_ic.wire._gc import gc_paused
 from ovsdb_ic.wire.data import column_codec
+from ovsdb_ic.wire.dump import dump_headings, format_table
 from ovsdb_ic.wire.monitor import ZERO_TXN_ID
 from ovsdb_ic.wire.schema import DatabaseSchema, TableSchema
 
-__all__ = ["DumpError", "dump", "monitor_changes", "row_to_json"]
+__all__ = ["DumpError", "dump", "dump_lines", "monitor_changes", "row_to_json"]
 
 
 class DumpError(OvsdbError):
@@ -77,36 +80,43 @@ def row_to_json(table: TableSchema, row: dict[str, Any], columns: Sequence[str])
 
 
 async def _dump_with(client: Client, schema: DatabaseSchema, tables: Sequence[str]) -> list[
-    dict[str, Any]
+    bytes
 ]:
+    """One ``select`` per table; each reply table validated and printed without decoding."""
     names = list(tables) or sorted(schema.tables)
     for name in names:
         if name not in schema.tables:
             raise DumpError([f"database {schema.name} has no table {name!r}"])
-    selects = [wire_ops.select(schema, name) for name in names]
-    results = await client.transact(selects, schema=schema)
+    selects = [{"op": "select", "table": name, "where": [],
+                "columns": dump_headings(schema.tables[name])} for name in names]
+    result = await client.request("transact", [schema.name, *selects])
+    if (type(result) is not list or len(result) < len(selects)
+            or any(type(r) is not dict or "error" in r for r in result)):
+        # Raises the TransactionError of a failed select or a RemoteProtocolError.
+        wire_ops.decode_transact_result(schema, selects, result)
     out = []
-    for name, res in zip(names, results, strict=True):
-        table = schema.tables[name]
-        headings = ["_uuid", *sorted(table.columns)]
-        rows = sorted(res.rows or (), key=lambda r: str(r["_uuid"]))
-        data = [[row_to_json(table, r, [h])[h] for h in headings] for r in rows]
-        out.append({"caption": f"{name} table", "data": data, "headings": headings})
+    with gc_paused():
+        for name, res in zip(names, result, strict=False):
+            rows = res.get("rows")
+            if type(rows) is not list:
+                raise RemoteProtocolError(f"select result of {name} lacks rows: {res!r:.200}")
+            out.append(format_table(schema.tables[name], rows))
     return out
 
 
-async def dump(
+async def dump_lines(
     remotes: str,
     database: str,
     tables: Sequence[str] = (),
     *,
     attempt_seconds: float = 10.0,
     ssl_context: ssl.SSLContext | None = None,
-) -> list[dict[str, Any]]:
-    """Dump ``tables`` (default: all) like ``ovsdb-client -f json dump``: one dict per table.
+) -> list[bytes]:
+    """Dump ``tables`` (default: all): one line per table, byte for byte what
+    ``ovsdb-client -f json dump`` prints (:func:`~ovsdb_ic.wire.dump.format_table`).
 
     Each remote is tried once, for at most ``attempt_seconds``; ``ssl_context`` is for
-    ``ssl:`` remotes.
+    ``ssl:`` remotes; when none works, :class:`DumpError` carries one line per remote.
     """
     problems: list[str] = []
     for remote in parse_remotes(remotes, field="--db"):
@@ -124,6 +134,24 @@ async def dump(
         if scope.cancelled_caught:
             problems.append(f"{remote}: timed out after {attempt_seconds:g} s")
     raise DumpError(problems)
+
+
+async def dump(
+    remotes: str,
+    database: str,
+    tables: Sequence[str] = (),
+    *,
+    attempt_seconds: float = 10.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> list[dict[str, Any]]:
+    """Dump ``tables`` (default: all) like ``ovsdb-client -f json dump``: one dict per table.
+
+    Each remote is tried once, for at most ``attempt_seconds``; ``ssl_context`` is for
+    ``ssl:`` remotes.
+    """
+    lines = await dump_lines(remotes, database, tables, attempt_seconds=attempt_seconds,
+                             ssl_context=ssl_context)
+    return [json.loads(line) for line in lines]
 
 
 def _event(schema: DatabaseSchema, change: Change) -> dict[str, Any]:

@@ -49,7 +49,7 @@ _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class BaseType:
     """The type of one atom: an atomic type plus its optional constraints.
 
@@ -109,7 +109,7 @@ class BaseType:
         return out
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ColumnType:
     """The type of a column: key type, optional value type (maps), and bounds.
 
@@ -158,7 +158,7 @@ class ColumnType:
         return out
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ColumnSchema:
     """One column of a table: its name, type and the ephemeral/mutable flags."""
 
