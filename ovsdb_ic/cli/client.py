@@ -72,21 +72,22 @@ def _cmd_dump(args: argparse.Namespace) -> int:
             print(f"ovsdb-ic dump: {line}", file=sys.stderr)
         return 1
     sys.stdout.flush()
-    for line in lines:
-        sys.stdout.buffer.write(line)
+    for table_line in lines:
+        sys.stdout.buffer.write(table_line)
     sys.stdout.buffer.flush()
     return 0
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
-    import json
-
+    import orjson
     import trio
 
     from ovsdb_ic.client.commands import DumpError, monitor_changes
 
+    out = sys.stdout.buffer
+
     def emit(event: dict[str, Any]) -> None:
-        print(json.dumps(event, separators=(",", ":")), flush=True)
+        out.write(orjson.dumps(event) + b"\n")
 
     def log(message: str) -> None:
         print(f"ovsdb-ic monitor: {message}", file=sys.stderr, flush=True)
@@ -102,7 +103,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         try:
             trio.run(lambda: monitor_changes(args.db, args.database, args.tables, emit,
                                              log=log, give_up_after=give_up,
-                                             ssl_context=context))
+                                             ssl_context=context, flush=out.flush))
         except DumpError as exc:
             for line in exc.problems:
                 print(f"ovsdb-ic monitor: {line}", file=sys.stderr)

@@ -154,20 +154,39 @@ async def dump(
     return [json.loads(line) for line in lines]
 
 
-def _event(schema: DatabaseSchema, change: Change) -> dict[str, Any]:
+_Encoders = dict[str, dict[str, Callable[[Any], Any]]]
+
+
+def _encoders(schema: DatabaseSchema, tables: Sequence[str]) -> _Encoders:
+    """Each column's compiled JSON encoder, looked up once per monitored table."""
+    out: _Encoders = {}
+    for name in tables:
+        table = schema.tables[name]
+        out[name] = {c: column_codec(col.type, f"{name}.{c}").encode
+                     for c, col in table.columns.items()}
+        out[name]["_version"] = column_codec(table.column("_version").type).encode
+    return out
+
+
+def _row_json(enc: dict[str, Callable[[Any], Any]], row: dict[str, Any],
+              columns: Sequence[str]) -> dict[str, Any]:
+    return {c: enc[c](row[c]) for c in columns if c in row}
+
+
+def _event(encoders: _Encoders, change: Change) -> dict[str, Any]:
     """The JSON line of one change: full rows for inserts/deletes, changed columns for modifies."""
-    table = schema.tables[change.table]
+    enc = encoders[change.table]
     kind = "initial" if change.initial else change.kind
     out: dict[str, Any] = {"table": change.table, "uuid": str(change.uuid), "kind": kind}
     if change.kind == "modify":
         assert change.old is not None and change.new is not None
         cols = sorted(change.changed_columns())
-        out["old"] = row_to_json(table, change.old.to_dict(), cols)
-        out["new"] = row_to_json(table, change.new.to_dict(), cols)
+        out["old"] = _row_json(enc, change.old.to_dict(), cols)
+        out["new"] = _row_json(enc, change.new.to_dict(), cols)
     elif change.new is not None:
-        out["new"] = row_to_json(table, change.new.to_dict(), change.new.columns)
+        out["new"] = _row_json(enc, change.new.to_dict(), change.new.columns)
     elif change.old is not None:
-        out["old"] = row_to_json(table, change.old.to_dict(), change.old.columns)
+        out["old"] = _row_json(enc, change.old.to_dict(), change.old.columns)
     return out
 
 
@@ -178,6 +197,7 @@ async def monitor_changes(
     emit: Callable[[dict[str, Any]], None],
     *,
     log: Callable[[str], None] = lambda _msg: None,
+    flush: Callable[[], None] = lambda: None,
     backoff_max: float = 8.0,
     give_up_after: float | None = None,
     ssl_context: ssl.SSLContext | None = None,
@@ -195,6 +215,8 @@ async def monitor_changes(
     (not one per retry). With ``give_up_after`` (seconds), a stretch of that long without
     a working connection (from the start or from the last loss) ends the monitor with a
     :class:`DumpError` naming the last reason; without it, it retries until cancelled.
+    ``flush`` is called after the events of each batch (an output stream can be
+    written without flushing every line).
     """
     parse_remotes(remotes, field="--db")
     replica: Replica | None = None
@@ -217,6 +239,7 @@ async def monitor_changes(
                         if t not in schema.tables:
                             raise DumpError([f"database {database} has no table {t!r}"])
                     fresh = replica is None
+                    encoders = _encoders(schema, tables)
                     if replica is None:
                         replica = Replica(schema, {t: None for t in tables})
                     mon = await client.monitor(replica.monitor_requests(),
@@ -236,7 +259,8 @@ async def monitor_changes(
                             changes = replica.apply(batch.updates)
                         fresh = False
                         for change in changes:
-                            emit(_event(schema, change))
+                            emit(_event(encoders, change))
+                        flush()
                         if batch.last_txn_id is not None:
                             last_txn = batch.last_txn_id
                     raise ConnectError(f"{client.remote}: connection closed")

@@ -244,7 +244,8 @@ def _text_keys(kbase: BaseType, vbase: BaseType | None, values: Sequence[Any]) -
         def set_key(j: Any) -> str:
             if type(j) is list and j[0] == "set":
                 return "%010d\0%s" % (len(j[1]), "\0".join(_texts(kbase, j[1])))  # noqa: UP031
-            return "0000000001\0" + (j[1] if is_uuid else j)
+            atom: str = j[1] if is_uuid else j
+            return "0000000001\0" + atom
 
         keys = list(map(set_key, values))
         separators = sum(len(j[1]) if type(j) is list and j[0] == "set" else 1 for j in values)
