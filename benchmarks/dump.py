@@ -15,7 +15,9 @@ the same machine load:
 * **python-ovs** (``--python-ovs``, once: it takes about 10 s at 50k rows): an ``Idl``
   of the Route table run until it holds the N rows, each row then printed as JSON.
 
-Reported: min and median seconds per tool and the ratio of the minimums (ovsdb-ic / C).
+Reported: min and median seconds per tool and the ratio of the minimums (ovsdb-ic / C),
+and the CPU time (user + system) of the client process, which a loaded machine
+distorts less than the wall-clock time (the server's time is in the wall-clock only).
 
 Usage::
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import selectors
 import signal
 import statistics
@@ -59,17 +62,30 @@ out.flush()
 """
 
 
-def _run_to_exit(cmd: list[str]) -> tuple[float, bytes]:
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _run_to_exit(cmd: list[str]) -> tuple[float, float, bytes]:
+    """Wall seconds, CPU seconds of the process (user + system) and its stdout."""
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, check=False)
     dt = time.perf_counter() - t0
+    cpu = _children_cpu() - c0
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-500:]!r}")
-    return dt, proc.stdout
+    return dt, cpu, proc.stdout
 
 
-def _run_until_lines(cmd: list[str], lines: int) -> float:
-    """Seconds from starting ``cmd`` until it printed ``lines`` newlines; then stop it."""
+def _run_until_lines(cmd: list[str], lines: int) -> tuple[float, float]:
+    """Seconds from starting ``cmd`` until it printed ``lines`` newlines (then it is
+    stopped), and the CPU seconds the process used in all."""
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -86,7 +102,7 @@ def _run_until_lines(cmd: list[str], lines: int) -> float:
             if not chunk:
                 raise RuntimeError(f"{cmd[:4]} exited early")
             seen += chunk.count(b"\n")
-        return time.perf_counter() - t0
+        dt = time.perf_counter() - t0
     finally:
         sel.close()
         proc.send_signal(signal.SIGTERM)
@@ -96,6 +112,7 @@ def _run_until_lines(cmd: list[str], lines: int) -> float:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+    return dt, _children_cpu() - c0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                 pair.reverse()
             outs = {}
             for name, cmd in pair:
-                dt, out = _run_to_exit(cmd)
+                dt, cpu, out = _run_to_exit(cmd)
                 times[name].append(dt)
+                CPU.setdefault(name, []).append(cpu)
                 outs[name] = out
             same = outs["ovsdb-ic dump"] == outs["C dump"]
             print(f"# round {rnd + 1}: ovsdb-ic dump {times['ovsdb-ic dump'][-1]:.3f} s, "
@@ -147,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                 if rnd % 2:
                     mons.reverse()
                 for name, cmd, lines in mons:
-                    times[name].append(_run_until_lines(cmd, lines))
+                    dt, cpu = _run_until_lines(cmd, lines)
+                    times[name].append(dt)
+                    CPU.setdefault(name, []).append(cpu)
         if args.python_ovs:
             t0 = time.perf_counter()
             subprocess.run([py, "-c", _PYOVS, srv.remote, str(args.rows),
@@ -156,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{args.rows} Route rows, {args.rounds} rounds, whole processes "
           f"(load average now {os.getloadavg()[0]:.2f})\n")
-    print("| tool | runs | min s | median s | ratio of minimums |")
-    print("|---|---:|---:|---:|---|")
+    print("| tool | runs | min s | median s | ratio of minimums | min CPU s | CPU ratio |")
+    print("|---|---:|---:|---:|---|---:|---|")
     base = {"ovsdb-ic dump": "C dump", "ovsdb-ic monitor": "C monitor",
             "python-ovs Idl": "ovsdb-ic dump"}
     for name, ts in times.items():
@@ -166,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         ratio = ""
         if name in base and times[base[name]]:
             ratio = f"{min(ts) / min(times[base[name]]):.2f}x {base[name]}"
-        print(f"| {name} | {len(ts)} | {min(ts):.3f} | {statistics.median(ts):.3f} | {ratio} |")
+        cpu = CPU.get(name)
+        cpu_s = f"{min(cpu):.3f}" if cpu else ""
+        cpu_ratio = ""
+        if cpu and name in base and CPU.get(base[name]):
+            cpu_ratio = f"{min(cpu) / min(CPU[base[name]]):.2f}x"
+        print(f"| {name} | {len(ts)} | {min(ts):.3f} | {statistics.median(ts):.3f} | {ratio} "
+              f"| {cpu_s} | {cpu_ratio} |")
     return 0
 
 

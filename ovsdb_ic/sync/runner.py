@@ -122,6 +122,9 @@ class SyncConfig:
     """Hold ``ovn_ic`` on the SB database before acting (as the C daemon)."""
     probe_interval: float | None = 5.0
     """The clients' inactivity probe."""
+    leader_only: bool = True
+    """Connect only to Raft leaders; False also accepts followers and OVSDB relays (an
+    ``ovsdb-server`` relaying a cluster: reads are served by it, writes forwarded)."""
     backoff: Backoff | None = None
     """Reconnect backoff for the four clients (default: the client's)."""
     rules: IcRules | None = None
@@ -334,6 +337,7 @@ class SyncEngine:
                 client = await stack.enter_async_context(connect(
                     remotes, database=DATABASES[key], ssl_context=self.config.ssl_context,
                     probe_interval=self.config.probe_interval, backoff=self.config.backoff,
+                    leader_only=self.config.leader_only,
                 ))
                 self.clients[key] = client
             rules = self.config.rules

@@ -88,6 +88,8 @@ __all__ = [
     "start_engine",
     "start_northd",
     "start_ovn_ic",
+    "start_python",
+    "start_relay",
     "wait_for",
 ]
 
@@ -552,6 +554,57 @@ def start_engine(
         pid_path=None,
         env=env,
     )
+    _register(sandbox, daemon)
+    daemon._start(0.0)
+    return daemon
+
+
+def start_relay(
+    sandbox: Sandbox,
+    *,
+    database: str,
+    remotes: str,
+    name: str,
+    timeout: float = 10.0,
+) -> Daemon:
+    """Start an OVSDB relay: ``ovsdb-server`` serving ``relay:DATABASE:REMOTES``.
+
+    It relays *database* from *remotes* (a cluster's remote list) and listens on
+    ``punix:<dir>/<name>.sock``, so its remote for clients is ``unix:<dir>/<name>.sock``.
+    Same files as :func:`start_northd`. Clients must connect
+    with ``leader_only=False``: a relay is never the leader.
+    """
+    return _ovn_daemon(
+        sandbox,
+        binary="ovsdb-server",
+        name=name,
+        kind="relay",
+        db_args=[f"--remote=punix:{sandbox.path / f'{name}.sock'}"],
+        extra_args=[f"relay:{database}:{remotes}"],
+        timeout=timeout,
+    )
+
+
+def start_python(
+    sandbox: Sandbox,
+    *,
+    args: Sequence[str],
+    name: str,
+    kind: str = "engine",
+    python: str | None = None,
+) -> Daemon:
+    """Run ``python ARGS...`` as a sandbox daemon (benchmark workers embedding engines).
+
+    Like :func:`start_engine`: the current interpreter (or *python*), this checkout
+    first on ``PYTHONPATH``, output in ``<dir>/<name>.out``; returns once started.
+    """
+    pythonpath = os.environ.get("PYTHONPATH", "")
+    env = {
+        "PYTHONPATH": os.pathsep.join(p for p in (str(_PACKAGE_ROOT), pythonpath) if p),
+        "PYTHONUNBUFFERED": "1",
+    }
+    daemon = Daemon(sandbox, name=name, kind=kind, argv=[python or sys.executable, *args],
+                    ctl_path=None, log_path=None, pid_path=None, env=env)
     _register(sandbox, daemon)
     daemon._start(0.0)
     return daemon
