@@ -789,7 +789,19 @@ class Client:
     async def _dispatch(self, link: _Link, *, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
         session = link.session
-        async for event in session.notifications:
+        notifications = session.notifications
+        while True:
+            # Take the messages already queued without a checkpoint each (one task
+            # switch per small update limited how fast updates were followed).
+            try:
+                event = notifications.receive_nowait()
+            except trio.WouldBlock:
+                try:
+                    event = await notifications.receive()
+                except trio.EndOfChannel:
+                    return
+            except trio.EndOfChannel:
+                return
             if isinstance(event, OrderedResponse):
                 tag = event.tag
                 if isinstance(tag, _Barrier):

@@ -214,8 +214,15 @@ class LiveReplica:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Apply batches until the monitor ends; started() after the initial copy."""
         started = False
+        mon = self.monitor
         try:
-            async for batch in self.monitor:
+            while True:
+                # Batches already queued are taken without a checkpoint each: under a
+                # stream of small updates, one task switch per update is what limited
+                # the rate at which the replica kept up with the server.
+                queued = mon.next_batch_nowait()
+                batch = queued if queued is not None else await mon.next_batch()
+                del queued
                 if batch.initial and started:
                     self.resyncs += 1
                 updates, initial = batch.updates, batch.initial
@@ -238,6 +245,8 @@ class LiveReplica:
                 if not started:
                     started = True
                     task_status.started()
+        except trio.EndOfChannel:
+            pass
         finally:
             for sub in self._subs:
                 sub._send.close()

@@ -191,6 +191,16 @@ class Monitor:
         """The next batch (raises trio.EndOfChannel when the monitor ended)."""
         return await self._recv.receive()
 
+    def next_batch_nowait(self) -> UpdateBatch | None:
+        """The next batch if one is already queued, else None (no checkpoint).
+
+        Raises trio.EndOfChannel when the monitor ended and nothing is queued.
+        """
+        try:
+            return self._recv.receive_nowait()
+        except trio.WouldBlock:
+            return None
+
 
 @final
 class Lock:
