@@ -49,6 +49,7 @@ t0 = time.perf_counter()
 remote, n = sys.argv[1], int(sys.argv[2])
 helper = ovs.db.idl.SchemaHelper(location=sys.argv[3])
 helper.register_table("Route")
+helper.register_table("Availability_Zone")
 idl = ovs.db.idl.Idl(remote, helper)
 while len(idl.tables["Route"].rows) < n:
     idl.run()
@@ -57,7 +58,8 @@ while len(idl.tables["Route"].rows) < n:
 cols = sorted(idl.tables["Route"].columns)
 out = sys.stdout
 for row in idl.tables["Route"].rows.values():
-    out.write(json.dumps([str(row.uuid)] + [str(getattr(row, c)) for c in cols]) + "\n")
+    out.write(json.dumps([str(row.uuid)] + [str(getattr(row, c)) for c in cols],
+                         default=str) + "\n")
 out.flush()
 """
 

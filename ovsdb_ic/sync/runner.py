@@ -199,6 +199,10 @@ class SyncEngine:
         self.replicas: dict[DatabaseKey, LiveReplica] = {}
         self._previous_name: str | None = None
         self._hints = KeyHints()
+        # Each engine owns its route cache: engines embedded in one process sharing the
+        # module-wide one (4 sources) evicted each other's state, and every pass of
+        # every engine planned its routes from scratch (benchmarks/fleet.py, N = 10).
+        self._route_cache = routes.RouteCache(size=1)
         self._settled = trio.Event()
         self._memo: passes.PassMemo = {}
         self.pass_observers: list[Callable[[float], None]] = []
@@ -223,7 +227,8 @@ class SyncEngine:
         self.rules = rules
         self.stats.release = rules.release
         self._route_planner = functools.partial(
-            routes.plan_routes, filters=self.config.route_filters, rules=rules
+            routes.plan_routes, filters=self.config.route_filters, rules=rules,
+            cache=self._route_cache,
         )
 
     # ------------------------------------------------------------------ state
