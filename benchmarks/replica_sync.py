@@ -122,11 +122,6 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
 
     receive_data = jsonrpc.Connection.receive_data
 
-    def timed_receive(self: Any, data: bytes) -> None:
-        t = clock()
-        receive_data(self, data)
-        marks["receive"].append((t, clock(), len(data)))
-
     params = monitor_mod.Monitor.params
 
     def timed_params(self: Any) -> list[Any]:
@@ -156,7 +151,38 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
         finally:
             marks["apply_cpu"] += clock() - t
 
-    jsonrpc.Connection.receive_data = timed_receive  # type: ignore[method-assign]
+    # The update phase, per step (CPU-side wall time inside each call): framing is
+    # receive_data, decode the monitor's handle_notification, apply the replica's
+    # apply, publish the delivery to subscriptions.
+    from ovsdb_ic.client import live as live_mod
+    from ovsdb_ic.replica import replica as replica_mod
+
+    steady = marks["steady"] = {"framing": 0.0, "decode": 0.0, "apply": 0.0, "publish": 0.0}
+
+    def add_timer(owner: Any, name: str, key: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*a: Any, **kw: Any) -> Any:
+            t = clock()
+            try:
+                return inner(*a, **kw)
+            finally:
+                steady[key] += clock() - t
+
+        setattr(owner, name, timed)
+
+    add_timer(monitor_mod.Monitor, "handle_notification", "decode")
+    add_timer(replica_mod.Replica, "apply", "apply")
+    add_timer(live_mod.LiveReplica, "_publish", "publish")
+
+    def timed_receive_all(self: Any, data: bytes) -> None:
+        t = clock()
+        receive_data(self, data)
+        t1 = clock()
+        marks["receive"].append((t, t1, len(data)))
+        steady["framing"] += t1 - t
+
+    jsonrpc.Connection.receive_data = timed_receive_all  # type: ignore[method-assign]
     monitor_mod.Monitor.params = timed_params  # type: ignore[method-assign]
     monitor_mod.Monitor.handle_reply = timed_reply  # type: ignore[method-assign]
     staged_mod.StagedApply.step = timed_step  # type: ignore[method-assign]
@@ -222,6 +248,9 @@ def worker_ovsdb_ic(args: argparse.Namespace) -> None:
                 gc.freeze()
             await trio.to_thread.run_sync(wait_go)
             gc0, batches0 = gclock.total, live.transactions
+            for k in marks["steady"]:
+                marks["steady"][k] = 0.0
+            cpu0 = time.process_time()
             seen = 0
             async for change in sub:
                 if (change.table == "Route" and change.kind == "modify"
@@ -230,7 +259,9 @@ def worker_ovsdb_ic(args: argparse.Namespace) -> None:
                     if seen == args.updates:
                         break
             emit({"steady_end": time.monotonic(), "overflowed": sub.overflowed,
-                  "steady_gc": gclock.total - gc0, "batches": live.transactions - batches0})
+                  "steady_gc": gclock.total - gc0, "batches": live.transactions - batches0,
+                  "steady_cpu": time.process_time() - cpu0,
+                  "steady_phases": dict(marks["steady"])})
 
             t0 = time.perf_counter()
             for i in range(TXN_ITERATIONS):
@@ -557,6 +588,8 @@ def run_client(kind: str, remote: str, args: argparse.Namespace, rows: int, rnd:
         out["steady"] = end["steady_end"] - t0
         out["steady_gc"] = end.get("steady_gc")
         out["batches"] = end.get("batches")
+        out["steady_cpu"] = end.get("steady_cpu")
+        out["steady_phases"] = end.get("steady_phases")
         out["txn"] = read()["txn"]
         proc.stdin.close()
         if proc.wait(120) != 0:
@@ -703,6 +736,9 @@ def main(argv: list[str] | None = None) -> int:
                     steady = (f", steady {r['steady']:.3f}s (server committed {args.updates} in "
                               f"{r['committed']:.3f}s; gc {fmt(r['steady_gc'], '.3f')}s, "
                               f"{r['batches']} batches), txn {fmt(r['txn'], '.2f')}s")
+                    if r.get("steady_phases"):
+                        steady += (f"; update phase: cpu {r['steady_cpu']:.3f}s, " + ", ".join(
+                            f"{k} {v:.3f}" for k, v in r["steady_phases"].items()))
                 print(f"# {rows:>6} {kind:<10} sync {r['sync']:.3f}s "
                       f"rss +{r['rss_kib'] / 1024:.1f} MiB (peak +{r['peak_kib'] / 1024:.1f})"
                       f"{steady}{extra}", flush=True)
