@@ -28,7 +28,7 @@ from ovsdb_ic.wire._gc import gc_paused
 from ovsdb_ic.wire.data import column_codec
 from ovsdb_ic.wire.dump import dump_headings, format_table
 from ovsdb_ic.wire.monitor import ZERO_TXN_ID
-from ovsdb_ic.wire.schema import DatabaseSchema, TableSchema
+from ovsdb_ic.wire.schema import ColumnType, DatabaseSchema, TableSchema
 
 __all__ = ["DumpError", "dump", "dump_lines", "monitor_changes", "row_to_json"]
 
@@ -154,23 +154,66 @@ async def dump(
     return [json.loads(line) for line in lines]
 
 
-_Encoders = dict[str, dict[str, Callable[[Any], Any]]]
+_Enc = Callable[[Any], Any]
+_Encoders = dict[str, tuple[dict[str, _Enc | None], list[tuple[str, _Enc]]]]
+
+
+def _uuid_json(u: Any) -> list[str]:
+    return ["uuid", str(u)]
+
+
+def _trusted_encoder(ctype: ColumnType) -> _Enc | None:
+    """The JSON of a column's value taken from a replica (already validated, so not
+    checked again); None when the value is its own JSON (strings, numbers, booleans)."""
+    k = _uuid_json if ctype.key.type == "uuid" else None
+    if ctype.value is not None:
+        v = _uuid_json if ctype.value.type == "uuid" else None
+        if k is None and v is None:
+            return lambda d: ["map", list(map(list, d.items()))]
+        kk: _Enc = k or (lambda a: a)
+        vv: _Enc = v or (lambda a: a)
+        return lambda d: ["map", [[kk(a), vv(b)] for a, b in d.items()]]
+    if ctype.is_scalar:
+        return k
+    if ctype.is_optional:
+        ko: _Enc = k or (lambda a: a)
+        return lambda x: ["set", []] if x is None else ko(x)
+
+    def enc_set(values: Any) -> Any:
+        items = list(map(k, values)) if k is not None else list(values)
+        return items[0] if len(items) == 1 else ["set", items]
+
+    return enc_set
 
 
 def _encoders(schema: DatabaseSchema, tables: Sequence[str]) -> _Encoders:
-    """Each column's compiled JSON encoder, looked up once per monitored table."""
+    """Each column's encoder (None: the value is its JSON), built once per table."""
     out: _Encoders = {}
     for name in tables:
         table = schema.tables[name]
-        out[name] = {c: column_codec(col.type, f"{name}.{c}").encode
-                     for c, col in table.columns.items()}
-        out[name]["_version"] = column_codec(table.column("_version").type).encode
+        enc: dict[str, _Enc | None] = {c: _trusted_encoder(col.type)
+                                       for c, col in table.columns.items()}
+        enc["_version"] = _uuid_json
+        out[name] = (enc, [(c, f) for c, f in enc.items() if f is not None])
     return out
 
 
-def _row_json(enc: dict[str, Callable[[Any], Any]], row: dict[str, Any],
-              columns: Sequence[str]) -> dict[str, Any]:
-    return {c: enc[c](row[c]) for c in columns if c in row}
+def _row_json(encoders: tuple[dict[str, _Enc | None], list[tuple[str, _Enc]]],
+              row: dict[str, Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """``row`` (a replica row's ``to_dict()``, changed in place when ``columns`` is None)
+    as JSON: all its columns, or only ``columns``."""
+    enc, needed = encoders
+    if columns is None:
+        for c, f in needed:
+            if c in row:
+                row[c] = f(row[c])
+        return row
+    out = {}
+    for c in columns:
+        if c in row:
+            g = enc[c]
+            out[c] = row[c] if g is None else g(row[c])
+    return out
 
 
 def _event(encoders: _Encoders, change: Change) -> dict[str, Any]:
@@ -184,9 +227,9 @@ def _event(encoders: _Encoders, change: Change) -> dict[str, Any]:
         out["old"] = _row_json(enc, change.old.to_dict(), cols)
         out["new"] = _row_json(enc, change.new.to_dict(), cols)
     elif change.new is not None:
-        out["new"] = _row_json(enc, change.new.to_dict(), change.new.columns)
+        out["new"] = _row_json(enc, change.new.to_dict())
     elif change.old is not None:
-        out["old"] = _row_json(enc, change.old.to_dict(), change.old.columns)
+        out["old"] = _row_json(enc, change.old.to_dict())
     return out
 
 
