@@ -41,7 +41,8 @@ Usage::
     PYTHONPATH=. python benchmarks/fleet.py --azs 4,10 --routes 100
     PYTHONPATH=. python benchmarks/fleet.py --azs 10 --routes 100 --agents embedded \\
         --relays 2
-    PYTHONPATH=. python benchmarks/fleet.py --azs 4,10 --plots docs   # SVG plots
+    PYTHONPATH=. python benchmarks/fleet.py --azs 4 --routes 0,1000 --json fleet.json \
+        --plots docs        # SVG plots against N and against R, from all results in fleet.json
 
 Larger N (30, 50, ...) need about 3 + 2 x N processes for the C daemon and the
 per-process engine (servers, northds, agents): run them on a machine with more cores,
@@ -371,16 +372,17 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
 
 
 def report(results: list[dict[str, Any]]) -> str:
-    """A markdown table, one line per (relays, N, agent)."""
+    """A markdown table, one line per (relays, R, N, agent)."""
     lines = [
-        "| N AZs | agent | relays | all learned (s) | +1 route p50 / p99 (ms) | "
+        "| N AZs | R | agent | relays | all learned (s) | +1 route p50 / p99 (ms) | "
         "agents CPU cold (s) | IC-SB leader CPU cold (s) | agents CPU per route (ms) | "
         "leader CPU per route (ms) | agents RSS (MiB) |",
-        "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for r in sorted(results, key=lambda r: (r["relays"], r["azs"], r["agent"])):
+    for r in sorted(results, key=lambda r: (r["relays"], r["routes"], r["azs"], r["agent"])):
         lines.append(
-            f"| {r['azs']} | {r['agent']} | {r['relays']} | {r['all_learned_s']:.2f} | "
+            f"| {r['azs']} | {r['routes']} | {r['agent']} | {r['relays']} | "
+            f"{r['all_learned_s']:.2f} | "
             f"{r['add_p50_s'] * 1000:.0f} / {r['add_p99_s'] * 1000:.0f} | "
             f"{r['cold_agents_cpu_s']:.2f} | {r['cold_leader_cpu_s']:.2f} | "
             f"{r['add_agents_cpu_s'] * 1000:.0f} | {r['add_leader_cpu_s'] * 1000:.0f} | "
@@ -389,38 +391,54 @@ def report(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _most_common(values: list[int]) -> int:
+    return max(sorted(set(values)), key=values.count)
+
+
 def plot(results: list[dict[str, Any]], directory: Path) -> list[Path]:
-    """SVG plots against N: time until all learned, and +1 route p50, per agent kind."""
+    """SVG plots of the time until all learned and of the +1 route p50, per agent kind,
+    against N (at the most measured R) and against R (at the N with the most R values)."""
     import matplotlib
 
     matplotlib.use("svg")
     import matplotlib.pyplot as plt
 
     out = []
-    for key, title, name in (
-        ("all_learned_s", "cold: every AZ learned every other AZ's routes (s)",
-         "fleet-all-learned.svg"),
-        ("add_p50_s", "one added route learned by all other AZs, p50 (s)", "fleet-one-route.svg"),
+    r_fixed = _most_common([r["routes"] for r in results])
+    n_fixed = max(sorted({r["azs"] for r in results}),
+                  key=lambda n: len({r["routes"] for r in results if r["azs"] == n}))
+    for x, fixed_key, fixed, xlabel, suffix in (
+        ("azs", "routes", r_fixed, "availability zones (N)", "n"),
+        ("routes", "azs", n_fixed, "static routes per AZ (R)", "routes"),
     ):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for agent in AGENTS:
-            for relays in sorted({r["relays"] for r in results}):
-                pts = sorted((r["azs"], r[key]) for r in results
-                             if r["agent"] == agent and r["relays"] == relays)
-                if pts:
-                    label = agent + (f" + {relays} relays" if relays else "")
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
-        routes = sorted({r["routes"] for r in results})
-        ax.set_title(f"{title}\n{', '.join(map(str, routes))} routes per AZ", fontsize=9)
-        ax.set_xlabel("availability zones (N)")
-        ax.set_ylabel("seconds")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        path = directory / name
-        fig.tight_layout()
-        fig.savefig(path, format="svg", metadata={"Date": None})
-        plt.close(fig)
-        out.append(path)
+        chosen = [r for r in results if r[fixed_key] == fixed]
+        if len({r[x] for r in chosen}) < 2:
+            continue
+        for key, title, name in (
+            ("all_learned_s", "cold: every AZ learned every other AZ's routes (s)",
+             "all-learned"),
+            ("add_p50_s", "one added route learned by all other AZs, p50 (s)", "one-route"),
+        ):
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for agent in AGENTS:
+                for relays in sorted({r["relays"] for r in chosen}):
+                    pts = sorted((r[x], r[key]) for r in chosen
+                                 if r["agent"] == agent and r["relays"] == relays)
+                    if pts:
+                        label = agent + (f" + {relays} relays" if relays else "")
+                        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                                label=label)
+            where = f"R = {fixed}" if fixed_key == "routes" else f"N = {fixed}"
+            ax.set_title(f"{title}, {where}", fontsize=9)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("seconds")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+            path = directory / f"fleet-{name}-vs-{suffix}.svg"
+            fig.tight_layout()
+            fig.savefig(path, format="svg", metadata={"Date": None})
+            plt.close(fig)
+            out.append(path)
     return out
 
 
@@ -428,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the cases, print the table, optionally write JSON and plots."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--azs", default="4,10", help="comma-separated N (default 4,10)")
-    ap.add_argument("--routes", type=int, default=100, help="static routes per AZ (R)")
+    ap.add_argument("--routes", default="100",
+                    help="comma-separated static routes per AZ (R, default 100)")
     ap.add_argument("--agents", default=",".join(AGENTS),
                     help="comma-separated: ovn-ic, engine, embedded (default all)")
     ap.add_argument("--relays", type=int, default=0,
@@ -449,14 +468,17 @@ def main(argv: list[str] | None = None) -> int:
         if a == "ovn-ic" and args.relays:
             ap.error("the C ovn-ic cannot read from relays (its IDL is leader-only)")
     sizes = [int(x) for x in args.azs.split(",") if x]
+    route_counts = [int(x) for x in args.routes.split(",") if x]
     print(f"# {platform.node()} {platform.python_version()}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}; R={args.routes}, relays={args.relays}", flush=True)
     results = []
-    for n in sizes:
-        for kind in agents:
-            print(f"# {kind}, N={n} ...", flush=True)
-            results.append(run_case(kind, n, args))
-            print(f"#   {results[-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
+    for r in route_counts:
+        for n in sizes:
+            for kind in agents:
+                print(f"# {kind}, N={n}, R={r} ...", flush=True)
+                results.append(run_case(kind, n, argparse.Namespace(**{**vars(args),
+                                                                         "routes": r})))
+                print(f"#   {results[-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
     print(report(results))
     if args.json is not None:
         old = json.loads(args.json.read_text()) if args.json.exists() else []
