@@ -47,16 +47,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from ovsdb_ic.ic.databases import Snapshot, empty_snapshot
 from ovsdb_ic.sync import routes
-from ovsdb_ic.sync.plan import (
-    Insert,
-    Mutate,
-    Plan,
-    Snapshot,
-    Update,
-    empty_snapshot,
-    simulate,
-)
+from ovsdb_ic.sync.plan import Insert, Mutate, Plan, Update, simulate
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.monitor import RowUpdate
 

@@ -34,6 +34,7 @@ import attrs
 import trio
 from prometheus_client import generate_latest
 
+from ovsdb_ic.ic import LEARNED_ROUTE_KEY
 from ovsdb_ic.kubeovn import IcConfig
 from ovsdb_ic.kubeovn.commands import (
     AzRemotes,
@@ -117,7 +118,7 @@ def _learned(engine: SyncEngine) -> set[tuple[str, str]]:
     nb = engine.replicas["nb"].replica
     routes = nb.table("Logical_Router_Static_Route")
     return {(r["ip_prefix"], r["nexthop"]) for r in routes
-            if "ic-learned-route" in r["external_ids"]}
+            if LEARNED_ROUTE_KEY in r["external_ids"]}
 
 
 def _scrape(url: str) -> str:

@@ -6,6 +6,9 @@
 * the views it hands out: :class:`AvailabilityZoneView`, :class:`GatewayView`,
   :class:`PortBindingView`, :class:`RouteView`, :class:`TransitSwitchView`, each a
   frozen value holding its row as a typed model (:mod:`ovsdb_ic.models`);
+* the vocabulary of the four databases every upper layer uses
+  (:mod:`ovsdb_ic.ic.databases`): :data:`DatabaseKey`, :data:`DATABASES`,
+  :class:`Requirements`, :class:`Snapshot`, :func:`find_rows`, :func:`nb_global`;
 * :data:`REQUIREMENTS` (tables and client indexes the views need) and
   :func:`install_indexes`, which adds those indexes to a replica;
 * :func:`render_show`: the text of ``ovn-ic-sbctl show``.
@@ -13,12 +16,22 @@
 See docs/ic.md.
 """
 
-from ovsdb_ic.ic.requirements import (
+from ovsdb_ic.ic.databases import (
     DATABASES,
-    REQUIREMENTS,
-    IcDatabase,
-    IcRequirements,
+    LABELS,
+    LEARNED_ROUTE_KEY,
+    TS_KEY,
+    DatabaseKey,
     IndexRequirement,
+    Requirements,
+    Snapshot,
+    empty_snapshot,
+    find_rows,
+    index_name,
+    nb_global,
+)
+from ovsdb_ic.ic.requirements import (
+    REQUIREMENTS,
     MissingRequirementError,
     database_key,
     install_indexes,
@@ -37,20 +50,28 @@ from ovsdb_ic.ic.views import (
 
 __all__ = [
     "DATABASES",
+    "LABELS",
+    "LEARNED_ROUTE_KEY",
     "REQUIREMENTS",
+    "TS_KEY",
     "AvailabilityZoneView",
     "AzRef",
+    "DatabaseKey",
     "GatewayView",
-    "IcDatabase",
-    "IcRequirements",
     "IndexRequirement",
     "Interconnection",
     "MissingRequirementError",
     "PortBindingView",
+    "Requirements",
     "RouteKey",
     "RouteView",
+    "Snapshot",
     "TransitSwitchView",
     "database_key",
+    "empty_snapshot",
+    "find_rows",
+    "index_name",
     "install_indexes",
+    "nb_global",
     "render_show",
 ]

@@ -22,8 +22,8 @@ from uuid import UUID
 import attrs
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.ic.databases import DATABASES
 from ovsdb_ic.ic.requirements import (
-    DATABASES,
     MissingRequirementError,
     database_key,
     install_indexes,

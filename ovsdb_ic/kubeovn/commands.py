@@ -43,6 +43,7 @@ from ovsdb_ic.errors import (
 )
 from ovsdb_ic.ic import REQUIREMENTS as IC_REQUIREMENTS
 from ovsdb_ic.ic import Interconnection, render_show
+from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem, IcConfig
 from ovsdb_ic.kubeovn.establish import (
     DEFAULT_CLUSTER_ROUTER,
@@ -56,7 +57,7 @@ from ovsdb_ic.kubeovn.establish import (
 )
 from ovsdb_ic.replica import Replica, Row
 from ovsdb_ic.sync.commit import transaction_ops
-from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Plan, Snapshot
+from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.runner import LOCK_NAME
 
 __all__ = [

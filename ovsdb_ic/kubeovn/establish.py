@@ -1,7 +1,7 @@
 """Kube-OVN's establish and teardown of interconnection, as pure planners.
 
 :func:`plan_establish` and :func:`plan_teardown` read a
-:class:`~ovsdb_ic.sync.plan.Snapshot` and return a :class:`~ovsdb_ic.sync.plan.Plan`
+:class:`~ovsdb_ic.ic.Snapshot` and return a :class:`~ovsdb_ic.sync.plan.Plan`
 (operations for ``nb``, ``ic_nb``, ``ic_sb`` and ``sb``) that does what Kube-OVN's
 controller does for an ``ovn-ic-config``: the AZ name, the ``ts``, ``ts1``, ...
 transit switches, one ``<ts>-<az>`` / ``<az>-<ts>`` port pair per transit switch on
@@ -25,19 +25,18 @@ from typing import Any, Final, Literal, TypeAlias
 import attrs
 
 from ovsdb_ic.errors import ConfigError, OvsdbError
-from ovsdb_ic.kubeovn.config import IcConfig
-from ovsdb_ic.replica import Row, TableView
-from ovsdb_ic.sync.plan import (
+from ovsdb_ic.ic.databases import (
+    LEARNED_ROUTE_KEY,
+    TS_KEY,
     DatabaseKey,
-    Delete,
-    Insert,
-    Mutate,
-    Op,
-    Plan,
     Requirements,
     Snapshot,
-    Update,
+    find_rows,
+    nb_global,
 )
+from ovsdb_ic.kubeovn.config import IcConfig
+from ovsdb_ic.replica import Row, TableView
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.wire.data import NamedUUID
 
 __all__ = [
@@ -69,9 +68,6 @@ DEFAULT_CLUSTER_ROUTER: Final = "ovn-cluster"
 
 GW_CHASSIS_MAX_PRIORITY: Final = 100
 """Priority of a transit switch's preferred gateway; the next ones get 99, 98, ..."""
-
-LEARNED_ROUTE_KEY: Final = "ic-learned-route"
-"""``external_ids`` key of the static routes the IC sync engine learned."""
 
 AUTO_ROUTE_KEYS: Final[tuple[str, ...]] = ("ic-route-adv", "ic-route-learn", "ic-route-blacklist")
 """The ``NB_Global.options`` keys auto-route sets (and manual mode or teardown removes)."""
@@ -125,13 +121,13 @@ REQUIREMENTS: Final = Requirements(
         },
     },
     indexes=(
-        ("nb", "Logical_Switch", "kubeovn_by_name", ("name",)),
-        ("nb", "Logical_Router", "kubeovn_by_name", ("name",)),
-        ("sb", "Chassis", "kubeovn_by_hostname", ("hostname",)),
-        ("ic_sb", "Port_Binding", "kubeovn_by_ts", ("transit_switch",)),
-        ("ic_sb", "Port_Binding", "kubeovn_by_az", ("availability_zone",)),
-        ("ic_sb", "Gateway", "kubeovn_by_az", ("availability_zone",)),
-        ("ic_sb", "Route", "kubeovn_by_az", ("availability_zone",)),
+        Requirements.index("nb", "Logical_Switch", "name"),
+        Requirements.index("nb", "Logical_Router", "name"),
+        Requirements.index("sb", "Chassis", "hostname"),
+        Requirements.index("ic_sb", "Port_Binding", "transit_switch"),
+        Requirements.index("ic_sb", "Port_Binding", "availability_zone"),
+        Requirements.index("ic_sb", "Gateway", "availability_zone"),
+        Requirements.index("ic_sb", "Route", "availability_zone"),
     ),
 )
 """What the planners of this module read (tables, columns, client indexes)."""
@@ -213,37 +209,9 @@ def deny_list(
 # ------------------------------------------------------------------- row helpers
 
 
-def _parts(row: Row, columns: Sequence[Any]) -> tuple[Any, ...]:
-    out = []
-    for col in columns:
-        if isinstance(col, tuple):
-            out.append(row[col[0]].get(col[1], _ABSENT))
-        else:
-            out.append(row[col])
-    return tuple(out)
-
-
-_ABSENT: Final = object()
-
-
-def _find(view: TableView, index: str, columns: Sequence[Any], *values: Any) -> list[Row]:
-    """Rows whose ``columns`` equal ``values``, through ``index`` when installed; sorted
-    by UUID so that plans do not depend on hash order."""
-    if index in view.indexes:
-        rows = list(view.lookup(index, *values))
-    else:
-        rows = [row for row in view if _parts(row, columns) == values]
-    return sorted(rows, key=lambda r: r.uuid)
-
-
 def _by_name(view: TableView, name: str) -> Row | None:
     """The row of a table with a unique ``name`` index."""
     return view.lookup_one("name", name)
-
-
-def _nb_global(snap: Snapshot) -> Row | None:
-    rows = sorted(snap.nb.table("NB_Global"), key=lambda r: r.uuid)
-    return rows[0] if rows else None
 
 
 def _az_names(snap: Snapshot) -> dict[uuid.UUID, str]:
@@ -413,7 +381,7 @@ def _ts_peers(
     """Every port on transit switch ``ts`` except ours: the IC-SB Port_Bindings of the
     switch and the NB ports of its local mirror (remote ports, other routers' ports)."""
     peers: list[_Peer] = []
-    bindings = _find(snap.ic_sb.table("Port_Binding"), "kubeovn_by_ts", ("transit_switch",), ts)
+    bindings = find_rows(snap.ic_sb, "Port_Binding", "transit_switch", ("transit_switch",), ts)
     for pb in bindings:
         pb_az = az_names.get(pb["availability_zone"])
         if pb["logical_port"] == own_lsp and pb_az == az:
@@ -573,9 +541,8 @@ def _transit_switches(
 def _chassis_name(snap: Snapshot, node: str) -> str:
     """The SB chassis of a gateway node: the name of the local chassis whose hostname is
     the node (the first by name if several), else the node name itself."""
-    chassis = snap.sb.table("Chassis")
     local = [
-        r for r in _find(chassis, "kubeovn_by_hostname", ("hostname",), node)
+        r for r in find_rows(snap.sb, "Chassis", "hostname", ("hostname",), node)
         if r["other_config"].get("is-remote") != "true"
     ]
     if local:
@@ -596,7 +563,7 @@ def _owners(view: TableView, column: str, member: uuid.UUID) -> list[Row]:
 
 
 def _find_router(snap: Snapshot, name: str) -> Row | None:
-    rows = _find(snap.nb.table("Logical_Router"), "kubeovn_by_name", ("name",), name)
+    rows = find_rows(snap.nb, "Logical_Router", "name", ("name",), name)
     if len(rows) > 1:
         raise EstablishError(f"{len(rows)} logical routers are named {name!r}; expected one")
     return rows[0] if rows else None
@@ -605,8 +572,8 @@ def _find_router(snap: Snapshot, name: str) -> Row | None:
 def _ts_mirror(snap: Snapshot, ts: str) -> Row | None:
     """The NB switch mirroring transit switch ``ts`` (name and ``interconn-ts``)."""
     rows = [
-        r for r in _find(snap.nb.table("Logical_Switch"), "kubeovn_by_name", ("name",), ts)
-        if r["other_config"].get("interconn-ts") == ts
+        r for r in find_rows(snap.nb, "Logical_Switch", "name", ("name",), ts)
+        if r["other_config"].get(TS_KEY) == ts
     ]
     return rows[0] if rows else None
 
@@ -648,7 +615,7 @@ class _Establish:
 
     def nb_global(self, options: Mapping[str, str | None]) -> None:
         """The AZ name and the auto-route options."""
-        nbg = _nb_global(self.snap)
+        nbg = nb_global(self.snap.nb)
         if nbg is None:
             self.inserts.append(Insert("nb", "NB_Global", {
                 "name": self.az, "options": {k: v for k, v in options.items() if v is not None},
@@ -753,7 +720,7 @@ class _Establish:
         self.attach("Logical_Switch", "ports", ls_ref, member, new_ports)
         if isinstance(ls_ref, NamedUUID):
             self.inserts.append(Insert("nb", "Logical_Switch", {
-                "name": ts.name, "other_config": {"interconn-ts": ts.name},
+                "name": ts.name, "other_config": {TS_KEY: ts.name},
                 "ports": frozenset(new_ports),
             }, name=ls_ref.name))
 
@@ -881,7 +848,7 @@ def plan_teardown(
     ops: list[Op] = []
     sets = _SetMutations()
 
-    nbg = _nb_global(snap)
+    nbg = nb_global(snap.nb)
     if nbg is not None:
         op = _map_mutation("nb", "NB_Global", nbg, "options", dict.fromkeys(AUTO_ROUTE_KEYS))
         if op is not None:
@@ -896,7 +863,7 @@ def plan_teardown(
 
     doomed: dict[uuid.UUID, Row] = {
         r.uuid: r for r in ls_table
-        if ts_index(r["name"]) is not None and r["other_config"].get("interconn-ts") == r["name"]
+        if ts_index(r["name"]) is not None and r["other_config"].get(TS_KEY) == r["name"]
     }
     ts_names = {r["name"] for r in doomed.values()}
     ts_names |= {
@@ -933,8 +900,8 @@ def plan_teardown(
     az_row = _by_name(snap.ic_sb.table("Availability_Zone"), az)
     if az_row is not None:
         for table in ("Port_Binding", "Gateway", "Route"):
-            for row in _find(snap.ic_sb.table(table), "kubeovn_by_az",
-                             ("availability_zone",), az_row.uuid):
+            for row in find_rows(snap.ic_sb, table, "availability_zone",
+                                 ("availability_zone",), az_row.uuid):
                 ops.append(Delete("ic_sb", table, row.uuid))
         ops.append(Delete("ic_sb", "Availability_Zone", az_row.uuid))
 

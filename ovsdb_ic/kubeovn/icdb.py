@@ -49,10 +49,11 @@ import trio
 
 from ovsdb_ic.client import connect
 from ovsdb_ic.errors import ConfigError, ConstraintViolationError, OvsdbError
+from ovsdb_ic.ic.databases import Requirements, Snapshot, empty_snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem
 from ovsdb_ic.kubeovn.establish import MAX_TS_NUM, VENDOR, Protocol, ts_name, ts_subnet
 from ovsdb_ic.sync.commit import transaction_ops
-from ovsdb_ic.sync.plan import Insert, Op, Plan, Requirements, Snapshot, empty_snapshot
+from ovsdb_ic.sync.plan import Insert, Op, Plan
 
 __all__ = [
     "DEFAULT_IC_NB_RAFT_PORT",

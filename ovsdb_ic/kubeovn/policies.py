@@ -33,9 +33,10 @@ import uuid
 from collections.abc import Callable
 from typing import Final
 
+from ovsdb_ic.ic.databases import Requirements, Snapshot
 from ovsdb_ic.kubeovn.establish import DEFAULT_CLUSTER_ROUTER, VENDOR
 from ovsdb_ic.replica import Replica, Row
-from ovsdb_ic.sync.plan import Insert, Mutate, Op, Plan, Requirements, Snapshot
+from ovsdb_ic.sync.plan import Insert, Mutate, Op, Plan
 from ovsdb_ic.wire.data import NamedUUID
 
 __all__ = [

@@ -19,24 +19,11 @@ See docs/sync.md.
 import importlib
 from typing import Any
 
+from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, empty_snapshot
 from ovsdb_ic.sync.az import plan_az
 from ovsdb_ic.sync.gateways import plan_gateways
 from ovsdb_ic.sync.passes import plan_pass
-from ovsdb_ic.sync.plan import (
-    DATABASES,
-    DatabaseKey,
-    Delete,
-    Insert,
-    Mutate,
-    Op,
-    Plan,
-    PlanError,
-    Requirements,
-    Snapshot,
-    Update,
-    empty_snapshot,
-    simulate,
-)
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, PlanError, Update, simulate
 from ovsdb_ic.sync.port_bindings import plan_port_bindings
 from ovsdb_ic.sync.routes import LEARNED_ROUTE_KEY, RouteFilters, RouteInfo, plan_routes
 from ovsdb_ic.sync.runner import (

@@ -17,16 +17,18 @@ name was emptied, the old row is deleted. A deleted AZ row takes this AZ's
 the server refuses to delete a row that is still referred to).
 
 Also here: :func:`az_name` and :func:`local_az` (used by the later planners) and
-:func:`find_rows`, an index lookup that falls back to a scan.
+:func:`~ovsdb_ic.ic.find_rows` (defined in the IC layer, listed here for the planners),
+an index lookup that falls back to a scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Final
 
-from ovsdb_ic.replica import IndexColumn, Replica, Row
-from ovsdb_ic.sync.plan import Delete, Insert, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.ic.databases import Requirements, Snapshot, find_rows, nb_global
+from ovsdb_ic.replica import Row
+from ovsdb_ic.sync.plan import Delete, Insert, Op, Plan, Update
 
 __all__ = [
     "DEPENDENT_TABLES",
@@ -56,46 +58,6 @@ REQUIREMENTS: Final = Requirements(
 """What :func:`plan_az` reads (and :func:`local_az`, which every planner uses)."""
 
 
-def find_rows(
-    replica: Replica, table: str, index: str, columns: Sequence[IndexColumn], key: Any
-) -> tuple[Row, ...]:
-    """Rows of ``table`` whose ``columns`` equal ``key`` (a tuple for several parts).
-
-    Uses the index called ``index``, or any index over the same columns, and scans
-    the table when there is none (a snapshot built without the planners'
-    :class:`~ovsdb_ic.sync.plan.Requirements`). Sorted by UUID, so callers iterate
-    deterministically.
-    """
-    view = replica.table(table)
-    found: tuple[Row, ...] | None = None
-    if index in view.indexes:
-        found = view.lookup(index, key)
-    else:
-        try:
-            found = view.lookup(columns, key)
-        except KeyError:
-            found = None
-    if found is None:
-        values = (key,) if len(columns) == 1 else tuple(key)
-        out = []
-        for row in view:
-            for part, want in zip(columns, values, strict=True):
-                if isinstance(part, str):
-                    if row[part] != want:
-                        break
-                else:
-                    column, map_key = part
-                    if row[column].get(map_key, _ABSENT) != want:
-                        break
-            else:
-                out.append(row)
-        found = tuple(out)
-    return tuple(sorted(found, key=lambda r: r.uuid.int))
-
-
-_ABSENT: Final = object()
-
-
 def smap_get_bool(smap: Mapping[str, str], key: str, default: bool = False) -> bool:
     """``smap[key]`` as a boolean, as OVS's ``smap_get_bool`` reads it.
 
@@ -111,10 +73,7 @@ def smap_get_bool(smap: Mapping[str, str], key: str, default: bool = False) -> b
 
 
 def _nb_global(snap: Snapshot) -> Row | None:
-    rows = snap.nb.table("NB_Global")
-    if not len(rows):
-        return None
-    return min(rows, key=lambda r: r.uuid.int)
+    return nb_global(snap.nb)
 
 
 def az_name(snap: Snapshot) -> str:

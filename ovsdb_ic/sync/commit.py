@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ovsdb_ic.ic.databases import DatabaseKey
 from ovsdb_ic.replica import Replica
-from ovsdb_ic.sync.plan import DatabaseKey, Delete, Insert, Op, Plan, Update
+from ovsdb_ic.sync.plan import Delete, Insert, Op, Plan, Update
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.ops import Condition, Mutation
 

@@ -32,20 +32,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from ovsdb_ic.ic.databases import DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.replica import Replica, Row
 from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
 from ovsdb_ic.sync.az import local_az, smap_get_bool
-from ovsdb_ic.sync.plan import (
-    DatabaseKey,
-    Delete,
-    Insert,
-    Mutate,
-    Op,
-    Plan,
-    Requirements,
-    Snapshot,
-    Update,
-)
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.wire.data import NamedUUID
 
 __all__ = ["REQUIREMENTS", "encaps_differ", "plan_gateways"]

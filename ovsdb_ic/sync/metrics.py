@@ -34,8 +34,8 @@ from prometheus_client import CollectorRegistry, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Snapshot
 from ovsdb_ic.sync.az import local_az
-from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Snapshot
 from ovsdb_ic.sync.runner import SyncEngine
 
 __all__ = ["PREFIX", "MetricsServer", "SyncMetrics", "register_sync_metrics", "serve_metrics"]

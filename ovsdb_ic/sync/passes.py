@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from ovsdb_ic.ic.databases import DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.sync import az, gateways, port_bindings, routes, transit_switches
 from ovsdb_ic.sync.keys import KeyHints
-from ovsdb_ic.sync.plan import DatabaseKey, Plan, Requirements, Snapshot
+from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 
 __all__ = ["REQUIREMENTS", "PassMemo", "RoutePlanner", "plan_pass", "requirements_for"]

@@ -1,11 +1,11 @@
 """Plans: what a sync pass wants written, as plain data (no I/O, no trio).
 
-A planner reads a :class:`Snapshot` (replicas of the AZ's NB and SB and of IC-NB and
-IC-SB) and returns a :class:`Plan`: a tuple of operations, each naming the database
-it is for. Values use the Python forms of :mod:`ovsdb_ic.wire.data` (``frozenset``
-for sets, ``dict`` for maps, :class:`uuid.UUID` for references) and may refer to a
-row inserted by the same plan, in the same database, through
-:class:`~ovsdb_ic.wire.data.NamedUUID`.
+A planner reads a :class:`~ovsdb_ic.ic.databases.Snapshot` (replicas of the AZ's NB
+and SB and of IC-NB and IC-SB) and returns a :class:`Plan`: a tuple of operations,
+each naming the database it is for. Values use the Python forms of
+:mod:`ovsdb_ic.wire.data` (``frozenset`` for sets, ``dict`` for maps,
+:class:`uuid.UUID` for references) and may refer to a row inserted by the same plan,
+in the same database, through :class:`~ovsdb_ic.wire.data.NamedUUID`.
 
 :func:`simulate` applies a plan to a snapshot's replicas the way ovsdb-server would
 commit it (fresh UUIDs, named references resolved, set and map mutations, weak
@@ -19,42 +19,27 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import attrs
 
 from ovsdb_ic.errors import OvsdbError
+from ovsdb_ic.ic.databases import DatabaseKey, Snapshot
 from ovsdb_ic.replica import Replica, Row
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.monitor import RowUpdate
 from ovsdb_ic.wire.schema import ColumnType, DatabaseSchema
 
 __all__ = [
-    "DATABASES",
-    "DatabaseKey",
     "Delete",
     "Insert",
     "Mutate",
     "Op",
     "Plan",
     "PlanError",
-    "Requirements",
-    "Snapshot",
     "Update",
-    "empty_snapshot",
     "simulate",
 ]
-
-DatabaseKey: TypeAlias = Literal["nb", "sb", "ic_nb", "ic_sb"]
-"""Which of the four databases an operation is for."""
-
-DATABASES: Final[Mapping[DatabaseKey, str]] = {
-    "nb": "OVN_Northbound",
-    "sb": "OVN_Southbound",
-    "ic_nb": "OVN_IC_Northbound",
-    "ic_sb": "OVN_IC_Southbound",
-}
-"""The schema name of each database key."""
 
 
 class PlanError(OvsdbError, ValueError):
@@ -181,63 +166,6 @@ class Plan:
     def describe(self) -> list[str]:
         """One line per operation (what ``--dry-run`` prints)."""
         return [op.describe() for op in self.ops]
-
-
-@attrs.frozen
-class Snapshot:
-    """The four replicas a sync pass reads, at one consistent moment.
-
-    Planners only read: they never call ``apply`` or keep references past the call.
-    """
-
-    nb: Replica
-    sb: Replica
-    ic_nb: Replica
-    ic_sb: Replica
-
-    def db(self, key: DatabaseKey) -> Replica:
-        """The replica of one database."""
-        replica: Replica = getattr(self, key)
-        return replica
-
-
-@attrs.frozen
-class Requirements:
-    """What a planner reads: tables (with columns, ``None`` for all) and client indexes.
-
-    The runner monitors the union of its planners' tables and adds their indexes
-    before the first pass; :func:`empty_snapshot` and :meth:`install` do the same for
-    tests. ``indexes`` entries are ``(db, table, index name, columns)`` where a
-    column part is a column name or a ``(map column, key)`` pair, as
-    :meth:`~ovsdb_ic.replica.Replica.add_index` takes them.
-    """
-
-    tables: Mapping[DatabaseKey, Mapping[str, tuple[str, ...] | None]] = attrs.field(factory=dict)
-    indexes: tuple[tuple[DatabaseKey, str, str, tuple[Any, ...]], ...] = ()
-
-    def __or__(self, other: Requirements) -> Requirements:
-        tables: dict[DatabaseKey, dict[str, tuple[str, ...] | None]] = {}
-        for req in (self, other):
-            for db, ts in req.tables.items():
-                out = tables.setdefault(db, {})
-                for t, cols in ts.items():
-                    if t in out and (out[t] is None or cols is None):
-                        out[t] = None
-                    elif t in out:
-                        prev = out[t]
-                        assert prev is not None and cols is not None
-                        out[t] = tuple(dict.fromkeys(prev + cols))
-                    else:
-                        out[t] = cols
-        indexes = tuple(dict.fromkeys(self.indexes + other.indexes))
-        return Requirements(tables, indexes)
-
-    def install(self, snapshot: Snapshot) -> None:
-        """Add the indexes this planner uses to the snapshot's replicas (once each)."""
-        for db, table, name, columns in self.indexes:
-            view = snapshot.db(db).table(table)
-            if name not in view.indexes:
-                snapshot.db(db).add_index(table, name, columns)
 
 
 # ---------------------------------------------------------------------------- simulate
@@ -459,16 +387,3 @@ def _integrity(
                 changed = True
         if not changed:
             return
-
-
-def empty_snapshot(requirements: Requirements | None = None) -> Snapshot:
-    """Four empty replicas of every table, with the schemas of ``schemas/`` (for tests).
-
-    ``requirements`` (the union of the planners' :class:`Requirements`) adds their indexes.
-    """
-    from ovsdb_ic.models.mapping import model_schema
-
-    snap = Snapshot(**{key: Replica(model_schema(name)) for key, name in DATABASES.items()})
-    if requirements is not None:
-        requirements.install(snap)
-    return snap

@@ -48,11 +48,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ovsdb_ic.ic.databases import Requirements, Snapshot
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
 from ovsdb_ic.sync.az import find_rows, local_az
 from ovsdb_ic.sync.keys import PORT_KEY_MAX, PORT_KEY_MIN, KeyAllocator, KeyHints, smap_get_int
-from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 from ovsdb_ic.sync.transit_switches import (
     REQUIREMENTS as TS_REQUIREMENTS,

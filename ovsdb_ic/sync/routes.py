@@ -1,6 +1,6 @@
 """The route planner: section 5 ("Routes") of the IC sync specification, as a pure function.
 
-:func:`plan_routes` reads a :class:`~ovsdb_ic.sync.plan.Snapshot` and returns the
+:func:`plan_routes` reads a :class:`~ovsdb_ic.ic.Snapshot` and returns the
 :class:`~ovsdb_ic.sync.plan.Plan` that advertises this availability zone's routes to
 IC-SB and learns the other routers' routes into NB. No trio, no I/O, no clock: the
 same snapshot gives the same plan, and applying it then planning again gives an
@@ -52,7 +52,8 @@ from typing import Any, Final, TypeAlias, TypeVar
 import attrs
 
 from ovsdb_ic.errors import DataError
-from ovsdb_ic.replica import Replica, Row, TableView, gc_paused
+from ovsdb_ic.ic.databases import LEARNED_ROUTE_KEY, TS_KEY, Requirements, Snapshot, nb_global
+from ovsdb_ic.replica import Row, TableView, gc_paused
 from ovsdb_ic.sync.addr import (
     Cidr,
     cidr_text,
@@ -63,7 +64,7 @@ from ovsdb_ic.sync.addr import (
     parse_cidr_list,
     parse_mac,
 )
-from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 from ovsdb_ic.wire.data import NamedUUID, parse_uuid
 
@@ -78,14 +79,11 @@ __all__ = [
     "plan_routes",
 ]
 
-LEARNED_ROUTE_KEY: Final = "ic-learned-route"
-"""The ``external_ids`` key marking an NB static route as learned (value: IC-SB Route uuid)."""
 ROUTE_TAG_KEY: Final = "ic-route-tag"
 """The IC-SB ``Route.external_ids`` key (and TS LRP option) of a route tag (OVN 25.03)."""
 
-_TS_KEY: Final = "interconn-ts"
 _ORIGIN_RANK: Final = {"connected": 0, "static": 1}
-_LS_TS_INDEX: Final = (("other_config", _TS_KEY),)
+_LS_TS_INDEX: Final = (("other_config", TS_KEY),)
 _ROUTE_TS_INDEX: Final = ("transit_switch",)
 _ROUTE_AZ_INDEX: Final = ("availability_zone",)
 _NAME_INDEX: Final = ("name",)
@@ -112,16 +110,16 @@ REQUIREMENTS: Final = Requirements(
         },
     },
     indexes=(
-        ("nb", "Logical_Switch", "other_config:interconn-ts", _LS_TS_INDEX),
-        ("ic_sb", "Route", "transit_switch", _ROUTE_TS_INDEX),
-        ("ic_sb", "Route", "availability_zone", _ROUTE_AZ_INDEX),
+        Requirements.index("nb", "Logical_Switch", *_LS_TS_INDEX),
+        Requirements.index("ic_sb", "Route", *_ROUTE_TS_INDEX),
+        Requirements.index("ic_sb", "Route", *_ROUTE_AZ_INDEX),
     ),
 )
 """What :func:`plan_routes` reads, and the client indexes it looks rows up with:
 NB ``Logical_Switch`` by ``other_config:interconn-ts``, IC-SB ``Route`` by
 ``transit_switch`` and by ``availability_zone`` (plus the schema's unique indexes on
 ``Logical_Router_Port.name``, ``Transit_Switch.name`` and ``Availability_Zone.name``).
-Install them with :meth:`~ovsdb_ic.sync.plan.Requirements.install` before planning."""
+Install them with :meth:`~ovsdb_ic.ic.Requirements.install` before planning."""
 
 
 # ---------------------------------------------------------------------------- public values
@@ -282,11 +280,6 @@ def _bucket_remove(index: dict[_K, list[_V]], key: _K, value: _V) -> None:
             break
     if not found:
         del index[key]
-
-
-def _nb_global(nb: Replica) -> Row | None:
-    rows = list(nb.table("NB_Global"))
-    return min(rows, key=_uuid_int) if rows else None
 
 
 # ---------------------------------------------------------------------------- topology
@@ -1359,12 +1352,12 @@ def plan_routes(
     """
     filters = filters or RouteFilters()
     rules = rules or RULES_23_03
-    nb_global = _nb_global(snap.nb)
-    if nb_global is None or not nb_global["name"]:
+    nbg = nb_global(snap.nb)
+    if nbg is None or not nbg["name"]:
         return Plan()
-    az = snap.ic_sb.table("Availability_Zone").lookup_one(_NAME_INDEX, nb_global["name"])
+    az = snap.ic_sb.table("Availability_Zone").lookup_one(_NAME_INDEX, nbg["name"])
     if az is None:
         return Plan()
-    opts = RouteOptions.from_nb_options(nb_global["options"])
+    opts = RouteOptions.from_nb_options(nbg["options"])
     return (_DEFAULT_CACHE if cache is None else cache)._plan(snap, az.uuid, opts, filters,
                                                               rules)

@@ -40,10 +40,11 @@ from ovsdb_ic.errors import (
     TransactionError,
     WaitTimedOutError,
 )
+from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.sync import passes, routes, seqno
 from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.keys import KeyHints
-from ovsdb_ic.sync.plan import DATABASES, DatabaseKey, Plan, Requirements, Snapshot
+from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import IcRules, detect_rules
 from ovsdb_ic.sync.waiting import bump_nb_ic_cfg, wait_sb_ic_cfg
 from ovsdb_ic.wire import ops as wire_ops

@@ -28,9 +28,10 @@ from typing import Any, Final
 
 import attrs
 
+from ovsdb_ic.ic.databases import Requirements, Snapshot
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync.az import local_az
-from ovsdb_ic.sync.plan import Insert, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.plan import Insert, Op, Plan, Update
 
 __all__ = ["REQUIREMENTS", "IcCfg", "plan_sequence_numbers"]
 

@@ -32,11 +32,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from ovsdb_ic.ic.databases import TS_KEY, Requirements, Snapshot, index_name
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
 from ovsdb_ic.sync.az import find_rows, local_az, smap_get_bool
 from ovsdb_ic.sync.keys import DP_KEY_MAX, DP_KEY_MIN, KeyAllocator, KeyHints, smap_get_int
-from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Requirements, Snapshot, Update
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
     "transit_switch_names",
 ]
 
-_LS_BY_TS: Final = "other_config:interconn-ts"
+_LS_BY_TS: Final = index_name((("other_config", TS_KEY),))
 
 REQUIREMENTS: Final = AZ_REQUIREMENTS | Requirements(
     tables={
@@ -58,7 +59,7 @@ REQUIREMENTS: Final = AZ_REQUIREMENTS | Requirements(
         "ic_sb": {"Datapath_Binding": ("transit_switch", "tunnel_key")},
         "nb": {"Logical_Switch": ("name", "other_config")},
     },
-    indexes=(("nb", "Logical_Switch", _LS_BY_TS, (("other_config", "interconn-ts"),)),),
+    indexes=(("nb", "Logical_Switch", _LS_BY_TS, (("other_config", TS_KEY),)),),
 )
 """What :func:`plan_transit_switches` reads."""
 
@@ -102,7 +103,7 @@ def _nb_switches(snap: Snapshot) -> dict[str, list[Row]]:
     """``interconn-ts`` value -> NB switches carrying it, the preferred one first."""
     out: dict[str, list[Row]] = {}
     for ls in snap.nb.table("Logical_Switch"):
-        ts = ls["other_config"].get("interconn-ts")
+        ts = ls["other_config"].get(TS_KEY)
         if ts is not None:
             out.setdefault(ts, []).append(ls)
     for ts, rows in out.items():
@@ -121,7 +122,7 @@ def nb_transit_switches(snap: Snapshot, name: str) -> Row | None:
     (What the C daemon's ``find_ts_in_nb`` finds; the lowest UUID if several.)
     """
     for ls in find_rows(snap.nb, "Logical_Switch", _LS_BY_TS,
-                        (("other_config", "interconn-ts"),), name):
+                        (("other_config", TS_KEY),), name):
         if ls["name"] == name:
             return ls
     return None
@@ -146,7 +147,7 @@ def plan_transit_switches(snap: Snapshot, *, hints: KeyHints | None = None,
         candidates = nb_tses.pop(name, [])
         dp = dps.get(name)
         if not candidates:
-            other_config = {"interconn-ts": name}
+            other_config = {TS_KEY: name}
             if rules.vxlan_mode:
                 other_config[_VXLAN_KEY] = "true" if vxlan else "false"
             if dp is not None:

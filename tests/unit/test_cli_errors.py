@@ -382,8 +382,8 @@ def test_establish_params_name_every_bad_entry(
                  ("172.18.0.256", "10.0.0.0/8", "x")]
     assert [(p.field, p.value) for p in problems] == expected
     if not problems:
+        from ovsdb_ic.ic.databases import empty_snapshot
         from ovsdb_ic.kubeovn import REQUIREMENTS, IcConfig
-        from ovsdb_ic.sync.plan import empty_snapshot
 
         plan = params.plan(empty_snapshot(REQUIREMENTS), IcConfig.from_data(
             {**GOOD, "ic-db-host": "127.0.0.1"}))

@@ -26,11 +26,12 @@ from ovsdb_ic.ic import (
     install_indexes,
     render_show,
 )
+from ovsdb_ic.ic.databases import Requirements, empty_snapshot, index_name
 from ovsdb_ic.models import ic_nb as inb
 from ovsdb_ic.models import ic_sb as isb
 from ovsdb_ic.models import model_schema, to_model
 from ovsdb_ic.replica import Replica, Row
-from ovsdb_ic.sync.plan import Insert, Plan, Requirements, empty_snapshot, simulate
+from ovsdb_ic.sync.plan import Insert, Plan, simulate
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.monitor import RowUpdate
 
@@ -179,7 +180,7 @@ def test_show_renders_the_tools_structure_and_order(example: Interconnection) ->
     bare = Replica(SB)
     bare.apply(inserts(EXAMPLE))
     assert render_show(bare) == EXAMPLE_SHOW
-    assert "ic:availability_zone,gateway" in bare.table("Port_Binding").indexes
+    assert index_name(("availability_zone", "gateway")) in bare.table("Port_Binding").indexes
 
 
 def test_show_one_zone_by_name_or_uuid(example: Interconnection) -> None:
@@ -356,7 +357,7 @@ def test_requirements_describe_tables_and_indexes() -> None:
     assert REQUIREMENTS.tables_for("ic_nb") == {"Transit_Switch": None}
     assert REQUIREMENTS.indexes_for("ic_nb") == ()
     for db, table, name, columns in REQUIREMENTS.indexes:
-        assert db == "ic_sb" and name == "ic:" + ",".join(map(str, columns))
+        assert db == "ic_sb" and name == index_name(columns)
         assert all(c in SB.tables[table].columns for c in columns)
 
 
@@ -365,7 +366,7 @@ def test_install_indexes_is_idempotent_and_reuses_equal_indexes() -> None:
     sb.add_index("Route", "mine", ("transit_switch",))
     added = install_indexes(sb)
     assert len(added) == len(REQUIREMENTS.indexes) - 1
-    assert "ic:transit_switch" not in sb.table("Route").indexes
+    assert index_name(("transit_switch",)) not in sb.table("Route").indexes
     assert install_indexes(sb) == []
     assert install_indexes(Replica(NB)) == []
     # Indexes added after the rows are filled from them.

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.ic.databases import Requirements, empty_snapshot
 from ovsdb_ic.kubeovn.icdb import IcDbConfigError, IcDbMember, plan_transit_switches
-from ovsdb_ic.sync.plan import Insert, Plan, Requirements, empty_snapshot, simulate
+from ovsdb_ic.sync.plan import Insert, Plan, simulate
 
 REQ = Requirements(tables={"ic_nb": {"Transit_Switch": None}})
 

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.ic.databases import DatabaseKey, Snapshot, empty_snapshot
 from ovsdb_ic.kubeovn import (
     AUTO_ROUTE_KEYS,
     REQUIREMENTS,
@@ -32,18 +33,7 @@ from ovsdb_ic.kubeovn import (
     ts_subnet,
 )
 from ovsdb_ic.replica import Row
-from ovsdb_ic.sync.plan import (
-    DatabaseKey,
-    Delete,
-    Insert,
-    Mutate,
-    Op,
-    Plan,
-    Snapshot,
-    Update,
-    empty_snapshot,
-    simulate,
-)
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update, simulate
 from ovsdb_ic.wire.data import NamedUUID
 
 # ------------------------------------------------------------------- helpers

@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ovsdb_ic.ic.databases import Snapshot, empty_snapshot
 from ovsdb_ic.kubeovn import REQUIREMENTS as ESTABLISH_REQUIREMENTS
 from ovsdb_ic.kubeovn import plan_teardown
 from ovsdb_ic.kubeovn.policies import (
@@ -21,7 +22,7 @@ from ovsdb_ic.kubeovn.policies import (
     render_policy_list,
 )
 from ovsdb_ic.replica import Row
-from ovsdb_ic.sync.plan import Insert, Mutate, Plan, Snapshot, empty_snapshot, simulate
+from ovsdb_ic.sync.plan import Insert, Mutate, Plan, simulate
 from ovsdb_ic.wire.data import NamedUUID
 
 _rng = random.Random(29500)

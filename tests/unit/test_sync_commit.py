@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 
+from ovsdb_ic.ic.databases import empty_snapshot
 from ovsdb_ic.sync.commit import transaction_ops
-from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Plan, Update, empty_snapshot, simulate
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Plan, Update, simulate
 from ovsdb_ic.wire.data import NamedUUID
 
 

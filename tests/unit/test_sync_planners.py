@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ovsdb_ic.ic.databases import DatabaseKey, Snapshot, empty_snapshot
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync import az as az_mod
 from ovsdb_ic.sync import routes
@@ -36,18 +37,7 @@ from ovsdb_ic.sync.keys import (
     smap_get_int,
 )
 from ovsdb_ic.sync.passes import REQUIREMENTS, plan_pass
-from ovsdb_ic.sync.plan import (
-    DatabaseKey,
-    Delete,
-    Insert,
-    Mutate,
-    Op,
-    Plan,
-    Snapshot,
-    Update,
-    empty_snapshot,
-    simulate,
-)
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update, simulate
 from ovsdb_ic.sync.port_bindings import plan_port_bindings, redirect_port_name
 from ovsdb_ic.sync.transit_switches import nb_transit_switches, plan_transit_switches
 from ovsdb_ic.wire.data import NamedUUID

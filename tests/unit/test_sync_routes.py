@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ovsdb_ic.ic.databases import Snapshot, empty_snapshot
 from ovsdb_ic.models.mapping import model_schema
 from ovsdb_ic.replica import Row, RowLayout
 from ovsdb_ic.sync.addr import (
@@ -37,16 +38,7 @@ from ovsdb_ic.sync.addr import (
     parse_cidr_list,
     parse_mac,
 )
-from ovsdb_ic.sync.plan import (
-    Delete,
-    Insert,
-    Mutate,
-    Plan,
-    Snapshot,
-    Update,
-    empty_snapshot,
-    simulate,
-)
+from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Plan, Update, simulate
 from ovsdb_ic.sync.routes import (
     LEARNED_ROUTE_KEY,
     REQUIREMENTS,

@@ -24,10 +24,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.ic.databases import DATABASES, Snapshot
 from ovsdb_ic.models.mapping import model_schema
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.sync import passes, port_bindings, transit_switches
-from ovsdb_ic.sync.plan import DATABASES, Insert, Mutate, Plan, Snapshot, Update, simulate
+from ovsdb_ic.sync.plan import Insert, Mutate, Plan, Update, simulate
 from ovsdb_ic.sync.routes import ROUTE_TAG_KEY, RouteCache, plan_routes
 from ovsdb_ic.sync.rules import (
     FEATURES,

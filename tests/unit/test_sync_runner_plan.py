@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ovsdb_ic.ic.databases import Snapshot
 from ovsdb_ic.sync import passes, routes
-from ovsdb_ic.sync.plan import Plan, Snapshot
+from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine
 
 sys.path.insert(0, str(Path(__file__).parent))
