@@ -52,9 +52,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 import attrs
 
 from ovsdb_ic.errors import DataError
-from ovsdb_ic.ic.databases import LEARNED_ROUTE_KEY, TS_KEY, Requirements, Snapshot, nb_global
-from ovsdb_ic.replica import Row, TableView, gc_paused
-from ovsdb_ic.sync.addr import (
+from ovsdb_ic.ic.addr import (
     Cidr,
     cidr_text,
     eui64_link_local,
@@ -64,6 +62,8 @@ from ovsdb_ic.sync.addr import (
     parse_cidr_list,
     parse_mac,
 )
+from ovsdb_ic.ic.databases import LEARNED_ROUTE_KEY, TS_KEY, Requirements, Snapshot, nb_global
+from ovsdb_ic.replica import Row, TableView, gc_paused
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
 from ovsdb_ic.wire.data import NamedUUID, parse_uuid

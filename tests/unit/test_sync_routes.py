@@ -1,4 +1,4 @@
-"""The route planner (ovsdb_ic.sync.routes) and its address helpers (ovsdb_ic.sync.addr).
+"""The route planner (ovsdb_ic.sync.routes) and its address helpers (ovsdb_ic.ic.addr).
 
 Snapshots are built with ``empty_snapshot(REQUIREMENTS)`` and populated by
 ``simulate()``-ing small Insert plans (the :class:`World` builder below). One named test
@@ -26,10 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovsdb_ic.ic.databases import Snapshot, empty_snapshot
-from ovsdb_ic.models.mapping import model_schema
-from ovsdb_ic.replica import Row, RowLayout
-from ovsdb_ic.sync.addr import (
+from ovsdb_ic.ic.addr import (
     Cidr,
     cidr_text,
     eui64_link_local,
@@ -38,6 +35,9 @@ from ovsdb_ic.sync.addr import (
     parse_cidr_list,
     parse_mac,
 )
+from ovsdb_ic.ic.databases import Snapshot, empty_snapshot
+from ovsdb_ic.models.mapping import model_schema
+from ovsdb_ic.replica import Row, RowLayout
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Plan, Update, simulate
 from ovsdb_ic.sync.routes import (
     LEARNED_ROUTE_KEY,

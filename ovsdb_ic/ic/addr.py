@@ -1,4 +1,4 @@
-"""IP prefix and address helpers for the route planner (pure, no I/O).
+"""The address codec: IP prefixes, addresses and MACs as OVN reads and writes them (pure).
 
 They parse and print addresses the way OVN's C code does, so that the strings the
 engine writes are the ones ``ovn-ic`` would write:
