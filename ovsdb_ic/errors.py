@@ -33,6 +33,8 @@ __all__ = [
     "NotOwnerError",
     "ResourcesExhaustedError",
     "transaction_error",
+    "CONFLICTS",
+    "is_conflict",
     "SandboxError",
     "ConfigError",
     "ConnectError",
@@ -291,3 +293,22 @@ class RowNotFoundError(OvsdbError, LookupError):
         super().__init__(f"{table} {key}: {why}")
         self.table = table
         self.key = key
+
+
+CONFLICTS: tuple[type[TransactionError], ...] = (
+    WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError,
+)
+"""The transaction errors another writer's concurrent change explains: a failed ``wait``
+guard (a row read is no longer as read), a unique-index violation (someone inserted the
+same key first), a reference to a row someone deleted. Reading again and building the
+transaction again is the cure; every retry loop of the library uses this one list."""
+
+
+def is_conflict(exc: BaseException, *, outcome_unknown: bool = False) -> bool:
+    """Whether ``exc`` is a conflict (:data:`CONFLICTS`): read again and try again.
+
+    With ``outcome_unknown``, an :class:`OutcomeUnknownError` (the connection failed
+    before the answer came) counts too: right for guarded transactions, which a re-read
+    shows to have committed or not, so trying again never applies them twice.
+    """
+    return isinstance(exc, CONFLICTS) or (outcome_unknown and isinstance(exc, OutcomeUnknownError))

@@ -42,6 +42,7 @@ from ovsdb_ic.client.remotes import Remote, parse_remotes
 from ovsdb_ic.client.session import OrderedResponse, Session
 from ovsdb_ic.client.txn import Txn, TxnResult
 from ovsdb_ic.errors import (
+    CONFLICTS,
     ConfigError,
     ConnectError,
     ConnectionClosedError,
@@ -51,6 +52,7 @@ from ovsdb_ic.errors import (
     RequestNotSentError,
     RpcError,
     SchemaError,
+    TransactionError,
     WaitTimedOutError,
 )
 from ovsdb_ic.models.mapping import check_compatible, models_module
@@ -367,17 +369,18 @@ class Client:
         attempts: int = 5,
         live: LiveReplica | None = None,
     ) -> TxnResult:
-        """Read-modify-write with optimistic checks: build, commit, and on a failed
-        :meth:`Txn.expect` (``WaitTimedOutError``) build again from fresh data.
+        """Read-modify-write with optimistic checks: build, commit, and on a conflict
+        (:func:`~ovsdb_ic.errors.is_conflict`: a failed :meth:`Txn.expect`, a unique-index
+        or referential-integrity violation) build again from fresh data.
 
         ``build`` reads what it needs (typically from ``live.replica``) and adds
         operations plus ``expect`` checks to the Txn it is given. With ``live``,
         a retry first waits (up to a second) for the replica to change. After
-        ``attempts`` failed tries the last WaitTimedOutError is raised.
+        ``attempts`` failed tries the last conflict is raised.
         """
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        last: WaitTimedOutError | None = None
+        last: TransactionError | None = None
         for _ in range(attempts):
             txn = self.transaction()
             pending = build(txn)
@@ -385,7 +388,7 @@ class Client:
                 await pending
             try:
                 return await self.commit(txn)
-            except WaitTimedOutError as exc:
+            except CONFLICTS as exc:
                 last = exc
                 self.retries += 1
                 if live is not None:

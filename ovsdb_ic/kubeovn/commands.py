@@ -1,12 +1,14 @@
 """What the ``ovsdb-ic`` Kube-OVN commands do, as reusable coroutines (trio).
 
-* :func:`establish`, :func:`teardown` and :func:`reset` connect to an AZ's NB and SB
-  and to IC-NB and IC-SB (:func:`open_databases`: the failover client, one live
-  replica per database holding what :data:`~ovsdb_ic.kubeovn.REQUIREMENTS` lists),
-  then :func:`converge`: plan, commit each database's part as one guarded
-  transaction (IC-NB, then IC-SB, then NB, then SB), wait until the replicas show
-  the commit, and plan again until the plan is empty. A failed guard, a unique-index
-  violation or a transaction whose outcome is unknown makes it read again and plan
+* :func:`establish`, :func:`teardown` and :func:`reset` open an AZ's NB and SB and
+  IC-NB and IC-SB with :func:`~ovsdb_ic.sync.session.open_databases` (the one
+  orchestration path the sync engine uses too; one live replica per database holding
+  what :data:`~ovsdb_ic.kubeovn.REQUIREMENTS` lists), then
+  :func:`~ovsdb_ic.sync.session.converge` with this module's policy
+  (:meth:`RunOptions.commit_policy`): each plan's parts committed one database after
+  another (IC-NB, then IC-SB, then NB, then SB), each a guarded transaction followed by
+  a wait until the replica shows it, and plan again until the plan is empty. A
+  conflict or a transaction whose outcome is unknown makes it read again and plan
   again (a bounded number of times).
 * :func:`show` is ``ovn-ic-sbctl show`` (:func:`~ovsdb_ic.ic.render_show`).
 * :func:`route_list` is ``ovn-nbctl lr-route-list`` (:func:`render_route_list`, a pure
@@ -18,32 +20,18 @@ See docs/kubeovn.md ("Command line").
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, final
 
 import attrs
-import trio
 
-from ovsdb_ic.client import Client, LiveReplica, connect
-from ovsdb_ic.client.remotes import remote_list_validator
-from ovsdb_ic.errors import (
-    ConfigError,
-    ConnectError,
-    ConstraintViolationError,
-    OutcomeUnknownError,
-    OvsdbError,
-    ReferentialIntegrityError,
-    TransactionError,
-    WaitTimedOutError,
-)
+from ovsdb_ic.errors import ConfigError, OvsdbError
 from ovsdb_ic.ic import REQUIREMENTS as IC_REQUIREMENTS
 from ovsdb_ic.ic import Interconnection, render_show
-from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Snapshot
+from ovsdb_ic.ic.databases import LABELS, DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem, IcConfig
 from ovsdb_ic.kubeovn.establish import (
     DEFAULT_CLUSTER_ROUTER,
@@ -56,9 +44,18 @@ from ovsdb_ic.kubeovn.establish import (
     plan_teardown,
 )
 from ovsdb_ic.replica import Replica, Row
-from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.plan import Plan
-from ovsdb_ic.sync.runner import LOCK_NAME
+from ovsdb_ic.sync.session import (
+    LOCK_NAME,
+    ApplyError,
+    AzRemotes,
+    CommitPolicy,
+    ConnectOptions,
+    Databases,
+    UnreachableError,
+    converge,
+    open_databases,
+)
 
 __all__ = [
     "COMMIT_ORDER",
@@ -72,9 +69,7 @@ __all__ = [
     "RouterNotFoundError",
     "RunOptions",
     "UnreachableError",
-    "converge",
     "establish",
-    "open_databases",
     "render_route_list",
     "reset",
     "route_list",
@@ -82,16 +77,11 @@ __all__ = [
     "teardown",
 ]
 
-LABELS: Final[Mapping[DatabaseKey, str]] = {
-    "nb": "NB", "sb": "SB", "ic_nb": "IC-NB", "ic_sb": "IC-SB",
-}
-"""How messages name each database."""
-
 COMMIT_ORDER: Final[tuple[DatabaseKey, ...]] = ("ic_nb", "ic_sb", "nb", "sb")
 """The order in which one plan's parts are committed: the transit switches exist in
 IC-NB before their local mirrors in NB (see :func:`~ovsdb_ic.kubeovn.plan_establish`)."""
 
-ROUTE_LIST_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
+ROUTE_LIST_TABLES: Final[Mapping[str, tuple[str, ...] | None]] = {
     "Logical_Router": ("name", "static_routes"),
     "Logical_Router_Static_Route": (
         "ip_prefix", "nexthop", "policy", "output_port", "route_table", "external_ids",
@@ -103,33 +93,11 @@ ROUTE_LIST_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
 Report = Callable[[str], None]
 """A callback taking one line of text."""
 
-_SLOW: Final = 1.0  # seconds before a step is worth a progress line
-_STILL_EVERY: Final = 5.0
-
-
 def _ignore(_line: str) -> None:
     return None
 
 
 # ---------------------------------------------------------------------------- errors
-
-
-class UnreachableError(OvsdbError, ConnectionError):
-    """One or more databases could not be connected to (or replicated in time).
-
-    ``problems`` holds one line per failed remote, each starting with the database's
-    label (``NB``, ``SB``, ``IC-NB``, ``IC-SB``).
-    """
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        """Carry ``problems`` (at least one line)."""
-        self.problems: tuple[str, ...] = tuple(problems)
-        super().__init__("\n".join(self.problems))
-
-
-class ApplyError(OvsdbError, RuntimeError):
-    """A plan could not be carried out: a transaction failed for a reason that planning
-    again does not fix, conflicts went on too long, or the plan never became empty."""
 
 
 class RouterNotFoundError(OvsdbError, LookupError):
@@ -141,52 +109,6 @@ class RouterNotFoundError(OvsdbError, LookupError):
 
 @final
 @attrs.frozen
-class AzRemotes:
-    """Where one AZ's four databases are (OVSDB remote lists, comma-separated).
-
-    Each is checked when built; a bad one raises
-    :class:`~ovsdb_ic.errors.ConfigError` naming the command-line option.
-    """
-
-    ovnnb_db: str = attrs.field(validator=remote_list_validator("--ovnnb-db"))
-    """The AZ's OVN_Northbound."""
-    ovnsb_db: str = attrs.field(validator=remote_list_validator("--ovnsb-db"))
-    """The AZ's OVN_Southbound."""
-    ic_nb_db: str = attrs.field(validator=remote_list_validator("--ic-nb-db"))
-    """OVN_IC_Northbound."""
-    ic_sb_db: str = attrs.field(validator=remote_list_validator("--ic-sb-db"))
-    """OVN_IC_Southbound."""
-
-    @classmethod
-    def from_config(
-        cls,
-        config: IcConfig,
-        *,
-        ovnnb_db: str,
-        ovnsb_db: str,
-        ic_nb_db: str | None = None,
-        ic_sb_db: str | None = None,
-        scheme: str = "tcp",
-    ) -> AzRemotes:
-        """The IC remotes from the config's ``ic-db-host`` and ports
-        (:meth:`~ovsdb_ic.kubeovn.IcConfig.ic_nb_remotes`), unless given."""
-        if scheme not in ("tcp", "ssl"):
-            raise ConfigError("scheme", scheme, 'must be "tcp" or "ssl"')
-        return cls(
-            ovnnb_db=ovnnb_db,
-            ovnsb_db=ovnsb_db,
-            ic_nb_db=ic_nb_db or config.ic_nb_remotes("ssl" if scheme == "ssl" else "tcp"),
-            ic_sb_db=ic_sb_db or config.ic_sb_remotes("ssl" if scheme == "ssl" else "tcp"),
-        )
-
-    def as_dict(self) -> dict[DatabaseKey, str]:
-        """The remote list of each database key."""
-        return {"nb": self.ovnnb_db, "sb": self.ovnsb_db, "ic_nb": self.ic_nb_db,
-                "ic_sb": self.ic_sb_db}
-
-
-@final
-@attrs.frozen
 class RunOptions:
     """How the commands connect, report and retry."""
 
@@ -194,6 +116,8 @@ class RunOptions:
     """Key, certificate and CA for ``ssl:`` remotes."""
     connect_timeout: float = 30.0
     """Seconds to connect to a database and copy its tables before giving up."""
+    catch_up_timeout: float | None = 30.0
+    """Seconds to wait for a replica to show a commit before failing (``None``: no bound)."""
     probe_interval: float | None = 5.0
     """The clients' inactivity probe."""
     report: Report = _ignore
@@ -207,6 +131,21 @@ class RunOptions:
     """Plans (committed, or abandoned after a conflict) before giving up."""
     max_retries: int = 5
     """Conflicts (failed guards, unique-index violations, unknown outcomes) tolerated."""
+
+    def connect_options(self) -> ConnectOptions:
+        """How :func:`~ovsdb_ic.sync.session.open_databases` connects for a command."""
+        return ConnectOptions(ssl_context=self.ssl_context, probe_interval=self.probe_interval,
+                              connect_timeout=self.connect_timeout, progress=self.progress)
+
+    def commit_policy(self, comment: str | None = None) -> CommitPolicy:
+        """How the commands commit: database by database in :data:`COMMIT_ORDER`, an
+        unknown outcome read again and planned again like a conflict (every
+        transaction is guarded, so a re-read shows whether it committed)."""
+        return CommitPolicy(
+            order=COMMIT_ORDER, lock=None, outcome_unknown_is_conflict=True,
+            catch_up_timeout=self.catch_up_timeout, comment=comment,
+            max_passes=self.max_passes, max_conflicts=self.max_retries,
+        )
 
 
 @final
@@ -273,7 +212,7 @@ class EstablishParams:
 @final
 @attrs.frozen
 class ApplyResult:
-    """What :func:`converge` did."""
+    """What an establish or a teardown did."""
 
     passes: int
     """Plans made (the last one empty, unless dry-run)."""
@@ -294,228 +233,23 @@ class ApplyResult:
         return bool(self.operations or self.planned)
 
 
-# ------------------------------------------------------------------------- databases
-
-
-def _rows(replica: Replica) -> int:
-    return sum(len(view) for view in replica.tables.values())
-
-
-@final
-class Databases:
-    """Connected clients and their live replicas, by database key
-    (see :func:`open_databases`)."""
-
-    def __init__(self) -> None:
-        """Empty; :func:`open_databases` fills it."""
-        self.clients: dict[DatabaseKey, Client] = {}
-        """The failover client of each database."""
-        self.replicas: dict[DatabaseKey, LiveReplica] = {}
-        """The live replica of each database."""
-
-    def snapshot(self) -> Snapshot:
-        """The four replicas as a planner snapshot (all four must be open)."""
-        r = self.replicas
-        return Snapshot(nb=r["nb"].replica, sb=r["sb"].replica, ic_nb=r["ic_nb"].replica,
-                        ic_sb=r["ic_sb"].replica)
-
-    async def caught_up(self, key: DatabaseKey | None = None) -> None:
-        """Wait (at most 5 s) until the replica of ``key`` (default: every one) shows
-        everything its server sent before now, e.g. a transaction just committed."""
-        keys = [key] if key is not None else list(self.replicas)
-        for k in keys:
-            with trio.move_on_after(5):
-                await _caught_up(self.clients[k], self.replicas[k])
-
-
-async def _caught_up(client: Client, live: LiveReplica) -> None:
-    try:
-        await client.caught_up(live)
-    except OvsdbError:
-        return
-
-
-def _attempt_lines(label: str, remotes: str, exc: ConnectError) -> list[str]:
-    """One line per remote tried for a failed first connection."""
-    cause = exc.__cause__
-    if isinstance(cause, BaseExceptionGroup) and cause.exceptions:
-        return [f"{label}: {_one_line(e)}" for e in cause.exceptions]
-    return [f"{label}: {remotes}: {_one_line(exc)}"]
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-@asynccontextmanager
-async def open_databases(
-    remotes: Mapping[DatabaseKey, str],
-    tables: Mapping[DatabaseKey, Mapping[str, Sequence[str] | None]],
-    *,
-    options: RunOptions = RunOptions(),
-) -> AsyncIterator[Databases]:
-    """Connect to every database of ``remotes`` at once and replicate its ``tables``.
-
-    Yields a :class:`Databases` once every replica holds its initial copy. When some
-    database cannot be reached (or is not replicated within
-    ``options.connect_timeout`` seconds, e.g. a cluster without a leader), raises
-    :class:`UnreachableError` listing every failed remote. A replication taking more
-    than a second is reported through ``options.progress``.
-    """
-    dbs = Databases()
-    problems: dict[DatabaseKey, list[str]] = {}
-    pending: dict[DatabaseKey, str] = dict(remotes)
-    all_settled = trio.Event()
-    stop = trio.Event()
-    if not pending:
-        all_settled.set()
-    t0 = trio.current_time()
-    timeout = options.connect_timeout
-
-    def settle(key: DatabaseKey) -> None:
-        pending.pop(key, None)
-        if not pending:
-            all_settled.set()
-
-    async def hold(key: DatabaseKey, text: str) -> None:
-        label = LABELS[key]
-        ready = False
-        spec = {t: (None if c is None else list(c)) for t, c in tables.get(key, {}).items()}
-        try:
-            with trio.CancelScope(deadline=t0 + timeout) as scope:
-                async with connect(text, database=DATABASES[key],
-                                   ssl_context=options.ssl_context,
-                                   probe_interval=options.probe_interval) as client:
-                    live = await client.replicate(spec)
-                    scope.deadline = math.inf
-                    dbs.clients[key] = client
-                    dbs.replicas[key] = live
-                    took = trio.current_time() - t0
-                    if took > _SLOW:
-                        options.progress(f"replicated {DATABASES[key]}: "
-                                         f"{_rows(live.replica)} rows in {took:.1f} s")
-                    ready = True
-                    settle(key)
-                    await stop.wait()
-            if scope.cancelled_caught and not ready:
-                problems[key] = [f"{label}: {text}: no server could serve {DATABASES[key]} "
-                                 f"within {timeout:g} s"]
-        except ConnectError as exc:
-            if ready:
-                raise
-            problems[key] = _attempt_lines(label, text, exc)
-        except OvsdbError as exc:
-            if ready:
-                raise
-            problems[key] = [f"{label}: {text}: {_one_line(exc)}"]
-        finally:
-            settle(key)
-
-    async def announce(scope: trio.CancelScope) -> None:
-        with scope:
-            await trio.sleep(_SLOW)
-            for key, text in list(pending.items()):
-                options.progress(f"connecting to {LABELS[key]} ({text}) and replicating "
-                                 f"{DATABASES[key]}...")
-            while True:
-                await trio.sleep(_STILL_EVERY)
-                waited = trio.current_time() - t0
-                names = ", ".join(DATABASES[k] for k in pending)
-                options.progress(f"still waiting for {names} ({waited:.0f} s)")
-
-    try:
-        async with trio.open_nursery() as nursery:
-            announcer = trio.CancelScope()
-            nursery.start_soon(announce, announcer)
-            for key, text in remotes.items():
-                nursery.start_soon(hold, key, text)
-            await all_settled.wait()
-            announcer.cancel()
-            if problems:
-                stop.set()
-                lines = [line for k in COMMIT_ORDER for line in problems.get(k, ())]
-                raise UnreachableError(lines)
-            try:
-                yield dbs
-            finally:
-                stop.set()
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0]  # noqa: B904 - keep the original chain
-        raise
-
-
-# -------------------------------------------------------------------------- converge
-
-_RETRYABLE: Final = (
-    WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError, OutcomeUnknownError,
-)
-
-
-async def converge(
-    dbs: Databases,
-    planner: Callable[[Snapshot], Plan],
-    *,
-    options: RunOptions = RunOptions(),
-    comment: str | None = None,
-) -> ApplyResult:
-    """Plan with ``planner`` and commit until it plans nothing.
-
-    Each plan's parts are committed in :data:`COMMIT_ORDER`, one guarded transaction
-    per database (:func:`~ovsdb_ic.sync.commit.transaction_ops`), each followed by a
-    wait until the replica shows it; then the planner runs again on the updated
-    replicas. A conflict (a failed guard, a unique-index or referential-integrity
-    violation, an unknown outcome after a lost connection) stops the pass: the
-    replicas catch up and the planner runs again. Raises :class:`ApplyError` after
-    ``options.max_retries`` conflicts, after ``options.max_passes`` plans, or when a
-    transaction fails otherwise. In dry-run mode, plans once and reports the
-    operations without writing.
-    """
-    passes = transactions = operations = retries = 0
-    plan = Plan()
-    while passes < options.max_passes:
-        plan = planner(dbs.snapshot())
-        passes += 1
-        if not plan:
-            return ApplyResult(passes, transactions, operations, retries)
-        if options.dry_run:
-            lines = tuple(plan.describe())
-            for line in lines:
-                options.report(line)
-            return ApplyResult(passes, 0, 0, 0, planned=lines, dry_run=True)
-        for db in COMMIT_ORDER:
-            count = len(plan.for_db(db))
-            if not count:
-                continue
-            label = LABELS[db]
-            ops = transaction_ops(dbs.replicas[db].replica, plan, db, comment=comment)
-            try:
-                await dbs.clients[db].transact(ops)
-            except _RETRYABLE as exc:
-                retries += 1
-                if retries > options.max_retries:
-                    raise ApplyError(f"{label}: still conflicting after {retries} attempts: "
-                                     f"{_one_line(exc)}") from exc
-                options.progress(f"{label}: {_one_line(exc)}; reading again and planning again")
-                await dbs.caught_up()
-                break
-            except TransactionError as exc:
-                raise ApplyError(f"{label}: transaction failed: {_one_line(exc)}") from exc
-            transactions += 1
-            operations += count
-            options.report(f"{label}: committed {count} operation(s)")
-            await dbs.caught_up(db)
-    shown = plan.describe()[:5]
-    more = f" (and {len(plan) - 5} more)" if len(plan) > 5 else ""
-    raise ApplyError(f"still planning changes after {passes} passes: "
-                     + "; ".join(shown) + more)
-
-
 # ------------------------------------------------------------------ kube-ovn workflow
 
 
-def _full_tables() -> dict[DatabaseKey, Mapping[str, Sequence[str] | None]]:
-    return {k: v for k, v in REQUIREMENTS.tables.items()}
+async def _apply(
+    dbs: Databases, planner: Callable[[Snapshot], Plan], options: RunOptions, comment: str
+) -> ApplyResult:
+    """Plan and commit until nothing is left (:func:`~ovsdb_ic.sync.session.converge`),
+    or in dry-run mode plan once and report the operations."""
+    if options.dry_run:
+        plan = planner(dbs.snapshot())
+        lines = tuple(plan.describe())
+        for line in lines:
+            options.report(line)
+        return ApplyResult(1, 0, 0, 0, planned=lines, dry_run=True)
+    done = await converge(dbs, planner, options.commit_policy(comment),
+                          report=options.report, progress=options.progress)
+    return ApplyResult(done.passes, done.transactions, done.operations, done.conflicts)
 
 
 async def _take_lock(dbs: Databases, options: RunOptions) -> None:
@@ -535,25 +269,21 @@ async def _take_lock(dbs: Databases, options: RunOptions) -> None:
 async def _establish_in(
     dbs: Databases, config: IcConfig, params: EstablishParams, options: RunOptions
 ) -> ApplyResult:
-    REQUIREMENTS.install(dbs.snapshot())
-    return await converge(
-        dbs, lambda snap: params.plan(snap, config), options=options,
-        comment=f"ovsdb-ic establish {config.az_name}",
-    )
+    return await _apply(dbs, lambda snap: params.plan(snap, config), options,
+                        f"ovsdb-ic establish {config.az_name}")
 
 
 async def _teardown_in(
     dbs: Databases, az: str, options: RunOptions, *, clear_az_name: bool,
     remove_remote_chassis: bool,
 ) -> ApplyResult:
-    REQUIREMENTS.install(dbs.snapshot())
     if not options.dry_run:
         await _take_lock(dbs, options)
-    return await converge(
+    return await _apply(
         dbs,
         lambda snap: plan_teardown(snap, az, clear_az_name=clear_az_name,
                                    remove_remote_chassis=remove_remote_chassis),
-        options=options, comment=f"ovsdb-ic teardown {az}",
+        options, f"ovsdb-ic teardown {az}",
     )
 
 
@@ -569,7 +299,7 @@ async def establish(
 
     Idempotent: on an established AZ it commits nothing (``result.changed`` false).
     """
-    async with open_databases(remotes.as_dict(), _full_tables(), options=options) as dbs:
+    async with open_databases(remotes, REQUIREMENTS, options=options.connect_options()) as dbs:
         return await _establish_in(dbs, config, params, options)
 
 
@@ -589,7 +319,7 @@ async def teardown(
     az = config_or_az_name.az_name if isinstance(config_or_az_name, IcConfig) else (
         config_or_az_name
     )
-    async with open_databases(remotes.as_dict(), _full_tables(), options=options) as dbs:
+    async with open_databases(remotes, REQUIREMENTS, options=options.connect_options()) as dbs:
         return await _teardown_in(dbs, az, options, clear_az_name=clear_az_name,
                                   remove_remote_chassis=remove_remote_chassis)
 
@@ -613,7 +343,7 @@ async def reset(
     old = config.az_name if previous is None else (
         previous.az_name if isinstance(previous, IcConfig) else previous
     )
-    async with open_databases(remotes.as_dict(), _full_tables(), options=options) as dbs:
+    async with open_databases(remotes, REQUIREMENTS, options=options.connect_options()) as dbs:
         down = await _teardown_in(dbs, old, options, clear_az_name=False,
                                   remove_remote_chassis=True)
         up = await _establish_in(dbs, config, params, options)
@@ -636,11 +366,8 @@ async def show(
     remotes: dict[DatabaseKey, str] = {"ic_sb": ic_sb_db}
     if ic_nb_db:
         remotes["ic_nb"] = ic_nb_db
-    tables: dict[DatabaseKey, Mapping[str, Sequence[str] | None]] = {
-        "ic_sb": IC_REQUIREMENTS.tables_for("ic_sb"),
-        "ic_nb": IC_REQUIREMENTS.tables_for("ic_nb"),
-    }
-    async with open_databases(remotes, tables, options=options) as dbs:
+    async with open_databases(remotes, IC_REQUIREMENTS,
+                              options=options.connect_options()) as dbs:
         nb_live = dbs.replicas.get("ic_nb")
         ic = Interconnection(dbs.replicas["ic_sb"].replica,
                              None if nb_live is None else nb_live.replica)
@@ -656,8 +383,8 @@ async def route_list(
 ) -> str:
     """The text ``ovn-nbctl lr-route-list [--route-table=T] ROUTER`` prints, read from
     ``ovnnb_db`` (see :func:`render_route_list`)."""
-    async with open_databases({"nb": ovnnb_db}, {"nb": ROUTE_LIST_TABLES},
-                              options=options) as dbs:
+    async with open_databases({"nb": ovnnb_db}, Requirements({"nb": ROUTE_LIST_TABLES}),
+                              options=options.connect_options()) as dbs:
         return render_route_list(dbs.replicas["nb"].replica, router, route_table=route_table)
 
 
@@ -680,8 +407,8 @@ async def policy_list(
     priority-29500 ``allow`` policies of the learned routes show there."""
     from ovsdb_ic.kubeovn.policies import render_policy_list
 
-    async with open_databases({"nb": ovnnb_db}, {"nb": POLICY_LIST_TABLES},
-                              options=options) as dbs:
+    async with open_databases({"nb": ovnnb_db}, Requirements({"nb": POLICY_LIST_TABLES}),
+                              options=options.connect_options()) as dbs:
         replica = dbs.replicas["nb"].replica
         return render_policy_list(replica, _find_router(replica, router))
 

@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Snapshot
+from ovsdb_ic.ic.databases import DATABASES, LEARNED_ROUTE_KEY, DatabaseKey, Snapshot
 from ovsdb_ic.sync.az import local_az
 from ovsdb_ic.sync.runner import SyncEngine
 
@@ -43,7 +43,7 @@ __all__ = ["PREFIX", "MetricsServer", "SyncMetrics", "register_sync_metrics", "s
 PREFIX: Final = "ovsdb_ic_sync"
 """The prefix of every metric name."""
 
-_LEARNED_KEY: Final = "ic-learned-route"
+_LEARNED_KEY: Final = LEARNED_ROUTE_KEY
 _BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0)
 

@@ -28,8 +28,9 @@ What it writes:
 
 It follows the newer OVN releases where 23.03 is defective (see docs/sync.md, "Routes").
 
-Planning only what changed. A :class:`RouteCache` (by default one module-wide cache)
-keeps, per snapshot source (the NB, IC-NB and IC-SB replica objects and the filter
+Planning only what changed. A :class:`RouteCache`, owned by the caller (each
+:class:`~ovsdb_ic.sync.runner.SyncEngine` has its own; without one every call plans from
+scratch), keeps, per snapshot source (the NB, IC-NB and IC-SB replica objects and the filter
 functions), what the previous call derived: each router's routes with their parsed
 prefixes and the IC-SB rows they advertise, the learnable IC-SB rows, the rows of this
 AZ by unique key, and the operations each key needs. A later call looks at the tables'
@@ -1286,8 +1287,8 @@ class RouteCache:
     first; it keeps those replicas alive while it holds them. It never changes a
     plan, only how fast it is computed: filters must be pure (see
     :class:`RouteFilters`), so their answers are kept too. Calls are serialised by a
-    lock.
-    ``plan_routes`` uses one module-wide cache unless given another.
+    lock. There is no shared default: whoever plans repeatedly owns a cache (a
+    :class:`~ovsdb_ic.sync.runner.SyncEngine` has one, dropped when it stops).
     """
 
     def __init__(self, size: int = 4) -> None:
@@ -1332,9 +1333,6 @@ class RouteCache:
             return plan
 
 
-_DEFAULT_CACHE: Final = RouteCache()
-
-
 def plan_routes(
     snap: Snapshot, *, filters: RouteFilters | None = None, cache: RouteCache | None = None,
     rules: IcRules | None = None,
@@ -1345,10 +1343,11 @@ def plan_routes(
     ``Availability_Zone`` row of that name yet. IC-SB operations come first (deletes,
     ``external_ids`` updates, inserts), then NB operations router by router (by name
     and uuid). ``filters`` narrow what the NB options allow. The snapshot must hold
-    :data:`REQUIREMENTS`' indexes. ``cache`` (default: a module-wide
-    :class:`RouteCache`) only makes repeated calls faster; the plan is the same
-    without it. ``rules`` (default: :data:`~ovsdb_ic.sync.rules.RULES_23_03`) says which
-    OVN release's ``ovn-ic`` to follow (route tags, route filter options).
+    :data:`REQUIREMENTS`' indexes. ``cache`` (a :class:`RouteCache` the caller
+    keeps between calls) only makes repeated calls faster; the plan is the same
+    without it (every call then derives its state from scratch). ``rules`` (default:
+    :data:`~ovsdb_ic.sync.rules.RULES_23_03`) says which OVN release's ``ovn-ic`` to
+    follow (route tags, route filter options).
     """
     filters = filters or RouteFilters()
     rules = rules or RULES_23_03
@@ -1359,5 +1358,5 @@ def plan_routes(
     if az is None:
         return Plan()
     opts = RouteOptions.from_nb_options(nbg["options"])
-    return (_DEFAULT_CACHE if cache is None else cache)._plan(snap, az.uuid, opts, filters,
-                                                              rules)
+    return (RouteCache(size=1) if cache is None else cache)._plan(snap, az.uuid, opts, filters,
+                                                                  rules)

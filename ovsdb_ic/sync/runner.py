@@ -1,14 +1,19 @@
 """The sync runner: replicas of the four databases in, guarded transactions out (trio).
 
-:class:`SyncEngine` connects to the AZ's NB and SB and to IC-NB and IC-SB through the
-failover-capable client, keeps live replicas of what the planners read, takes the
+:class:`SyncEngine` opens the AZ's NB and SB and IC-NB and IC-SB through
+:func:`~ovsdb_ic.sync.session.open_databases` (the failover client, one live replica
+per database holding what the planners read, all four at once; the OVN release rules
+are chosen from the servers' schemas before anything is replicated), takes the
 ``ovn_ic`` lock on the AZ's SB database (the C daemon's lock, so the two exclude each
-other), and then loops: plan a pass on the current replicas, commit each database's
-part as one transaction guarded by ``wait`` checks (and, on SB, an ``assert`` of the
-lock), wait until the replicas show the commit, plan again; when a pass plans nothing,
-sleep until a replica changes. A failed guard or a unique-index violation (another AZ
-allocated the same key at the same time) is a conflict: the runner waits for its
-replicas to move and plans again. Without the lock it only watches (a standby).
+other), and then loops: plan a pass on the current replicas, commit it with
+:func:`~ovsdb_ic.sync.session.commit_plan` (each database's part as one transaction
+guarded by ``wait`` checks and, on SB, an ``assert`` of the lock, all four at once, as
+the C daemon; then a wait until the replicas show the commit), plan again; when a pass
+plans nothing, sleep until a replica changes. A conflict (a failed guard, a
+unique-index violation: another AZ allocated the same key at the same time) makes the
+runner wait for its replicas to move and plan again. Without the lock it only watches
+(a standby). The engine owns everything it keeps between passes (the planners' memo,
+the key hints, the route planner's cache): nothing is shared between engines.
 
 See docs/sync.md.
 """
@@ -19,35 +24,32 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, final
 
 import attrs
 import trio
 
-from ovsdb_ic.client import Client, LiveReplica, connect
+from ovsdb_ic.client import Client, LiveReplica
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
-from ovsdb_ic.client.remotes import remote_list_validator
-from ovsdb_ic.errors import (
-    ConfigError,
-    ConnectionClosedError,
-    ConstraintViolationError,
-    NotOwnerError,
-    OvsdbError,
-    ReferentialIntegrityError,
-    TransactionError,
-    WaitTimedOutError,
-)
+from ovsdb_ic.errors import ConfigError, NotOwnerError
 from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.sync import passes, routes, seqno
-from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.keys import KeyHints
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import IcRules, detect_rules
+from ovsdb_ic.sync.session import (
+    LOCK_NAME,
+    AzRemotes,
+    CommitPolicy,
+    ConnectOptions,
+    Databases,
+    commit_plan,
+    open_databases,
+)
 from ovsdb_ic.sync.waiting import bump_nb_ic_cfg, wait_sb_ic_cfg
-from ovsdb_ic.wire import ops as wire_ops
+from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
     "LOCK_NAME",
@@ -61,9 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("ovsdb_ic.sync")
-
-LOCK_NAME: Final = "ovn_ic"
-"""The OVSDB lock on the AZ's SB database that one IC agent per AZ holds (as ovn-ic)."""
 
 REQUIREMENTS: Final[Requirements] = passes.REQUIREMENTS | routes.REQUIREMENTS
 """Everything the five planners read (23.03 rules; see :func:`requirements_for`)."""
@@ -99,20 +98,18 @@ def probe_seconds(options: Any, default: float | None, remote: str) -> float | N
     return max(ms, 1000) / 1000.0
 
 _MAX_PASSES_ONCE: Final = 20
+_REPLAN_PAUSE: Final = 0.5  # after a conflict or failure, the longest wait for a replica to move
 
 
 @attrs.frozen
-class SyncConfig:
-    """Where the four databases are and how the engine behaves.
+class SyncConfig(AzRemotes):
+    """Where the four databases are (the :class:`~ovsdb_ic.sync.session.AzRemotes`
+    fields) and how the engine behaves.
 
     Remote lists use the C daemon's syntax (``tcp:``, ``ssl:``, ``unix:``,
     comma-separated for clusters); a bad one raises ConfigError naming the option.
     """
 
-    ovnnb_db: str = attrs.field(validator=remote_list_validator("--ovnnb-db"))
-    ovnsb_db: str = attrs.field(validator=remote_list_validator("--ovnsb-db"))
-    ic_nb_db: str = attrs.field(validator=remote_list_validator("--ic-nb-db"))
-    ic_sb_db: str = attrs.field(validator=remote_list_validator("--ic-sb-db"))
     ssl_context: ssl.SSLContext | None = None
     """For ``ssl:`` remotes: key, certificate and CA."""
     route_filters: routes.RouteFilters | None = None
@@ -131,6 +128,9 @@ class SyncConfig:
     rules: IcRules | None = None
     """Which OVN release's ``ovn-ic`` to follow; ``None`` (the default): detected from
     the servers' schemas (:func:`~ovsdb_ic.sync.rules.detect_rules`)."""
+    catch_up_timeout: float | None = 10.0
+    """Seconds to wait for a replica to show a commit before counting it as failed
+    (``stats.errors``) and planning again once the replicas move; ``None``: no bound."""
     extra_planners: tuple[tuple[str, Callable[[Snapshot], Plan], Requirements], ...] = ()
     """``(name, planner, requirements)`` steps run after the routes planner in every
     pass (their tables are replicated too), e.g. Kube-OVN's learned-route policies
@@ -144,10 +144,14 @@ class SyncConfig:
             req = req | extra
         return req
 
-    def remotes(self) -> dict[DatabaseKey, str]:
-        """The remote list of each database key."""
-        return {"nb": self.ovnnb_db, "sb": self.ovnsb_db, "ic_nb": self.ic_nb_db,
-                "ic_sb": self.ic_sb_db}
+    def commit_policy(self) -> CommitPolicy:
+        """How the engine commits: all four databases at once (as the C daemon), the
+        lock asserted on SB, an unknown outcome a failure (counted, then planned again)."""
+        return CommitPolicy(
+            order=None, lock=LOCK_NAME if self.take_lock else None,
+            outcome_unknown_is_conflict=False, catch_up_timeout=self.catch_up_timeout,
+            comment="ovsdb-ic sync",
+        )
 
 
 @attrs.define
@@ -198,13 +202,14 @@ class SyncEngine:
         self._report = report or log.info
         self.clients: dict[DatabaseKey, Client] = {}
         self.replicas: dict[DatabaseKey, LiveReplica] = {}
+        self._dbs = Databases()
         self._previous_name: str | None = None
         self._hints = KeyHints()
-        # Each engine owns its route cache: engines embedded in one process sharing the
-        # module-wide one (4 sources) evicted each other's state, and every pass of
-        # every engine planned its routes from scratch (benchmarks/fleet.py, N = 10).
-        self._route_cache = routes.RouteCache(size=1)
+        self.route_cache = routes.RouteCache(size=1)
+        """The route planner's derived state, this engine's alone (dropped when
+        :meth:`run` returns)."""
         self._settled = trio.Event()
+        self._standing_by = trio.Event()
         self._memo: passes.PassMemo = {}
         self.pass_observers: list[Callable[[float], None]] = []
         """Called after each planning step with its duration in seconds (metrics)."""
@@ -229,16 +234,14 @@ class SyncEngine:
         self.stats.release = rules.release
         self._route_planner = functools.partial(
             routes.plan_routes, filters=self.config.route_filters, rules=rules,
-            cache=self._route_cache,
+            cache=self.route_cache,
         )
 
     # ------------------------------------------------------------------ state
 
     def snapshot(self) -> Snapshot:
         """The four replicas as a planner snapshot (consistent between awaits)."""
-        r = self.replicas
-        return Snapshot(nb=r["nb"].replica, sb=r["sb"].replica, ic_nb=r["ic_nb"].replica,
-                        ic_sb=r["ic_sb"].replica)
+        return self._dbs.snapshot()
 
     def plan(self) -> Plan:
         """Plan one pass on the current replicas (no I/O): :func:`~ovsdb_ic.sync.passes.
@@ -269,6 +272,11 @@ class SyncEngine:
         once ever after. To wait for a change of your own, use :meth:`wait_synced`."""
         await self._settled.wait()
 
+    async def wait_standing_by(self) -> None:
+        """Return once the engine has found the ``ovn_ic`` lock held by another client
+        and stands by (it plans nothing until it gets the lock)."""
+        await self._standing_by.wait()
+
     async def wait_ic_cfg(self) -> int:
         """Increment IC-NB ``nb_ic_cfg`` and return once every AZ's agent has synced it
         (``sb_ic_cfg`` reached it), as ``ovn-ic-nbctl --wait=sb sync``; the engine must
@@ -295,9 +303,7 @@ class SyncEngine:
         in dry-run mode, which commits nothing); bound it with ``trio.move_on_after``.
         """
         await self._running.wait()
-        async with trio.open_nursery() as nursery:
-            for key, live in self.replicas.items():
-                nursery.start_soon(_caught_up, self.clients[key], live)
+        await self._dbs.caught_up()
         after = self._pass_seq
         self._wake.set()
         while self._synced_seq <= after:
@@ -338,32 +344,32 @@ class SyncEngine:
         while each commits something, up to a bound, since later planners act
         on what earlier ones created), or after one plan in dry-run mode.
         """
-        async with AsyncExitStack() as stack:
-            for key, remotes in self.config.remotes().items():
-                client = await stack.enter_async_context(connect(
-                    remotes, database=DATABASES[key], ssl_context=self.config.ssl_context,
-                    probe_interval=self.config.probe_interval, backoff=self.config.backoff,
-                    leader_only=self.config.leader_only,
-                ))
-                self.clients[key] = client
-            rules = self.config.rules
+        cfg = self.config
+        options = ConnectOptions(ssl_context=cfg.ssl_context, probe_interval=cfg.probe_interval,
+                                 backoff=cfg.backoff, leader_only=cfg.leader_only)
+
+        def choose(schemas: Mapping[DatabaseKey, DatabaseSchema]) -> Requirements:
+            # The rules come from the servers' schemas, before anything is replicated.
+            rules = cfg.rules
             if rules is None:
-                schemas: dict[str, Any] = {
-                    k: c.schema for k, c in self.clients.items() if c.schema is not None
-                }
-                rules = detect_rules(schemas)
+                rules = detect_rules({str(k): v for k, v in schemas.items()})
             self._set_rules(rules)
             log.info("following the rules of ovn-ic %s", rules.release)
-            requirements = self.config.requirements(rules)
-            for key, client in self.clients.items():
-                tables = dict(requirements.tables.get(key, {}))
-                self.replicas[key] = await client.replicate(
-                    {t: (None if c is None else list(c)) for t, c in tables.items()}
-                )
-            requirements.install(self.snapshot())
-            self._running.set()
-            task_status.started()
-            await self._loop(once)
+            return cfg.requirements(rules)
+
+        try:
+            async with open_databases(cfg, choose, options=options) as dbs:
+                self._dbs = dbs
+                self.clients = dbs.clients
+                self.replicas = dbs.replicas
+                self._running.set()
+                task_status.started()
+                await self._loop(once)
+        finally:
+            # What the route planner derived holds the replicas: a stopped engine keeps
+            # none of it.
+            self.route_cache.clear()
+            self._memo.clear()
 
     async def _loop(self, once: bool) -> None:
         cfg = self.config
@@ -371,14 +377,17 @@ class SyncEngine:
         lock = None
         if cfg.take_lock and not cfg.dry_run:
             lock = self.lock = await sb.lock(LOCK_NAME)
+        policy = cfg.commit_policy()
         passes_done = 0
         while True:
             if lock is not None and not lock.held:
                 self.stats.lock_held = False
                 log.info("waiting for the %s lock on the SB database", LOCK_NAME)
+                self._standing_by.set()
                 await lock.wait_acquired()
+                self._standing_by = trio.Event()
             self.stats.lock_held = lock is not None and lock.held
-            versions = self._versions()
+            versions = self._dbs.versions()
             self._wake = trio.Event()
             self._pass_seq += 1
             seq = self._pass_seq
@@ -408,59 +417,35 @@ class SyncEngine:
                 continue
             self.stats.last_plan = tuple(plan.describe())
             self._hints = self._hints.after(plan)
-            committed = await self._commit(plan)
+            committed = await self._commit(plan, policy)
             if self._ic_sb_ok:
                 self._ic_cfg = self._ic_cfg.committed()
             self._previous_name = _az_name(self.snapshot())
             if not committed:
                 # A conflict or a failure: give the replicas a moment to move.
-                with trio.move_on_after(0.5):
+                with trio.move_on_after(_REPLAN_PAUSE):
                     await self._changed(versions)
             if once and passes_done >= _MAX_PASSES_ONCE:
                 log.warning("still planning after %d passes; stopping", passes_done)
                 return
 
-    async def _commit(self, plan: Plan) -> bool:
-        """Commit each database's part, all at once (as the C daemon commits its four
-        IDL transactions in one loop iteration); True when all of them committed."""
-        # Build every transaction before the first await: all read the same snapshot.
-        txns = []
-        for db in plan.databases():
-            ops = transaction_ops(self.replicas[db].replica, plan, db, comment="ovsdb-ic sync")
-            if not ops:
-                continue
-            if db == "sb" and self.config.take_lock:
-                ops.insert(0, wire_ops.assert_lock(LOCK_NAME))
-            txns.append((db, ops, len(plan.for_db(db))))
-        results: dict[DatabaseKey, bool] = {}
-        async with trio.open_nursery() as nursery:
-            for db, ops, n in txns:
-                nursery.start_soon(self._commit_one, db, ops, n, results)
-        self._ic_sb_ok = results.get("ic_sb", True)
-        return all(results.values())
-
-    async def _commit_one(self, db: DatabaseKey, ops: list[dict[str, Any]], n: int,
-                          results: dict[DatabaseKey, bool]) -> None:
-        client, live = self.clients[db], self.replicas[db]
-        results[db] = False
-        try:
-            await client.transact(ops)
-        except (WaitTimedOutError, ConstraintViolationError, ReferentialIntegrityError) as exc:
+    async def _commit(self, plan: Plan, policy: CommitPolicy) -> bool:
+        """Commit the plan (:func:`~ovsdb_ic.sync.session.commit_plan`), keep the
+        stats; True when every transaction committed and every replica caught up."""
+        result = await commit_plan(self._dbs, plan, policy, report=self._report)
+        self._ic_sb_ok = "ic_sb" not in result.conflicts and "ic_sb" not in result.failures
+        self.stats.commits += len(result.committed)
+        self.stats.ops += sum(result.committed.values())
+        for db, exc in result.conflicts.items():
             self.stats.conflicts += 1
             log.info("%s: conflict, planning again: %s", db, exc)
-            return
-        except NotOwnerError:
-            log.info("the %s lock was lost; standing by", LOCK_NAME)
-            return
-        except (TransactionError, ConnectionClosedError) as exc:
+        for db, exc in result.failures.items():
+            if isinstance(exc, NotOwnerError):
+                log.info("the %s lock was lost; standing by", LOCK_NAME)
+                continue
             self.stats.errors += 1
             log.warning("%s: transaction failed: %s", db, exc)
-            return
-        self.stats.commits += 1
-        self.stats.ops += n
-        self._report(f"{db}: committed {n} operation(s)")
-        await _caught_up(client, live)
-        results[db] = True
+        return result.ok
 
     def _apply_probe_intervals(self) -> None:
         """``options:ic_probe_interval`` of NB_Global (NB, SB clients) and IC_NB_Global
@@ -468,7 +453,7 @@ class SyncEngine:
         if not self.rules.probe_interval_option:
             return
         default = self.config.probe_interval
-        remotes = self.config.remotes()
+        remotes = self.config.as_dict()
         pairs: tuple[tuple[DatabaseKey, str, tuple[DatabaseKey, ...]], ...] = (
             ("nb", "NB_Global", ("nb", "sb")),
             ("ic_nb", "IC_NB_Global", ("ic_nb", "ic_sb")),
@@ -484,37 +469,24 @@ class SyncEngine:
                              "off" if want is None else f"{want:g} s")
                     client.set_probe_interval(want)
 
-    def _versions(self) -> dict[DatabaseKey, int]:
-        return {k: v.replica.version for k, v in self.replicas.items()}
-
     async def _changed(self, versions: dict[DatabaseKey, int]) -> None:
         """Wait until any replica moved past ``versions`` (or :meth:`wait_synced` asks
         for one more pass)."""
-        if self._versions() != versions or self._wake.is_set():
+        if self._dbs.versions() != versions or self._wake.is_set():
             return
         async with trio.open_nursery() as nursery:
-            for key, live in self.replicas.items():
-                nursery.start_soon(_wait_version, live, versions[key], nursery.cancel_scope)
+
+            async def moved() -> None:
+                await self._dbs.changed(versions)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(moved)
             nursery.start_soon(_wait_event, self._wake, nursery.cancel_scope)
-
-
-async def _wait_version(live: LiveReplica, seen: int, scope: trio.CancelScope) -> None:
-    await live.wait_for(lambda r: r.version != seen)
-    scope.cancel()
 
 
 async def _wait_event(event: trio.Event, scope: trio.CancelScope) -> None:
     await event.wait()
     scope.cancel()
-
-
-async def _caught_up(client: Client, live: LiveReplica) -> None:
-    """Wait (at most 5 s) until the replica applied everything the server sent before now."""
-    with trio.move_on_after(5):
-        try:
-            await client.caught_up(live)
-        except OvsdbError:
-            return
 
 
 def _az_name(snap: Snapshot) -> str | None:
