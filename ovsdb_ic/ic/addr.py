@@ -12,7 +12,14 @@ engine writes are the ones ``ovn-ic`` would write:
   as glibc's ``inet_ntop`` does (lowercase, longest zero run of two or more groups
   compressed, ``::a.b.c.d`` for IPv4-compatible addresses);
 * :func:`parse_mac` and :func:`eui64_link_local` derive the EUI-64 link-local
-  address of a port from its MAC (``in6_generate_lla``).
+  address of a port from its MAC (``in6_generate_lla``);
+* :func:`parse_route_prefix` and :func:`normalize_prefix` read a route's prefix or
+  next hop as ``ovn-nbctl lr-route-list`` does (``ip_parse_cidr`` then
+  ``ipv6_parse_cidr``: more lenient than ``ip46_parse_cidr``, IPv4-mapped addresses
+  included) and print it as ``normalize_prefix_str`` does.
+
+One codec for every layer: the sync planners, the Kube-OVN planners and the
+``lr-route-list`` renderer all parse and print addresses here.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ __all__ = [
     "eui64_link_local",
     "format_address",
     "is_link_local_nexthop",
+    "normalize_prefix",
+    "parse_address",
     "parse_cidr",
     "parse_cidr_list",
     "parse_mac",
+    "parse_route_prefix",
 ]
 
 _LEN_RE: Final = re.compile(r"[0-9]{1,3}\Z")
@@ -84,6 +94,34 @@ class Cidr:
         host = self.bits - outer.plen
         return (self.address >> host) == (outer.address >> host)
 
+    @property
+    def size(self) -> int:
+        """How many addresses the prefix spans (``2 ** (bits - plen)``)."""
+        return 1 << (self.bits - self.plen)
+
+    @property
+    def last(self) -> int:
+        """The prefix's last address (IPv4: the broadcast address)."""
+        return self.network | (self.size - 1)
+
+    @property
+    def ip(self) -> Cidr:
+        """The address alone, as a full-length prefix (what a host route names)."""
+        return Cidr(self.version, self.address, self.bits)
+
+    def prefix(self) -> Cidr:
+        """The prefix with the host bits cleared (``10.16.0.1/16`` -> ``10.16.0.0/16``)."""
+        return Cidr(self.version, self.network, self.plen)
+
+    def host(self, number: int) -> Cidr:
+        """Host ``number`` of the prefix (from its network address), with its length."""
+        return Cidr(self.version, self.network + number, self.plen)
+
+    def route_text(self) -> str:
+        """How ``ovn-nbctl lr-route-add`` writes a prefix: the address alone for a
+        full-length one, ``address/plen`` otherwise."""
+        return self.address_text() if self.plen == self.bits else str(self)
+
     def is_link_local(self) -> bool:
         """Link-local prefix: inside 169.254.0.0/16 (IPv4) or fe80::/10 (IPv6)."""
         if self.version == 4:
@@ -106,14 +144,14 @@ def _parse_v4(text: str) -> int | None:
     return value
 
 
-def _parse_v6(text: str) -> int | None:
+def _parse_v6(text: str, *, mapped: bool = False) -> int | None:
     if not _V6_CHARS_RE.match(text):
         return None
     try:
         value = int(ipaddress.IPv6Address(text))
     except ValueError:
         return None
-    if (value >> 32) == _V4_MAPPED >> 32:
+    if not mapped and (value >> 32) == _V4_MAPPED >> 32:
         return None
     return value
 
@@ -167,6 +205,19 @@ def _parse_cidr(text: str) -> Cidr | None:
 def cidr_text(cidr: Cidr) -> str:
     """``str(cidr)``, cached: the route planner formats the same prefixes again and again."""
     return str(cidr)
+
+
+def parse_address(text: str, *, v4_mapped: bool = False) -> Cidr | None:
+    """Parse a bare address (no ``/``), as :func:`parse_cidr` reads it, as a full-length
+    prefix; ``None`` when it does not parse. With ``v4_mapped``, IPv4-mapped IPv6
+    addresses are accepted too (a host to connect to, not a route)."""
+    if not isinstance(text, str) or "/" in text:
+        return None
+    found = _parse_cidr(text)
+    if found is None and v4_mapped:
+        value = _parse_v6(text, mapped=True)
+        found = None if value is None else Cidr(6, value, 128)
+    return found
 
 
 def parse_cidr_list(text: str) -> tuple[Cidr, ...]:
@@ -240,3 +291,96 @@ def eui64_link_local(mac: int) -> int:
 def is_link_local_nexthop(version: int, address: int) -> bool:
     """Whether an address is an IPv6 link-local next hop (inside fe80::/64, OVN's test)."""
     return version == 6 and (address >> 64) == (_LLA_V6_64 >> 64)
+
+
+# ------------------------------------------------------ what ovn-nbctl reads and prints
+
+_NB_V4: Final = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
+_NB_V4_CIDR: Final = re.compile(r"(\d+\.\d+\.\d+\.\d+)(?:/(?:(\d+\.\d+\.\d+\.\d+)|([+-]?\d+)))?")
+_NB_V6_TEXT: Final = re.compile(r"[0-9a-fA-F:.]{1,46}")
+_NB_NUMBER: Final = re.compile(r"[+-]?\d+")
+
+
+def _nb_v4_int(text: str) -> int:
+    match = _NB_V4.fullmatch(text)
+    assert match is not None
+    value = 0
+    for part in match.groups():
+        value = (value << 8) | (int(part) % 256)
+    return value
+
+
+def _contiguous_len(mask: int, bits: int) -> int | None:
+    """The prefix length of a contiguous netmask, ``None`` for another mask."""
+    inverted = ~mask & ((1 << bits) - 1)
+    if inverted & (inverted + 1):
+        return None
+    return bits - inverted.bit_length()
+
+
+def _nb_parse_v4(text: str) -> Cidr | None:
+    match = _NB_V4_CIDR.fullmatch(text)
+    if match is None:
+        return None
+    addr = _nb_v4_int(match.group(1))
+    if match.group(2) is not None:
+        plen = _contiguous_len(_nb_v4_int(match.group(2)), 32)
+        if plen is None:
+            return None
+    elif match.group(3) is not None:
+        plen = int(match.group(3))
+        if not 0 <= plen <= 32:
+            return None
+    else:
+        plen = 32
+    return Cidr(4, addr, plen)
+
+
+def _nb_parse_v6(text: str) -> Cidr | None:
+    match = _NB_V6_TEXT.match(text)
+    if match is None:
+        return None
+    try:
+        addr = int(ipaddress.IPv6Address(match.group()))
+    except ValueError:
+        return None
+    rest = text[match.end():]
+    if not rest:
+        return Cidr(6, addr, 128)
+    if rest[0] != "/":
+        return None
+    number = _NB_NUMBER.match(rest, 1)
+    if number is not None:
+        plen = int(number.group())
+        if number.end() != len(rest) or not 0 <= plen <= 128:
+            return None
+        return Cidr(6, addr, plen)
+    mask = _NB_V6_TEXT.fullmatch(rest, 1)
+    if mask is None:
+        return None
+    try:
+        length = _contiguous_len(int(ipaddress.IPv6Address(mask.group())), 128)
+    except ValueError:
+        return None
+    return None if length is None else Cidr(6, addr, length)
+
+
+def parse_route_prefix(text: str) -> Cidr | None:
+    """A route's prefix (or next hop) as ``ovn-nbctl lr-route-list`` reads it, or
+    ``None``: ``ip_parse_cidr`` first (dotted quads whose parts wrap at 256, then
+    nothing, ``/<number>`` or ``/<contiguous mask>``), else ``ipv6_parse_cidr`` (an
+    address, then nothing, ``/<number>`` or ``/<contiguous mask>``, the number tried
+    first, as the C scanner does)."""
+    if not isinstance(text, str):
+        return None
+    return _nb_parse_v4(text) or _nb_parse_v6(text)
+
+
+def normalize_prefix(text: str) -> str | None:
+    """``normalize_prefix_str``: the network address of :func:`parse_route_prefix`'s
+    reading, followed by ``/len`` unless it is a host prefix; ``None`` when unreadable."""
+    cidr = parse_route_prefix(text)
+    if cidr is None:
+        return None
+    net = format_address(cidr.version, cidr.network)
+    return net if cidr.plen == cidr.bits else f"{net}/{cidr.plen}"

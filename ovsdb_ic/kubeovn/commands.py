@@ -19,7 +19,6 @@ See docs/kubeovn.md ("Command line").
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import ssl
 import uuid
@@ -31,6 +30,7 @@ import attrs
 from ovsdb_ic.errors import ConfigError, OvsdbError
 from ovsdb_ic.ic import REQUIREMENTS as IC_REQUIREMENTS
 from ovsdb_ic.ic import Interconnection, render_show
+from ovsdb_ic.ic.addr import normalize_prefix, parse_route_prefix
 from ovsdb_ic.ic.databases import LABELS, DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem, IcConfig
 from ovsdb_ic.kubeovn.establish import (
@@ -416,143 +416,6 @@ async def policy_list(
 # ------------------------------------------------------------- lr-route-list renderer
 
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-_V4 = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
-_V4_CIDR = re.compile(
-    r"(\d+\.\d+\.\d+\.\d+)(?:/(?:(\d+\.\d+\.\d+\.\d+)|([+-]?\d+)))?"
-)
-_V6_TEXT = re.compile(r"[0-9a-fA-F:.]{1,46}")
-_NUMBER = re.compile(r"[+-]?\d+")
-
-
-def _v4_int(text: str) -> int:
-    match = _V4.fullmatch(text)
-    assert match is not None
-    value = 0
-    for part in match.groups():
-        value = (value << 8) | (int(part) % 256)
-    return value
-
-
-def _cidr_len(mask: int, bits: int) -> int | None:
-    """The prefix length of a contiguous netmask, ``None`` for another mask."""
-    inverted = ~mask & ((1 << bits) - 1)
-    if inverted & (inverted + 1):
-        return None
-    return bits - inverted.bit_length()
-
-
-def _parse_v4_cidr(text: str) -> tuple[int, int] | None:
-    """(address, prefix length) as ``ip_parse_cidr`` reads ``text``, or ``None``."""
-    match = _V4_CIDR.fullmatch(text)
-    if match is None:
-        return None
-    addr = _v4_int(match.group(1))
-    if match.group(2) is not None:
-        plen = _cidr_len(_v4_int(match.group(2)), 32)
-        if plen is None:
-            return None
-    elif match.group(3) is not None:
-        plen = int(match.group(3))
-        if not 0 <= plen <= 32:
-            return None
-    else:
-        plen = 32
-    return addr, plen
-
-
-def _parse_v6_cidr(text: str) -> tuple[int, int] | None:
-    """(address, prefix length) as ``ipv6_parse_cidr`` reads ``text``, or ``None``:
-    an address, then nothing, ``/<number>`` or ``/<contiguous mask>`` (the number is
-    tried first, as the C scanner does)."""
-    match = _V6_TEXT.match(text)
-    if match is None:
-        return None
-    try:
-        addr = int(ipaddress.IPv6Address(match.group()))
-    except ValueError:
-        return None
-    rest = text[match.end():]
-    if not rest:
-        return addr, 128
-    if rest[0] != "/":
-        return None
-    number = _NUMBER.match(rest, 1)
-    if number is not None:
-        plen = int(number.group())
-        if number.end() != len(rest) or not 0 <= plen <= 128:
-            return None
-        return addr, plen
-    mask = _V6_TEXT.fullmatch(rest, 1)
-    if mask is None:
-        return None
-    try:
-        length = _cidr_len(int(ipaddress.IPv6Address(mask.group())), 128)
-    except ValueError:
-        return None
-    return None if length is None else (addr, length)
-
-
-def _ntop4(value: int) -> str:
-    return ".".join(str((value >> s) & 0xFF) for s in (24, 16, 8, 0))
-
-
-def _ntop6(value: int) -> str:
-    """``inet_ntop(AF_INET6)`` as glibc writes it (IPv4-compatible and -mapped
-    addresses with a dotted quad, the first longest run of 2+ zero words as ``::``)."""
-    words = [(value >> (112 - 16 * i)) & 0xFFFF for i in range(8)]
-    best_base, best_len, cur_base, cur_len = -1, 0, -1, 0
-    for i, word in enumerate(words):
-        if word == 0:
-            if cur_base == -1:
-                cur_base, cur_len = i, 1
-            else:
-                cur_len += 1
-        elif cur_base != -1:
-            if cur_len > best_len:
-                best_base, best_len = cur_base, cur_len
-            cur_base = -1
-    if cur_base != -1 and cur_len > best_len:
-        best_base, best_len = cur_base, cur_len
-    if best_len < 2:
-        best_base = -1
-    out = ""
-    i = 0
-    while i < 8:
-        if best_base != -1 and best_base <= i < best_base + best_len:
-            if i == best_base:
-                out += ":"
-            i += 1
-            continue
-        if i:
-            out += ":"
-        if i == 6 and best_base == 0 and (
-            best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)
-        ):
-            out += _ntop4(value & 0xFFFFFFFF)
-            break
-        out += f"{words[i]:x}"
-        i += 1
-    if best_base != -1 and best_base + best_len == 8:
-        out += ":"
-    return out
-
-
-def _normalize(text: str) -> str | None:
-    """``normalize_prefix_str``: the network address, ``/len`` unless a host prefix."""
-    v4 = _parse_v4_cidr(text)
-    if v4 is not None:
-        addr, plen = v4
-        mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
-        net = _ntop4(addr & mask)
-        return net if plen == 32 else f"{net}/{plen}"
-    v6 = _parse_v6_cidr(text)
-    if v6 is not None:
-        addr, plen = v6
-        mask = ((1 << 128) - 1) ^ ((1 << (128 - plen)) - 1)
-        net = _ntop6(addr & mask)
-        return net if plen == 128 else f"{net}/{plen}"
-    return None
-
 
 @attrs.frozen
 class _Entry:
@@ -573,12 +436,12 @@ class _Entry:
 
 
 def _route_line(route: Row, ecmp: bool) -> str:
-    prefix = _normalize(route["ip_prefix"]) or ""
+    prefix = normalize_prefix(route["ip_prefix"]) or ""
     nexthop_text = route["nexthop"]
     if nexthop_text == "discard":
         nexthop = "discard"
     elif nexthop_text:
-        nexthop = _normalize(nexthop_text) or ""
+        nexthop = normalize_prefix(nexthop_text) or ""
     else:
         nexthop = ""
     line = f"{prefix:>25} {nexthop:>25} {route['policy'] or 'dst-ip'}"
@@ -637,15 +500,10 @@ def render_route_list(replica: Replica, router: str, *, route_table: str | None 
             continue
         dst = (route["policy"] or "dst-ip") == "dst-ip"
         table = str(route["route_table"]).encode()
-        parsed4 = _parse_v4_cidr(route["ip_prefix"])
-        if parsed4 is not None:
-            addr, plen = parsed4
-            v4.append(_Entry(route, table, 2 * plen + (1 if dst else 0), addr))
-            continue
-        parsed6 = _parse_v6_cidr(route["ip_prefix"])
-        if parsed6 is not None:
-            addr, plen = parsed6
-            v6.append(_Entry(route, table, 2 * plen + (1 if dst else 0), addr))
+        parsed = parse_route_prefix(route["ip_prefix"])
+        if parsed is not None:
+            entry = _Entry(route, table, 2 * parsed.plen + (1 if dst else 0), parsed.address)
+            (v4 if parsed.version == 4 else v6).append(entry)
     out: list[str] = []
     for title, entries in (("IPv4 Routes", v4), ("IPv6 Routes", v6)):
         if not entries:

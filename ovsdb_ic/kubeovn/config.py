@@ -13,7 +13,6 @@ far, is refused before it is built. See docs/kubeovn.md.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -25,6 +24,7 @@ import attrs
 import yaml
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.ic.addr import parse_address
 
 __all__ = [
     "DEFAULT_IC_NB_PORT",
@@ -117,16 +117,13 @@ def _host_problem(host: str) -> str | None:
     if not host:
         return "empty host in the list"
     if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
+        parsed = parse_address(host, v4_mapped=True)
+        if parsed is None or parsed.version != 6:
             return f"{host!r} is not a valid IPv6 address"
         return None
     labels = host.split(".")
     if all(label.isdigit() for label in labels):
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
+        if parse_address(host) is None:
             return f"{host!r} is not a valid IPv4 address"
         return None
     if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
@@ -136,10 +133,8 @@ def _host_problem(host: str) -> str | None:
 
 def _host_key(host: str) -> str:
     """A comparison key: equal for two spellings of one IP address."""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return host.lower()
+    parsed = parse_address(host, v4_mapped=True)
+    return host.lower() if parsed is None else parsed.address_text()
 
 
 def _typed_problems(

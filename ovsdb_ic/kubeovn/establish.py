@@ -16,7 +16,6 @@ docs/kubeovn.md.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any, Final, Literal, TypeAlias
 import attrs
 
 from ovsdb_ic.errors import ConfigError, OvsdbError
+from ovsdb_ic.ic.addr import Cidr, parse_address, parse_cidr
 from ovsdb_ic.ic.databases import (
     LEARNED_ROUTE_KEY,
     TS_KEY,
@@ -82,9 +82,6 @@ _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 Protocol: TypeAlias = Literal["IPv4", "IPv6", "Dual"]
 """The address families of new transit switch subnets (Kube-OVN's protocol names)."""
 
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPInterface: TypeAlias = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
 class EstablishError(OvsdbError, ValueError):
@@ -194,14 +191,10 @@ def deny_list(
                 part = part.strip()
                 if not part:
                     continue
-                try:
-                    if cidr:
-                        ipaddress.ip_network(part, strict=False)
-                    else:
-                        ipaddress.ip_address(part)
-                except ValueError:
+                parsed = parse_cidr(part) if cidr else parse_address(part)
+                if parsed is None:
                     what = "a CIDR" if cidr else "an IP address"
-                    raise ConfigError(field, part, f"is not {what}") from None
+                    raise ConfigError(field, part, f"is not {what}")
                 out.setdefault(part, None)
     return tuple(out)
 
@@ -276,37 +269,34 @@ def _map_mutation(
 class _Subnet:
     """A transit switch subnet: an IPv4 and/or an IPv6 network."""
 
-    v4: ipaddress.IPv4Network | None
-    v6: ipaddress.IPv6Network | None
+    v4: Cidr | None
+    v6: Cidr | None
 
     @property
-    def networks(self) -> tuple[IPNetwork, ...]:
+    def networks(self) -> tuple[Cidr, ...]:
         return tuple(n for n in (self.v4, self.v6) if n is not None)
 
     def capacity(self) -> int:
         """How many host numbers every family of the subnet has room for."""
         caps = []
         if self.v4 is not None:
-            caps.append(max(0, self.v4.num_addresses - 2))
+            caps.append(max(0, self.v4.size - 2))
         if self.v6 is not None:
-            caps.append(self.v6.num_addresses - 1)
+            caps.append(self.v6.size - 1)
         return min(caps)
 
-    def host(self, number: int) -> tuple[IPInterface, ...]:
-        """Host ``number`` (from 1) in each family, as interfaces with the prefix."""
-        return tuple(
-            ipaddress.ip_interface(f"{net.network_address + number}/{net.prefixlen}")
-            for net in self.networks
-        )
+    def host(self, number: int) -> tuple[Cidr, ...]:
+        """Host ``number`` (from 1) in each family, as addresses with the prefix."""
+        return tuple(net.host(number) for net in self.networks)
 
-    def valid_host(self, iface: IPInterface) -> bool:
+    def valid_host(self, iface: Cidr) -> bool:
         """Whether ``iface`` is a usable host address of its family's network."""
         for net in self.networks:
             if net.version != iface.version:
                 continue
-            if iface.network != net or iface.ip == net.network_address:
+            if iface.prefix() != net or iface.address == net.network:
                 return False
-            return not (net.version == 4 and iface.ip == net.broadcast_address)
+            return not (net.version == 4 and iface.address == net.last)
         return False
 
     def __str__(self) -> str:
@@ -314,17 +304,17 @@ class _Subnet:
 
 
 def _parse_subnet(text: str) -> _Subnet | None:
-    v4: ipaddress.IPv4Network | None = None
-    v6: ipaddress.IPv6Network | None = None
+    v4: Cidr | None = None
+    v6: Cidr | None = None
     for part in text.split(","):
         part = part.strip().strip('"')
         if not part:
             continue
-        try:
-            net = ipaddress.ip_network(part, strict=False)
-        except ValueError:
+        parsed = parse_cidr(part)
+        if parsed is None:
             return None
-        if isinstance(net, ipaddress.IPv4Network):
+        net = parsed.prefix()
+        if net.version == 4:
             if v4 is not None:
                 return None
             v4 = net
@@ -346,27 +336,26 @@ class _Peer:
     """Another port on a transit switch: its AZ (``None`` when unknown) and addresses."""
 
     az: str | None
-    ips: frozenset[IPAddress]
+    ips: frozenset[Cidr]
     macs: frozenset[str]
 
 
-def _peer(az: str | None, mac: str | None, ifaces: Iterable[IPInterface]) -> _Peer:
+def _peer(az: str | None, mac: str | None, ifaces: Iterable[Cidr]) -> _Peer:
     return _Peer(az, frozenset(i.ip for i in ifaces), frozenset(() if mac is None else (mac,)))
 
 
-def _parse_addresses(texts: Iterable[str]) -> tuple[str | None, tuple[IPInterface, ...]]:
+def _parse_addresses(texts: Iterable[str]) -> tuple[str | None, tuple[Cidr, ...]]:
     """``"00:00:00:00:01:01 169.254.100.1/24 fe80::1/112"`` -> (mac, interfaces)."""
     mac: str | None = None
-    ifaces: list[IPInterface] = []
+    ifaces: list[Cidr] = []
     for text in texts:
         for token in text.split():
             if _MAC.fullmatch(token):
                 mac = mac or token.lower()
                 continue
-            try:
-                ifaces.append(ipaddress.ip_interface(token))
-            except ValueError:
-                continue
+            iface = parse_cidr(token)
+            if iface is not None:
+                ifaces.append(iface)
     return mac, tuple(ifaces)
 
 
@@ -426,9 +415,9 @@ def _keep_networks(
 ) -> bool:
     """Whether an existing router port's networks are still right: one usable host
     address per family of the subnet, nothing else, and no clash we lose."""
-    try:
-        ifaces = [ipaddress.ip_interface(n) for n in networks]
-    except ValueError:
+    parsed = [parse_cidr(n) for n in networks]
+    ifaces = [i for i in parsed if i is not None]
+    if len(ifaces) != len(parsed):
         return False
     if len(ifaces) != len(subnet.networks) or not all(subnet.valid_host(i) for i in ifaces):
         return False
@@ -935,14 +924,14 @@ class RemotePort:
     @property
     def nexthops(self) -> tuple[str, ...]:
         """The addresses without prefix length: what a static route's nexthop takes."""
-        return tuple(str(ipaddress.ip_interface(n).ip) for n in self.networks)
+        return tuple(c.address_text() for n in self.networks if (c := parse_cidr(n)))
 
     def nexthop(self, version: Literal[4, 6] = 4) -> str | None:
         """The port's IPv4 (or IPv6) address, ``None`` when it has none."""
         for net in self.networks:
-            iface = ipaddress.ip_interface(net)
-            if iface.version == version:
-                return str(iface.ip)
+            iface = parse_cidr(net)
+            if iface is not None and iface.version == version:
+                return iface.address_text()
         return None
 
 
@@ -984,23 +973,13 @@ def remote_ts_ports(
     return tuple(sorted(out, key=key))
 
 
-def _route_prefix(net: IPNetwork) -> str:
-    """How ``ovn-nbctl lr-route-add`` writes a prefix: a full-length one without ``/n``."""
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+def _same_prefix(text: str, net: Cidr) -> bool:
+    parsed = parse_cidr(text)
+    return parsed is not None and parsed.prefix() == net
 
 
-def _same_prefix(text: str, net: IPNetwork) -> bool:
-    try:
-        return ipaddress.ip_network(text, strict=False) == net
-    except ValueError:
-        return False
-
-
-def _same_ip(text: str, ip: IPAddress) -> bool:
-    try:
-        return ipaddress.ip_address(text) == ip
-    except ValueError:
-        return False
+def _same_ip(text: str, ip: Cidr) -> bool:
+    return parse_address(text) == ip
 
 
 def plan_static_routes(
@@ -1025,20 +1004,20 @@ def plan_static_routes(
         cidrs = [c for c in cidrs.split(",") if c.strip()]
     if isinstance(via, str | RemotePort):
         via = [via]
-    nexthops: dict[IPAddress, None] = {}
+    nexthops: dict[Cidr, None] = {}
     for hop in via:
         texts = hop.nexthops if isinstance(hop, RemotePort) else (hop,)
         for text in texts:
-            try:
-                nexthops.setdefault(ipaddress.ip_address(text.strip()), None)
-            except ValueError:
-                raise ConfigError("via", text, "is not an IP address") from None
-    nets: dict[IPNetwork, None] = {}
+            address = parse_address(text.strip())
+            if address is None:
+                raise ConfigError("via", text, "is not an IP address")
+            nexthops.setdefault(address, None)
+    nets: dict[Cidr, None] = {}
     for cidr in cidrs:
-        try:
-            nets.setdefault(ipaddress.ip_network(cidr.strip(), strict=False), None)
-        except ValueError:
-            raise ConfigError("cidrs", cidr, "is not a CIDR") from None
+        parsed = parse_cidr(cidr.strip())
+        if parsed is None:
+            raise ConfigError("cidrs", cidr, "is not a CIDR")
+        nets.setdefault(parsed.prefix(), None)
     row = _find_router(snap, router)
     if row is None:
         raise EstablishError(f"no logical router named {router!r}")
@@ -1061,7 +1040,8 @@ def plan_static_routes(
                 continue
             ref = names("route")
             ops.append(Insert("nb", "Logical_Router_Static_Route", {
-                "ip_prefix": _route_prefix(net), "nexthop": str(ip), "route_table": route_table,
+                "ip_prefix": net.route_text(), "nexthop": ip.address_text(),
+                "route_table": route_table,
             }, name=ref.name))
             refs.add(ref)
     if refs:
