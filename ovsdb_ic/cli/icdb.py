@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ovsdb_ic.cli._common import add_ssl_options, say, usage
+from ovsdb_ic.constants import DEFAULT_IC_NB_PORT, DEFAULT_IC_SB_PORT
 
 if TYPE_CHECKING:
     from ovsdb_ic.kubeovn.icdb import IcDbMember, IcDbTools
@@ -50,10 +51,10 @@ def add_parsers(sub: Any) -> None:
         p.add_argument("--listen", metavar="IP",
                        help="address of the client ports (default: --local-ip, or every "
                             "address for a single node)")
-        p.add_argument("--nb-port", type=int, default=6645, metavar="PORT",
-                       help="IC-NB client port (default 6645)")
-        p.add_argument("--sb-port", type=int, default=6646, metavar="PORT",
-                       help="IC-SB client port (default 6646)")
+        p.add_argument("--nb-port", type=int, default=DEFAULT_IC_NB_PORT, metavar="PORT",
+                       help=f"IC-NB client port (default {DEFAULT_IC_NB_PORT})")
+        p.add_argument("--sb-port", type=int, default=DEFAULT_IC_SB_PORT, metavar="PORT",
+                       help=f"IC-SB client port (default {DEFAULT_IC_SB_PORT})")
         p.add_argument("--nb-raft-port", type=int, default=6647, metavar="PORT",
                        help="IC-NB Raft port (default 6647)")
         p.add_argument("--sb-raft-port", type=int, default=6648, metavar="PORT",
@@ -130,8 +131,8 @@ def _member(args: argparse.Namespace) -> IcDbMember:
         node_ips=getattr(args, "node_ips", None) or (),
         leader_ip=getattr(args, "leader_ip", None),
         listen=getattr(args, "listen", None),
-        nb_port=getattr(args, "nb_port", 6645),
-        sb_port=getattr(args, "sb_port", 6646),
+        nb_port=getattr(args, "nb_port", DEFAULT_IC_NB_PORT),
+        sb_port=getattr(args, "sb_port", DEFAULT_IC_SB_PORT),
         nb_raft_port=getattr(args, "nb_raft_port", 6647),
         sb_raft_port=getattr(args, "sb_raft_port", 6648),
         ssl=ssl,

@@ -16,6 +16,7 @@ from ovsdb_ic.cli._common import (
     ssl_context,
     usage,
 )
+from ovsdb_ic.constants import DEFAULT_CLUSTER_ROUTER, MAX_TS_NUM
 
 __all__ = ["add_parsers"]
 
@@ -31,16 +32,8 @@ _READ_EXIT = (
 )
 
 
-_KUBE_DEFAULT_CLUSTER_ROUTER = "ovn-cluster"
-_KUBE_MAX_TS_NUM = 156
-
-
 def add_parsers(sub: Any) -> None:
     """Add the Kube-OVN subcommands: establish, teardown, reset, show, routes, policies."""
-    # Literal copies of ovsdb_ic.kubeovn.establish's constants (a test keeps them equal):
-    # importing that package here would cost every command, `sync` included, ~0.1 s.
-    DEFAULT_CLUSTER_ROUTER = _KUBE_DEFAULT_CLUSTER_ROUTER
-    MAX_TS_NUM = _KUBE_MAX_TS_NUM
 
     def connection(p: argparse.ArgumentParser, *, az: bool, config: bool = True) -> None:
         if az:

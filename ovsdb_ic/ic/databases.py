@@ -12,8 +12,8 @@ rows it looks up with what this module defines:
 * :class:`Snapshot`: the four replicas one planning pass reads;
 * row lookups: :func:`find_rows` (through an index over the columns, whatever its
   name, or a scan) and :func:`nb_global` (the AZ's ``NB_Global`` row);
-* the OVN constants more than one layer uses (:data:`LEARNED_ROUTE_KEY`,
-  :data:`TS_KEY`).
+* the OVN constants the planners share (:data:`LEARNED_ROUTE_KEY`, :data:`TS_KEY`),
+  re-exported from :mod:`ovsdb_ic.constants` where each is defined.
 
 Pure: no I/O, no trio.
 """
@@ -25,6 +25,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from ovsdb_ic.constants import LEARNED_ROUTE_KEY, TS_KEY
 from ovsdb_ic.replica import Index, IndexColumn, Replica, Row
 
 __all__ = [
@@ -57,13 +58,6 @@ LABELS: Final[Mapping[DatabaseKey, str]] = {
     "nb": "NB", "sb": "SB", "ic_nb": "IC-NB", "ic_sb": "IC-SB",
 }
 """How messages name each database."""
-
-LEARNED_ROUTE_KEY: Final = "ic-learned-route"
-"""The ``external_ids`` key marking an NB static route the IC sync learned (value: the
-IC-SB ``Route`` row's UUID)."""
-
-TS_KEY: Final = "interconn-ts"
-"""The ``Logical_Switch.other_config`` key naming the transit switch an NB switch mirrors."""
 
 IndexRequirement: TypeAlias = tuple[DatabaseKey, str, str, tuple[IndexColumn, ...]]
 """One client index: ``(database key, table, index name, columns)``."""

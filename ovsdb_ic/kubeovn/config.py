@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import attrs
 import yaml
 
+from ovsdb_ic.constants import DEFAULT_IC_NB_PORT, DEFAULT_IC_SB_PORT
 from ovsdb_ic.errors import ConfigError
 from ovsdb_ic.ic.addr import parse_address
 
@@ -37,12 +38,6 @@ __all__ = [
     "IcConfigError",
     "parse_document",
 ]
-
-DEFAULT_IC_NB_PORT: Final = 6645
-"""``ic-nb-port`` when the key is absent."""
-
-DEFAULT_IC_SB_PORT: Final = 6646
-"""``ic-sb-port`` when the key is absent."""
 
 KEYS: Final[tuple[str, ...]] = (
     "enable-ic",

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from ovsdb_ic.constants import DEFAULT_CLUSTER_ROUTER, MAX_TS_NUM
 from ovsdb_ic.errors import ConfigError, OvsdbError
 from ovsdb_ic.ic.addr import Cidr, parse_address, parse_cidr
 from ovsdb_ic.ic.databases import (
@@ -63,17 +64,11 @@ __all__ = [
 VENDOR: Final = "kube-ovn"
 """The ``external_ids:vendor`` value on the transit switches, ports and router ports."""
 
-DEFAULT_CLUSTER_ROUTER: Final = "ovn-cluster"
-"""Kube-OVN's default VPC router, where the transit switch ports are attached."""
-
 GW_CHASSIS_MAX_PRIORITY: Final = 100
 """Priority of a transit switch's preferred gateway; the next ones get 99, 98, ..."""
 
 AUTO_ROUTE_KEYS: Final[tuple[str, ...]] = ("ic-route-adv", "ic-route-learn", "ic-route-blacklist")
 """The ``NB_Global.options`` keys auto-route sets (and manual mode or teardown removes)."""
-
-MAX_TS_NUM: Final = 156
-"""Most transit switches: ``ts155`` has the last subnet, ``169.254.255.0/24``."""
 
 _TS_PREFIX: Final = "ts"
 _TS_NAME = re.compile(r"ts(|[1-9][0-9]*)")

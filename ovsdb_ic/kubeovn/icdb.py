@@ -48,6 +48,7 @@ import attrs
 import trio
 
 from ovsdb_ic.client import connect
+from ovsdb_ic.constants import DEFAULT_IC_NB_PORT, DEFAULT_IC_SB_PORT
 from ovsdb_ic.errors import ConfigError, ConstraintViolationError, OvsdbError
 from ovsdb_ic.ic.databases import Requirements, Snapshot, empty_snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem
@@ -203,9 +204,9 @@ class IcDbMember:
     """Every node of the cluster, this one included."""
     leader_ip: str | None = None
     """The node that creates the clusters (default: the first of ``node_ips``)."""
-    nb_port: int = 6645
+    nb_port: int = DEFAULT_IC_NB_PORT
     """IC-NB client port."""
-    sb_port: int = 6646
+    sb_port: int = DEFAULT_IC_SB_PORT
     """IC-SB client port."""
     nb_raft_port: int = DEFAULT_IC_NB_RAFT_PORT
     """IC-NB Raft port."""

@@ -38,6 +38,7 @@ import trio
 from ovsdb_ic.client import Client, LiveReplica, connect
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.remotes import remote_list_validator
+from ovsdb_ic.constants import LOCK_NAME
 from ovsdb_ic.errors import (
     ConfigError,
     ConnectError,
@@ -70,9 +71,6 @@ __all__ = [
     "converge",
     "open_databases",
 ]
-
-LOCK_NAME: Final = "ovn_ic"
-"""The OVSDB lock on the AZ's SB database that one IC agent per AZ holds (as ovn-ic)."""
 
 ALL_DATABASES: Final[tuple[DatabaseKey, ...]] = ("ic_nb", "ic_sb", "nb", "sb")
 """The four database keys, in the order messages list them."""

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.cli import main
-from ovsdb_ic.kubeovn import commands
+from ovsdb_ic.ic.addr import format_address
 from ovsdb_ic.kubeovn.commands import RouterNotFoundError, route_list
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
 from ovsdb_ic.testing import IcDeployment, Sandbox, Server, schema_path
@@ -671,8 +671,8 @@ def test_route_list_names_an_unknown_or_ambiguous_router(route_server: Server) -
 @given(st.integers(0, 2**128 - 1) | st.sampled_from(_V6_POOL)
        | st.integers(0, 2**32 - 1).map(lambda v: v | (0xFFFF << 32)))
 def test_ipv6_text_is_glibc_inet_ntop(value: int) -> None:
-    assert commands._ntop6(value) == socket.inet_ntop(socket.AF_INET6,
-                                                      value.to_bytes(16, "big"))
+    assert format_address(6, value) == socket.inet_ntop(socket.AF_INET6,
+                                                         value.to_bytes(16, "big"))
 
 
 def test_unreachable_ic_databases_are_named_and_nothing_is_written(

@@ -390,12 +390,14 @@ def test_establish_params_name_every_bad_entry(
         assert plan  # a fresh AZ has everything to do
 
 
-def test_cli_copies_of_kubeovn_constants_are_equal() -> None:
+def test_the_cli_and_the_library_share_one_definition_of_the_kubeovn_constants() -> None:
+    from ovsdb_ic import constants
     from ovsdb_ic.cli import kubeovn as cli_kubeovn
-    from ovsdb_ic.kubeovn.establish import DEFAULT_CLUSTER_ROUTER, MAX_TS_NUM
+    from ovsdb_ic.kubeovn import establish
 
-    assert cli_kubeovn._KUBE_DEFAULT_CLUSTER_ROUTER == DEFAULT_CLUSTER_ROUTER
-    assert cli_kubeovn._KUBE_MAX_TS_NUM == MAX_TS_NUM
+    assert cli_kubeovn.DEFAULT_CLUSTER_ROUTER is establish.DEFAULT_CLUSTER_ROUTER
+    assert establish.DEFAULT_CLUSTER_ROUTER is constants.DEFAULT_CLUSTER_ROUTER
+    assert cli_kubeovn.MAX_TS_NUM is establish.MAX_TS_NUM is constants.MAX_TS_NUM
 
 
 def test_building_the_parser_imports_no_library_layer() -> None:

@@ -1,7 +1,8 @@
 """The import direction of docs/architecture.md, checked by reading every module's imports.
 
-Layers, lowest first: errors <- wire <- replica <- models <- client <- ic <- sync <- kubeovn
-<- demo <- cli. A module may import its own layer and the layers below it, never one above.
+Layers, lowest first: constants <- errors <- wire <- replica <- models <- client <- ic
+<- sync <- kubeovn <- demo <- cli. A module may import its own layer and the layers below it,
+never one above.
 ``ovsdb_ic/__init__.py`` and ``ovsdb_ic/__main__.py`` sit on top and may import any layer;
 ``ovsdb_ic/testing`` may import anything. Only the CLI (``cli``, ``__main__``), the demo
 application (``demo``) and the testing package itself may import ``ovsdb_ic.testing``
@@ -23,6 +24,7 @@ PACKAGE = "ovsdb_ic"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / PACKAGE
 
 LAYERS: tuple[str, ...] = (
+    "constants",
     "errors",
     "wire",
     "replica",
