@@ -101,7 +101,10 @@ def test_cancelled_caller_leaves_the_session_clean(ic_sb_server: Server) -> None
             # The session keeps working while the abandoned answer is pending...
             assert await client.echo("still here") == ["still here"]
             # ...and when it arrives it is dropped, not given to anyone else.
-            await trio.sleep(1.6)
+            connection = client.session.connection
+            with trio.fail_after(10):
+                while connection.late_responses_dropped == 0:
+                    await trio.sleep(0.05)
             assert await client.echo(2) == [2]
             assert client.session.connection.late_responses_dropped == 1
             with pytest.raises(TransactionError, match="timed out"):
@@ -217,8 +220,11 @@ def test_server_echo_is_answered_while_idle(ic_sb_server: Server) -> None:
     async def main() -> None:
         assert ic_sb_server.tcp_remote is not None
         async with connect(ic_sb_server.tcp_remote, probe_interval=None) as client:
-            await trio.sleep(6.5)
-            assert client.session.connection.echo_requests_answered >= 1
+            connection = client.session.connection
+            with trio.fail_after(15):  # the server probes after 5 s of silence
+                while connection.echo_requests_answered == 0:
+                    await trio.sleep(0.1)
+            assert connection.echo_requests_answered >= 1
             assert not client.session.closed
             assert await client.echo("alive") == ["alive"]
 

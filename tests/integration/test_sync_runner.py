@@ -175,7 +175,8 @@ def test_lock_keeps_a_second_engine_standing_by(dep: IcDeployment) -> None:
                     await standby.run()
 
             nursery.start_soon(run_standby)
-            await trio.sleep(1.0)
+            with trio.fail_after(20):
+                await standby.wait_standing_by()
             assert standby.stats.passes == 0 and not standby.stats.lock_held
             # The active engine goes away: the standby takes over and settles.
             lock_client = active.clients["sb"]
