@@ -146,7 +146,7 @@ def client_log_to_stderr(
 
 def error_lines(exc: BaseException) -> list[str] | None:
     """One line per problem of a failure, or None when it is not ours to report."""
-    from ovsdb_ic.kubeovn.commands import UnreachableError
+    from ovsdb_ic.sync.session import UnreachableError
 
     if isinstance(exc, UnreachableError):
         return list(exc.problems)

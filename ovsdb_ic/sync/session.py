@@ -528,6 +528,16 @@ async def commit_plan(
     return CommitResult(committed, conflicts, failures, lock_lost)
 
 
+async def _caught_up_all(dbs: Databases, policy: CommitPolicy) -> None:
+    """Every replica caught up, within the policy's bound (:class:`ApplyError` past it)."""
+    bound = policy.catch_up_timeout
+    with trio.move_on_after(math.inf if bound is None else bound) as scope:
+        await dbs.caught_up()
+    if scope.cancelled_caught:
+        assert bound is not None
+        raise ApplyError(f"the replicas did not catch up within {bound:g} s")
+
+
 async def converge(
     dbs: Databases,
     planner: Callable[[Snapshot], Plan],
@@ -540,7 +550,8 @@ async def converge(
 
     After a conflict the replicas catch up and the planner runs again. Raises
     :class:`ApplyError` after ``policy.max_conflicts`` conflicts, after
-    ``policy.max_passes`` plans, or when a transaction fails otherwise.
+    ``policy.max_passes`` plans, when a transaction fails otherwise, or when the
+    replicas do not catch up within ``policy.catch_up_timeout``.
     """
     passes = transactions = operations = conflicts = 0
     plan = Plan()
@@ -561,9 +572,7 @@ async def converge(
                                  f"attempts: {_one_line(exc)}") from exc
             progress(f"{LABELS[db]}: {_one_line(exc)}; reading again and planning again")
         if result.conflicts:
-            bound = policy.catch_up_timeout
-            with trio.move_on_after(math.inf if bound is None else bound):
-                await dbs.caught_up()
+            await _caught_up_all(dbs, policy)
     shown = plan.describe()[:5]
     more = f" (and {len(plan) - 5} more)" if len(plan) > 5 else ""
     raise ApplyError(f"still planning changes after {passes} passes: "

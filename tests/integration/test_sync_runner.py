@@ -158,6 +158,27 @@ def test_once_and_dry_run(dep: IcDeployment) -> None:
     assert any("insert Availability_Zone" in line and "az1" in line for line in lines), lines
 
 
+def test_engines_own_their_route_caches_and_drop_them_when_stopped(dep: IcDeployment) -> None:
+    az1 = dep.azs["az1"]
+    setup_az(az1.nb, "az1", 1, ["10.16.0.1/16"])
+    icnbctl(dep, "ts-add", "ts1")
+
+    async def main() -> None:
+        first, second = SyncEngine(config(dep, 0)), SyncEngine(config(dep, 0))
+        assert first.route_cache is not second.route_cache
+        async with trio.open_nursery() as nursery:
+            await nursery.start(first.run)
+            with trio.fail_after(30):
+                await first.wait_settled()
+            assert first.route_cache.held == 1 and second.route_cache.held == 0
+            nursery.cancel_scope.cancel()
+        assert first.route_cache.held == 0  # a stopped engine keeps no replica alive
+        await second.run(once=True)
+        assert second.stats.settled == 1 and second.route_cache.held == 0
+
+    trio.run(main)
+
+
 def test_lock_keeps_a_second_engine_standing_by(dep: IcDeployment) -> None:
     az1 = dep.azs["az1"]
     setup_az(az1.nb, "az1", 1, ["10.16.0.1/16"])

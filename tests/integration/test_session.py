@@ -1,0 +1,73 @@
+"""The one orchestration path (ovsdb_ic.sync.session) against real servers: concurrent
+opening with the readers' indexes installed, commits that show in the replicas when
+they return, conflicts and unreachable databases reported by name, and an engine that
+keeps nothing once stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from ovsdb_ic.ic.databases import Requirements, index_name
+from ovsdb_ic.sync.plan import Insert, Plan
+from ovsdb_ic.sync.session import (
+    CommitPolicy,
+    ConnectOptions,
+    UnreachableError,
+    commit_plan,
+    open_databases,
+)
+from ovsdb_ic.testing import Sandbox, Server, schema_path
+
+READS = Requirements(
+    {"ic_sb": {"Availability_Zone": None, "Route": None}, "ic_nb": {"Transit_Switch": None}},
+    (Requirements.index("ic_sb", "Route", "availability_zone"),),
+)
+
+
+def test_open_commit_and_conflict(sandbox: Sandbox, ic_sb_server: Server) -> None:
+    ic_nb = sandbox.start_server(schema_path("ic-nb"), name="ic-nb")
+
+    async def main() -> None:
+        remotes = {"ic_sb": ic_sb_server.remote, "ic_nb": ic_nb.remote}
+        async with open_databases(remotes, READS) as dbs:
+            assert set(dbs.replicas) == {"ic_sb", "ic_nb"}
+            sb = dbs.replicas["ic_sb"].replica
+            assert index_name(("availability_zone",)) in sb.table("Route").indexes
+            assert set(sb.tables) == {"Availability_Zone", "Route"}
+            lines: list[str] = []
+            plan = Plan((Insert("ic_sb", "Availability_Zone", {"name": "az1"}),
+                         Insert("ic_nb", "Transit_Switch", {"name": "ts1"})))
+            result = await commit_plan(dbs, plan, CommitPolicy(), report=lines.append)
+            assert result.ok and result.committed == {"ic_sb": 1, "ic_nb": 1}
+            assert sorted(lines) == ["IC-NB: committed 1 operation(s)",
+                                     "IC-SB: committed 1 operation(s)"]
+            # The replicas show the commit as soon as commit_plan returns.
+            assert [r["name"] for r in sb.table("Availability_Zone")] == ["az1"]
+            # The same name again: a unique-index violation is a conflict, not a failure;
+            # with an order, the databases after it are not tried.
+            again = Plan((Insert("ic_sb", "Availability_Zone", {"name": "az1"}),
+                          Insert("ic_nb", "Transit_Switch", {"name": "ts2"})))
+            result = await commit_plan(dbs, again, CommitPolicy(order=("ic_sb", "ic_nb")))
+            assert not result.ok and set(result.conflicts) == {"ic_sb"}
+            assert not result.failures and result.committed == {}
+            nb = dbs.replicas["ic_nb"].replica
+            assert [r["name"] for r in nb.table("Transit_Switch")] == ["ts1"]
+
+    trio.run(main)
+
+
+def test_unreachable_databases_are_named(ic_sb_server: Server, tmp_path: Path) -> None:
+    async def main() -> None:
+        remotes = {"ic_sb": ic_sb_server.remote, "ic_nb": f"unix:{tmp_path}/nobody.sock"}
+        with pytest.raises(UnreachableError) as info:
+            async with open_databases(remotes, READS,
+                                      options=ConnectOptions(connect_timeout=10)):
+                raise AssertionError("opened without IC-NB")
+        assert info.value.problems
+        assert all(line.startswith("IC-NB: ") for line in info.value.problems)
+        assert "nobody.sock" in str(info.value)
+
+    trio.run(main)
