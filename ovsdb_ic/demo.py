@@ -34,7 +34,7 @@ import attrs
 import trio
 from prometheus_client import generate_latest
 
-from ovsdb_ic.ic import LEARNED_ROUTE_KEY
+from ovsdb_ic.constants import DEFAULT_CLUSTER_ROUTER, LEARNED_ROUTE_KEY
 from ovsdb_ic.kubeovn import IcConfig
 from ovsdb_ic.kubeovn.commands import (
     AzRemotes,
@@ -62,7 +62,7 @@ from ovsdb_ic.testing.sandbox import Sandbox
 
 __all__ = ["DemoResult", "remote_lines", "run_demo"]
 
-CLUSTER_ROUTER = "ovn-cluster"
+CLUSTER_ROUTER = DEFAULT_CLUSTER_ROUTER
 TS_NUM = 3
 JOIN_SUBNET = "100.64.0.0/16"
 

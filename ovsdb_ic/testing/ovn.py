@@ -41,6 +41,7 @@ from typing import Any, Final, TypeVar, final
 
 import attrs
 
+from ovsdb_ic.constants import LEARNED_ROUTE_KEY, TS_KEY
 from ovsdb_ic.errors import SandboxError
 from ovsdb_ic.testing.install import OvnInstall, ovn_install
 from ovsdb_ic.testing.sandbox import (
@@ -1311,7 +1312,7 @@ def _normalize(dump: IcDump) -> IcState:
         lsps = {p["_uuid"]: p for p in nb["Logical_Switch_Port"]}
         for ls in nb["Logical_Switch"]:
             config = as_map(ls["other_config"])
-            if "interconn-ts" not in config:
+            if TS_KEY not in config:
                 continue
             name = ls["name"]
             transit_switches.add(
@@ -1348,9 +1349,9 @@ def _normalize(dump: IcDump) -> IcState:
                         )
         for ref, row in static_rows[az].items():
             ids = as_map(row["external_ids"])
-            if "ic-learned-route" not in ids:
+            if LEARNED_ROUTE_KEY not in ids:
                 continue
-            target = route_key_by_uuid.get(Ref(str(ids["ic-learned-route"])), ("<dangling>",))
+            target = route_key_by_uuid.get(Ref(str(ids[LEARNED_ROUTE_KEY])), ("<dangling>",))
             learned.add(
                 NbLearnedRoute(
                     az=az,
@@ -1360,7 +1361,7 @@ def _normalize(dump: IcDump) -> IcState:
                     route_table=row["route_table"],
                     policy=_opt(row["policy"]) or "dst-ip",
                     options=_items(row["options"]),
-                    external_ids=_items(ids, drop=("ic-learned-route",)),
+                    external_ids=_items(ids, drop=(LEARNED_ROUTE_KEY,)),
                     learned_from=target,
                 )
             )
