@@ -28,6 +28,7 @@ from ovsdb_ic.ic.databases import (
     empty_snapshot,
     find_rows,
     index_name,
+    index_over,
     nb_global,
 )
 from ovsdb_ic.ic.requirements import (
@@ -71,6 +72,7 @@ __all__ = [
     "empty_snapshot",
     "find_rows",
     "index_name",
+    "index_over",
     "install_indexes",
     "nb_global",
     "render_show",

@@ -26,7 +26,7 @@ from typing import Any, Final, Literal, TypeAlias
 import attrs
 
 from ovsdb_ic.constants import LEARNED_ROUTE_KEY, TS_KEY
-from ovsdb_ic.replica import Index, IndexColumn, Replica, Row
+from ovsdb_ic.replica import Index, IndexColumn, Replica, Row, TableView
 
 __all__ = [
     "DATABASES",
@@ -40,6 +40,7 @@ __all__ = [
     "empty_snapshot",
     "find_rows",
     "index_name",
+    "index_over",
     "nb_global",
 ]
 
@@ -150,14 +151,22 @@ class Requirements:
         for _db, table, name, columns in self.indexes_for(db):
             if table not in replica:
                 continue
-            try:
-                replica.table(table).index(columns)
-            except KeyError:
+            if index_over(replica.table(table), columns) is None:
                 added.append(replica.add_index(table, name, columns))
         return added
 
 
 _ABSENT: Final = object()
+
+
+def index_over(view: TableView, columns: Sequence[IndexColumn]) -> Index | None:
+    """The index of ``view`` over exactly ``columns`` (client or schema index, under
+    whatever name), or ``None``: the one lookup the planners (:func:`find_rows`) and
+    the IC views (:class:`~ovsdb_ic.ic.Interconnection`) go through."""
+    try:
+        return view.index(tuple(columns))
+    except KeyError:
+        return None
 
 
 def find_rows(
@@ -170,14 +179,8 @@ def find_rows(
     :class:`Requirements`). Sorted by UUID, so callers iterate deterministically.
     """
     view = replica.table(table)
-    found: tuple[Row, ...] | None = None
-    if index in view.indexes:
-        found = view.lookup(index, key)
-    else:
-        try:
-            found = view.lookup(columns, key)
-        except KeyError:
-            found = None
+    by = view.indexes.get(index) or index_over(view, columns)
+    found = None if by is None else by.find(key)
     if found is None:
         values = (key,) if len(columns) == 1 else tuple(key)
         out = []

@@ -22,7 +22,7 @@ from uuid import UUID
 import attrs
 
 from ovsdb_ic.errors import ConfigError
-from ovsdb_ic.ic.databases import DATABASES
+from ovsdb_ic.ic.databases import DATABASES, index_over
 from ovsdb_ic.ic.requirements import (
     MissingRequirementError,
     database_key,
@@ -326,14 +326,14 @@ class Interconnection:
 
     def _index(self, view: TableView, columns: Sequence[IndexColumn]) -> Index:
         """The index of an IC-SB table over ``columns`` (under whatever name)."""
-        try:
-            return view.index(tuple(columns))
-        except KeyError:
+        found = index_over(view, columns)
+        if found is None:
             raise MissingRequirementError(
                 self.ic_sb.schema.name, view.name,
                 f"no index over ({', '.join(map(str, columns))}); "
                 "call ovsdb_ic.ic.install_indexes(replica) first",
-            ) from None
+            )
+        return found
 
     def _az_uuid(self, az: AzRef) -> UUID | None:
         if isinstance(az, AvailabilityZoneView):
