@@ -184,17 +184,38 @@ def _resolve(value: Any, names: Mapping[str, uuid.UUID]) -> Any:
     return value
 
 
+def _check_count(ctype: ColumnType, value: Any, op: Mutate, step: str) -> None:
+    """The server checks a column's size after each mutator of a ``mutate``."""
+    n = len(value)
+    if n < ctype.min or (ctype.max is not None and n > ctype.max):
+        bound = f"{ctype.min} to {'unlimited' if ctype.max is None else ctype.max}"
+        raise PlanError(f"{op.table}.{op.column}: {n} elements after the {step} mutation "
+                        f"(the column holds {bound})")
+
+
 def _mutated(ctype: ColumnType, old: Any, op: Mutate, names: Mapping[str, uuid.UUID]) -> Any:
+    """The column after ``op``'s mutators, applied as the runner sends them: ``delete``
+    first, then ``insert``, the size checked after each (as ovsdb-server does)."""
     ins = _resolve(op.insert, names)
     dele = _resolve(op.delete, names)
     if ctype.value is not None:
         new = {k: v for k, v in old.items() if k not in dele}
+        if op.delete:
+            _check_count(ctype, new, op, "delete")
         for k, v in dict(ins).items():
             new.setdefault(k, v)
+        if op.insert:
+            _check_count(ctype, new, op, "insert")
         return new
     if ctype.max == 1:
         raise PlanError(f"{op.table}.{op.column} is not a set or map; use Update")
-    return (frozenset(old) - frozenset(dele)) | frozenset(ins)
+    kept = frozenset(old) - frozenset(dele)
+    if op.delete:
+        _check_count(ctype, kept, op, "delete")
+    out = kept | frozenset(ins)
+    if op.insert:
+        _check_count(ctype, out, op, "insert")
+    return out
 
 
 def _references(schema: DatabaseSchema) -> list[tuple[str, str, str, str, bool]]:
