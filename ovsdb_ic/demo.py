@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import signal
 import time
 import urllib.request
@@ -35,6 +34,7 @@ import trio
 from prometheus_client import generate_latest
 
 from ovsdb_ic.constants import DEFAULT_CLUSTER_ROUTER, LEARNED_ROUTE_KEY
+from ovsdb_ic.ic.addr import Cidr, format_address, parse_cidr
 from ovsdb_ic.kubeovn import IcConfig
 from ovsdb_ic.kubeovn.commands import (
     AzRemotes,
@@ -164,13 +164,13 @@ def _add_subnet(nb: str, az_index: int, subnet_index: int, name: str, cidr: str,
         ovn_nbctl(nb, "--may-exist", "lrp-add", CLUSTER_ROUTER, port, mac, cidr)
         return
     add_subnet(nb, router=CLUSTER_ROUTER, switch=name, gateway=cidr, mac=mac)
-    gateway = ipaddress.ip_interface(cidr)
-    pod_ip = f"{gateway.ip + 1}/{gateway.network.prefixlen}"
+    gateway = _cidr(cidr)
+    pod_ip = str(Cidr(gateway.version, gateway.address + 1, gateway.plen))
     pod_mac = f"00:00:00:a{az_index}:{subnet_index:02x}:02"
     pod = f"{name}-pod-{az}"
     add_pod_port(nb, switch=name, name=pod, mac=pod_mac, ip=pod_ip)
     dataplane.add_pod(pod, chassis=f"{az}-gw1", mac=pod_mac, ip=pod_ip,
-                      gateway=str(gateway.ip), sb=sb)
+                      gateway=gateway.address_text(), sb=sb)
 
 
 def _wait_unreachable(pod: Pod, address: str, seconds: float = 15.0) -> None:
@@ -182,8 +182,16 @@ def _wait_unreachable(pod: Pod, address: str, seconds: float = 15.0) -> None:
         time.sleep(0.1)
 
 
+def _cidr(text: str) -> Cidr:
+    parsed = parse_cidr(text)
+    if parsed is None:
+        raise ValueError(f"{text!r} is not a CIDR")
+    return parsed
+
+
 def _pod_ip(cidr: str) -> str:
-    return str(ipaddress.ip_interface(cidr).ip + 1)
+    gateway = _cidr(cidr)
+    return format_address(gateway.version, gateway.address + 1)
 
 
 def _ping_lines(out: Callable[[str], None], who: str, result: PingResult) -> None:
@@ -420,7 +428,7 @@ async def run_demo(
 
             # 5. disableInterConnection on one subnet: its route is withdrawn.
             zone_name, subnet = WITHDRAWN
-            cidr = str(ipaddress.ip_interface(subnets[zone_name][subnet]).network)
+            cidr = str(_cidr(subnets[zone_name][subnet]).prefix())
             out(f"\n== 5. {zone_name}: subnet {subnet} ({cidr}) marked "
                 "disableInterConnection ==")
             z = dep.azs[zone_name]
