@@ -49,12 +49,12 @@ import trio
 
 from ovsdb_ic.client import connect
 from ovsdb_ic.constants import DEFAULT_IC_NB_PORT, DEFAULT_IC_SB_PORT
-from ovsdb_ic.errors import ConfigError, ConstraintViolationError, OvsdbError
-from ovsdb_ic.ic.databases import Requirements, Snapshot, empty_snapshot
+from ovsdb_ic.errors import ConfigError, OvsdbError
+from ovsdb_ic.ic.databases import Requirements, Snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem
 from ovsdb_ic.kubeovn.establish import MAX_TS_NUM, VENDOR, Protocol, ts_name, ts_subnet
-from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.plan import Insert, Op, Plan
+from ovsdb_ic.sync.session import CommitPolicy, ConnectOptions, converge, open_databases
 
 __all__ = [
     "DEFAULT_IC_NB_RAFT_PORT",
@@ -957,23 +957,22 @@ async def ensure_transit_switches(
 
 async def _ensure(remotes: str, ts_num: int, protocol: Protocol,
                   ssl_context: ssl.SSLContext | None, created: list[str]) -> None:
-    # reconnect=False: a server stopped meanwhile ends this at once, not in a retry loop
-    async with connect(remotes, database="OVN_IC_Northbound", ssl_context=ssl_context,
-                       reconnect=False) as client:
-        live = await client.replicate({"Transit_Switch": None})
-        empty = empty_snapshot(_TS_REQUIREMENTS)
-        snap = attrs.evolve(empty, ic_nb=live.replica)
-        for _attempt in range(5):
-            plan = plan_transit_switches(snap, ts_num, protocol)
-            if not plan:
-                break
-            ops = transaction_ops(live.replica, plan, "ic_nb",
-                                  comment="ovsdb-ic icdb: kube-ovn transit switches")
-            try:
-                await client.transact(ops)
-            except ConstraintViolationError:
-                await client.caught_up(live)
-                continue
-            created += [op.values["name"] for op in plan if isinstance(op, Insert)]
-            await client.caught_up(live)
+    # The one orchestration path (ovsdb_ic.sync.session), IC-NB alone. reconnect=False:
+    # a server stopped meanwhile ends this at once, not in a retry loop.
+    options = ConnectOptions(ssl_context=ssl_context, reconnect=False)
+    policy = CommitPolicy(order=("ic_nb",), outcome_unknown_is_conflict=True,
+                          comment="ovsdb-ic icdb: kube-ovn transit switches",
+                          max_passes=6, max_conflicts=5)
+    planned: list[Plan] = []
+
+    def planner(snap: Snapshot) -> Plan:
+        planned.append(plan_transit_switches(snap, ts_num, protocol))
+        return planned[-1]
+
+    def committed(_line: str) -> None:
+        # One database, one transaction per plan: a commit line means the last plan.
+        created.extend(op.values["name"] for op in planned[-1] if isinstance(op, Insert))
+
+    async with open_databases({"ic_nb": remotes}, _TS_REQUIREMENTS, options=options) as dbs:
+        await converge(dbs, planner, policy, report=committed)
 

@@ -193,6 +193,9 @@ class ConnectOptions:
     """Reconnect backoff of the clients (default: the client's)."""
     leader_only: bool = True
     """Connect only to Raft leaders; False also accepts followers and OVSDB relays."""
+    reconnect: bool = True
+    """Whether the clients reconnect after losing their server (``False``: a lost
+    connection ends the work at once, e.g. a server being stopped)."""
     connect_timeout: float | None = None
     """Seconds to connect to every database and copy its tables before giving up with
     :class:`UnreachableError` (``None``: as long as the client keeps trying)."""
@@ -279,12 +282,23 @@ class Databases:
         """The failover client of each database."""
         self.replicas: dict[DatabaseKey, LiveReplica] = {}
         """The live replica of each database."""
+        self._empty: dict[DatabaseKey, Replica] = {}
 
     def snapshot(self) -> Snapshot:
-        """The four replicas as a planner snapshot (all four must be open)."""
-        r = self.replicas
-        return Snapshot(nb=r["nb"].replica, sb=r["sb"].replica, ic_nb=r["ic_nb"].replica,
-                        ic_sb=r["ic_sb"].replica)
+        """The replicas as a planner snapshot; a database that was not opened is an
+        empty replica of its schema (for planners that read only some databases)."""
+        parts: dict[str, Replica] = {}
+        for key in ALL_DATABASES:
+            live = self.replicas.get(key)
+            if live is not None:
+                parts[key] = live.replica
+                continue
+            if key not in self._empty:
+                from ovsdb_ic.models.mapping import model_schema
+
+                self._empty[key] = Replica(model_schema(DATABASES[key]))
+            parts[key] = self._empty[key]
+        return Snapshot(**parts)
 
     def versions(self) -> dict[DatabaseKey, int]:
         """Each replica's version now (pass it to :meth:`changed`)."""
@@ -380,7 +394,8 @@ async def open_databases(
                                    ssl_context=options.ssl_context,
                                    probe_interval=options.probe_interval,
                                    backoff=options.backoff,
-                                   leader_only=options.leader_only) as client:
+                                   leader_only=options.leader_only,
+                                   reconnect=options.reconnect) as client:
                     if client.schema is not None:
                         schemas[key] = client.schema
                     through_gate(key)
