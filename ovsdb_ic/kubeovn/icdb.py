@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import os
 import re
 import signal
@@ -50,6 +49,7 @@ import trio
 from ovsdb_ic.client import connect
 from ovsdb_ic.constants import DEFAULT_IC_NB_PORT, DEFAULT_IC_SB_PORT
 from ovsdb_ic.errors import ConfigError, OvsdbError
+from ovsdb_ic.ic.addr import parse_address
 from ovsdb_ic.ic.databases import Requirements, Snapshot
 from ovsdb_ic.kubeovn.config import ConfigProblem
 from ovsdb_ic.kubeovn.establish import MAX_TS_NUM, VENDOR, Protocol, ts_name, ts_subnet
@@ -153,18 +153,12 @@ class IcDbSsl:
 
 
 def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    return parse_address(text, v4_mapped=True) is not None
 
 
 def _ip_key(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
+    parsed = parse_address(text, v4_mapped=True)
+    return text if parsed is None else parsed.address_text()
 
 
 def _bracket(ip: str) -> str:
