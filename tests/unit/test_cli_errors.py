@@ -391,9 +391,13 @@ def test_establish_params_name_every_bad_entry(
 
 
 def test_the_cli_and_the_library_share_one_definition_of_the_kubeovn_constants() -> None:
+    import importlib
+
     from ovsdb_ic import constants
     from ovsdb_ic.cli import kubeovn as cli_kubeovn
-    from ovsdb_ic.kubeovn import establish
+
+    # The module (ovsdb_ic.kubeovn also exports a function named establish).
+    establish = importlib.import_module("ovsdb_ic.kubeovn.establish")
 
     assert cli_kubeovn.DEFAULT_CLUSTER_ROUTER is establish.DEFAULT_CLUSTER_ROUTER
     assert establish.DEFAULT_CLUSTER_ROUTER is constants.DEFAULT_CLUSTER_ROUTER
