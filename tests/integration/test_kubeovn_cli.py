@@ -27,6 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.cli import main
+from ovsdb_ic.client import connect
+from ovsdb_ic.constants import LOCK_NAME
 from ovsdb_ic.ic.addr import format_address
 from ovsdb_ic.kubeovn.commands import RouterNotFoundError, route_list
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
@@ -381,6 +383,11 @@ def test_teardown_of_one_az_leaves_the_other_intact(
 def test_teardown_warns_when_a_sync_engine_holds_the_lock(
     dep: IcDeployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A running engine puts back what teardown removes (the NB side of every IC-NB
+    # transit switch), so whether a real teardown beside it ends before the engine
+    # answers is a race; the warning is what teardown owes the operator. The dry run
+    # runs beside a real engine; the real teardown beside a client that holds the
+    # engine's lock and writes nothing.
     c1, _ = establish_both(dep, tmp_path, capsys)
     result: list[subprocess.CompletedProcess[str]] = []
 
@@ -392,9 +399,12 @@ def test_teardown_warns_when_a_sync_engine_holds_the_lock(
             assert engine.stats.lock_held
             result.append(await trio.to_thread.run_sync(
                 lambda: ic("teardown", "--config", c1, *az_args(dep, "az1"), "--dry-run")))
+            nursery.cancel_scope.cancel()
+        async with connect(dep.azs["az1"].sb.remote, database="OVN_Southbound") as holder:
+            lock = await holder.lock(LOCK_NAME)
+            assert lock.held
             result.append(await trio.to_thread.run_sync(
                 lambda: ic("teardown", "--config", c1, *az_args(dep, "az1"))))
-            nursery.cancel_scope.cancel()
 
     trio.run(run)
     dry, real = result
