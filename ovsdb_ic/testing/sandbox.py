@@ -628,6 +628,11 @@ class Server:
     # -- process state -----------------------------------------------------------------
 
     @property
+    def ovn(self) -> OvnInstall:
+        """The OVN release the server's sandbox runs (its binaries and schemas)."""
+        return self._sandbox.ovn
+
+    @property
     def pid(self) -> int:
         """The pid of the current (or last) process."""
         if self._proc is None:

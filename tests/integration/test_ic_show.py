@@ -19,7 +19,7 @@ import trio
 from ovsdb_ic.client import connect
 from ovsdb_ic.ic import REQUIREMENTS, Interconnection, install_indexes, render_show
 from ovsdb_ic.replica import Replica
-from ovsdb_ic.testing import Server
+from ovsdb_ic.testing import Sandbox, Server
 from ovsdb_ic.wire import ops
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.schema import DatabaseSchema
@@ -29,9 +29,22 @@ pytestmark = pytest.mark.integration
 DB = "OVN_IC_Southbound"
 
 
+@pytest.fixture
+def ic_sb_server(ovn_sandbox: Sandbox) -> Server:
+    """A standalone OVN_IC_Southbound server of each OVN release in turn."""
+    return ovn_sandbox.start_server("ic-sb", name="ic-sb", tcp=True)
+
+
+@pytest.fixture
+def ic_nb_server(ovn_sandbox: Sandbox) -> Server:
+    """A standalone OVN_IC_Northbound server of the same release."""
+    return ovn_sandbox.start_server("ic-nb", name="ic-nb", tcp=True)
+
+
 def tool(server: Server, *args: str, program: str = "ovn-ic-sbctl") -> str:
-    """Run ``ovn-ic-sbctl --db=<unix remote> ARGS`` and return its stdout."""
-    out = subprocess.run([program, f"--db={server.unix_remote}", "--timeout=20", *args],
+    """Run the server's release's ``ovn-ic-sbctl --db=<unix remote> ARGS``; its stdout."""
+    command = server.ovn.command(program)
+    out = subprocess.run([*command, f"--db={server.unix_remote}", "--timeout=20", *args],
                          capture_output=True, text=True, check=False, timeout=30)
     assert out.returncode == 0, (args, out.stderr)
     return out.stdout

@@ -179,8 +179,9 @@ def by_name(table: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def dep(ic_deployment: IcDeployment) -> IcDeployment:
-    return ic_deployment
+def dep(ovn_sandbox: Sandbox) -> IcDeployment:
+    """IC-NB, a 3-member IC-SB cluster and NB/SB per AZ, of each OVN release in turn."""
+    return IcDeployment.start(ovn_sandbox)
 
 
 # ------------------------------------------------------------------------ establish

@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from ovsdb_ic.sync.runner import LOCK_NAME, SyncConfig, SyncEngine, run_sync
-from ovsdb_ic.testing import IcDeployment
+from ovsdb_ic.testing import IcDeployment, Sandbox
 
 
 def nbctl(server: Any, *args: str) -> str:
@@ -75,8 +75,9 @@ def learned(server: Any) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def dep(ic_deployment: IcDeployment) -> IcDeployment:
-    return ic_deployment
+def dep(ovn_sandbox: Sandbox) -> IcDeployment:
+    """IC-NB, a 3-member IC-SB cluster and NB/SB per AZ, of each OVN release in turn."""
+    return IcDeployment.start(ovn_sandbox)
 
 
 def test_two_engines_exchange_routes(dep: IcDeployment) -> None:
