@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ovsdb_ic.cli._common import (
@@ -348,25 +349,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_routes(args: argparse.Namespace) -> int:
     from ovsdb_ic.kubeovn.commands import route_list
 
-    problems: list[str] = []
-    context = ssl_context(args, problems)
-    check_remotes([("--ovnnb-db", args.ovnnb_db)], problems)
-    if args.timeout <= 0:
-        problems.append("--timeout: must be positive")
-    if problems:
-        return usage(args.command, problems)
-    options = _options(args, context)
-    status, text = run_trio(args.command, lambda: route_list(
+    return _print_router_view(args, lambda options: route_list(
         args.ovnnb_db, args.router, route_table=args.route_table, options=options))
-    if status == 0:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    return status
 
 
 def _cmd_policies(args: argparse.Namespace) -> int:
     from ovsdb_ic.kubeovn.commands import policy_list
 
+    return _print_router_view(args, lambda options: policy_list(
+        args.ovnnb_db, args.router, options=options))
+
+
+def _print_router_view(args: argparse.Namespace,
+                       view: Callable[[Any], Awaitable[str]]) -> int:
+    """Check ``--ovnnb-db``, SSL and ``--timeout``, then print what ``view(options)``
+    renders of a router (``routes``, ``policies``)."""
     problems: list[str] = []
     context = ssl_context(args, problems)
     check_remotes([("--ovnnb-db", args.ovnnb_db)], problems)
@@ -375,8 +372,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     if problems:
         return usage(args.command, problems)
     options = _options(args, context)
-    status, text = run_trio(args.command, lambda: policy_list(
-        args.ovnnb_db, args.router, options=options))
+    status, text = run_trio(args.command, lambda: view(options))
     if status == 0:
         sys.stdout.write(text)
         sys.stdout.flush()

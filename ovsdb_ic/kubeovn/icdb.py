@@ -698,6 +698,13 @@ def _kick_stale(tools: IcDbTools, member: IcDbMember, db: _Db, st: DbStatus,
             report(f"{db.label}: removed the stale member {short} (this node's old files)")
 
 
+def _check_ts_num(ts_num: int) -> None:
+    """Refuse a ``--ts-num`` outside 0..MAX_TS_NUM (before anything is touched)."""
+    if isinstance(ts_num, bool) or not 0 <= ts_num <= MAX_TS_NUM:
+        raise IcDbConfigError([ConfigProblem("--ts-num", str(ts_num),
+                                             f"must be 0 to {MAX_TS_NUM}")])
+
+
 @attrs.frozen
 class StartResult:
     """What :func:`start` did."""
@@ -726,9 +733,7 @@ def start(
 
     Synchronous (it runs tools and waits); from a trio program call it in a thread
     (``trio.to_thread.run_sync``)."""
-    if isinstance(ts_num, bool) or not 0 <= ts_num <= MAX_TS_NUM:
-        raise IcDbConfigError([ConfigProblem("--ts-num", str(ts_num),
-                                             f"must be 0 to {MAX_TS_NUM}")])
+    _check_ts_num(ts_num)
     check(member, tools)
     member.db_dir.mkdir(parents=True, exist_ok=True)
     started: list[str] = []
@@ -805,9 +810,7 @@ def run_foreground(
     either exits (its status), stopping the other; SIGTERM or SIGINT stops both (for a
     container or a systemd ``Type=simple`` unit) and returns 0. Refuses a member already
     running detached."""
-    if isinstance(ts_num, bool) or not 0 <= ts_num <= MAX_TS_NUM:
-        raise IcDbConfigError([ConfigProblem("--ts-num", str(ts_num),
-                                             f"must be 0 to {MAX_TS_NUM}")])
+    _check_ts_num(ts_num)
     for db in member._dbs():
         pid = _running_pid(member, db)
         if pid is not None:
