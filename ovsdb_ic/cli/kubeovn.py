@@ -333,17 +333,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     elif ic_sb is None:
         problems.append("--ic-sb-db (or --config) is required")
     check_remotes([("--ic-sb-db", args.ic_sb_db), ("--ic-nb-db", args.ic_nb_db)], problems)
-    if args.timeout <= 0:
-        problems.append("--timeout: must be positive")
-    if problems:
-        return usage(args.command, problems)
-    options = _options(args, context)
-    status, text = run_trio(args.command,
-                             lambda: show(ic_sb, args.az, ic_nb_db=ic_nb, options=options))
-    if status == 0:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    return status
+    return _print_view(args, context, problems, lambda options: show(
+        ic_sb, args.az, ic_nb_db=ic_nb, options=options))
 
 
 def _cmd_routes(args: argparse.Namespace) -> int:
@@ -367,6 +358,13 @@ def _print_router_view(args: argparse.Namespace,
     problems: list[str] = []
     context = ssl_context(args, problems)
     check_remotes([("--ovnnb-db", args.ovnnb_db)], problems)
+    return _print_view(args, context, problems, view)
+
+
+def _print_view(args: argparse.Namespace, context: Any, problems: list[str],
+                view: Callable[[Any], Awaitable[str]]) -> int:
+    """Check ``--timeout``, then report *problems* (exit status 2) or print what
+    ``view(options)`` renders (``show``, ``routes``, ``policies``)."""
     if args.timeout <= 0:
         problems.append("--timeout: must be positive")
     if problems:
