@@ -130,11 +130,17 @@ def _defaults(cls: type[Any]) -> dict[str, Any]:
     return {f.name: f.default for f in attrs.fields(cls) if f.default is not attrs.NOTHING}
 
 
+@functools.cache
+def _attr_of_column(cls: type[Model]) -> dict[str, str]:
+    """Column -> attribute, for the columns of model *cls* (do not change the dict)."""
+    return dict(zip(cls.__columns__, cls.__fields__, strict=True))
+
+
 def has_default(cls: type[Model], column: str) -> bool:
     """Whether *column* of model *cls* has a default value (the column's OVSDB default,
     when that is a valid value): a row without it, e.g. from an older server that lacks
     the column, reads as that default."""
-    attr = dict(zip(cls.__columns__, cls.__fields__, strict=True)).get(column)
+    attr = _attr_of_column(cls).get(column)
     return attr is not None and attr in _defaults(cls)
 
 
@@ -217,7 +223,7 @@ def to_row(instance: Model, columns: Iterable[str] | None = None) -> dict[str, A
     if columns is None:
         pairs = zip(cls.__columns__, cls.__fields__, strict=True)
     else:
-        attrs_of = dict(zip(cls.__columns__, cls.__fields__, strict=True))
+        attrs_of = _attr_of_column(cls)
         wanted = []
         for column in columns:
             if column not in attrs_of:
@@ -249,7 +255,7 @@ def server_row(
             cls.__table__,
             f"the server's {server.name} {server.version} has no table {cls.__table__}",
         )
-    attrs_of = dict(zip(cls.__columns__, cls.__fields__, strict=True))
+    attrs_of = _attr_of_column(cls)
     defaults = _defaults(cls)
     out: dict[str, Any] = {}
     for column, value in values.items():
