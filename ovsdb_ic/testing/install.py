@@ -62,6 +62,12 @@ _SETUP_HINT: Final = (
 )
 
 
+def _which(name: str) -> str | None:
+    """Executable *name* on ``PATH``, else in the ``sbin`` directories (Debian puts
+    ``ovsdb-server`` in ``/usr/sbin``, which is not on a non-root user's ``PATH``)."""
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
+
+
 def _resolve_in_root(root: Path, path: Path) -> Path:
     """Follow *path*'s symlinks as if *root* were ``/`` (absolute targets stay inside)."""
     current = path
@@ -151,7 +157,7 @@ class OvnInstall:
 
     def _find(self, name: str) -> Path | None:
         if self.root is None:
-            found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
+            found = _which(name)
             return Path(found) if found else None
         for directory in _ROOT_BIN_DIRS:
             candidate = self.root / directory / name

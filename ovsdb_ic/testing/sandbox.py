@@ -41,7 +41,13 @@ from typing import Final, final
 import attrs
 
 from ovsdb_ic.errors import SandboxError
-from ovsdb_ic.testing.install import OvnInstall, ovn_install
+from ovsdb_ic.testing.install import (
+    _SBIN_DIRS,
+    _SYSTEM_SCHEMA_DIR,
+    OvnInstall,
+    _which,
+    ovn_install,
+)
 
 __all__ = [
     "DEBIAN_PACKAGES",
@@ -90,9 +96,6 @@ _PROVIDED_BY: Final[dict[str, str]] = {
     "ip": "iproute2",
 }
 
-# Debian puts ovsdb-server in /usr/sbin, which is not on a non-root user's PATH.
-_SBIN_DIRS: Final[tuple[str, ...]] = ("/usr/local/sbin", "/usr/sbin", "/sbin")
-
 _LOOPBACK: Final = "127.0.0.1"
 _POLL_INTERVAL: Final = 0.02
 _TOOL_TIMEOUT: Final = 30.0
@@ -107,13 +110,6 @@ _KEEP_ENV: Final = "OVSDB_IC_KEEP_SANDBOX"
 # --------------------------------------------------------------------------------------
 # Binaries and schemas
 # --------------------------------------------------------------------------------------
-
-
-def _which(name: str) -> str | None:
-    found = shutil.which(name)
-    if found is None:
-        found = shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
-    return found
 
 
 def require_binaries(*names: str) -> dict[str, str]:
@@ -165,7 +161,6 @@ _SCHEMA_ALIASES: Final[dict[str, str]] = {
     for key, file in _SCHEMA_FILES.items()
     for alias in (key, file, file.removesuffix(".ovsschema"), _SCHEMA_DB_NAMES[key])
 }
-_SYSTEM_SCHEMA_DIR: Final = Path("/usr/share/ovn")
 
 
 def schemas_dir() -> Path:
@@ -174,10 +169,7 @@ def schemas_dir() -> Path:
     That is the repository's ``schemas/`` directory when running from a checkout, else
     ``/usr/share/ovn`` (where the Debian packages install them).
     """
-    repo = Path(__file__).resolve().parents[2] / "schemas"
-    if (repo / _SCHEMA_FILES["ic-sb"]).is_file():
-        return repo
-    return _SYSTEM_SCHEMA_DIR
+    return OvnInstall.host().schema_dir
 
 
 def schema_path(name: str, *, ovn: str | OvnInstall | None = None) -> Path:
