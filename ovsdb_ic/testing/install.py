@@ -50,12 +50,23 @@ _SYSTEM_SCHEMA_DIR: Final = Path("/usr/share/ovn")
 _SBIN_DIRS: Final[tuple[str, ...]] = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 # Where a Debian root keeps executables, searched in this order.
 _ROOT_BIN_DIRS: Final[tuple[str, ...]] = ("usr/bin", "usr/sbin", "bin", "sbin")
-_SCHEMA_FILES: Final[tuple[str, ...]] = (
-    "ovn-ic-nb.ovsschema",
-    "ovn-ic-sb.ovsschema",
-    "ovn-nb.ovsschema",
-    "ovn-sb.ovsschema",
-)
+_SCHEMA_FILES: Final[dict[str, str]] = {
+    "ic-nb": "ovn-ic-nb.ovsschema",
+    "ic-sb": "ovn-ic-sb.ovsschema",
+    "nb": "ovn-nb.ovsschema",
+    "sb": "ovn-sb.ovsschema",
+}
+_SCHEMA_DB_NAMES: Final[dict[str, str]] = {
+    "ic-nb": "OVN_IC_Northbound",
+    "ic-sb": "OVN_IC_Southbound",
+    "nb": "OVN_Northbound",
+    "sb": "OVN_Southbound",
+}
+_SCHEMA_ALIASES: Final[dict[str, str]] = {
+    alias.lower(): key
+    for key, file in _SCHEMA_FILES.items()
+    for alias in (key, file, file.removesuffix(".ovsschema"), _SCHEMA_DB_NAMES[key])
+}
 _SETUP_HINT: Final = (
     "run ./dev setup (it builds the root with debootstrap, about 3 minutes, once), or "
     f"point {ROOT_25_03_ENV} at such a root"
@@ -202,8 +213,6 @@ class OvnInstall:
 
     def schema(self, name: str) -> Path:
         """The ``.ovsschema`` file of database *name* (``ic-nb``, ``OVN_Southbound``...)."""
-        from ovsdb_ic.testing.sandbox import _SCHEMA_ALIASES, _SCHEMA_FILES
-
         key = _SCHEMA_ALIASES.get(name.lower())
         if key is None:
             raise SandboxError(
@@ -217,7 +226,7 @@ class OvnInstall:
 
     def schemas(self) -> Iterable[Path]:
         """The four ``.ovsschema`` files of this release."""
-        return [self.schema_dir / f for f in _SCHEMA_FILES]
+        return [self.schema_dir / f for f in _SCHEMA_FILES.values()]
 
 
 def root_25_03() -> Path:

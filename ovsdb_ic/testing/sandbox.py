@@ -43,6 +43,8 @@ import attrs
 from ovsdb_ic.errors import SandboxError
 from ovsdb_ic.testing.install import (
     _SBIN_DIRS,
+    _SCHEMA_ALIASES,
+    _SCHEMA_FILES,
     _SYSTEM_SCHEMA_DIR,
     OvnInstall,
     _which,
@@ -142,25 +144,6 @@ def require_binaries(*names: str) -> dict[str, str]:
             f"Install them with: apt-get install {' '.join(DEBIAN_PACKAGES)}"
         )
     return found
-
-
-_SCHEMA_FILES: Final[dict[str, str]] = {
-    "ic-nb": "ovn-ic-nb.ovsschema",
-    "ic-sb": "ovn-ic-sb.ovsschema",
-    "nb": "ovn-nb.ovsschema",
-    "sb": "ovn-sb.ovsschema",
-}
-_SCHEMA_DB_NAMES: Final[dict[str, str]] = {
-    "ic-nb": "OVN_IC_Northbound",
-    "ic-sb": "OVN_IC_Southbound",
-    "nb": "OVN_Northbound",
-    "sb": "OVN_Southbound",
-}
-_SCHEMA_ALIASES: Final[dict[str, str]] = {
-    alias.lower(): key
-    for key, file in _SCHEMA_FILES.items()
-    for alias in (key, file, file.removesuffix(".ovsschema"), _SCHEMA_DB_NAMES[key])
-}
 
 
 def schemas_dir() -> Path:
