@@ -575,20 +575,15 @@ class _ModuleWriter:
 
     @staticmethod
     def _param(ctype: ColumnType, ann: str) -> str:
-        """The constructor's type of a field: reference atoms also take a NamedUUID."""
+        """The constructor's type of a map or set field: reference atoms also take a
+        NamedUUID."""
         refs = [b for b in (ctype.key, ctype.value) if b is not None and b.ref_table]
         if not refs:
             return ann
-        key = "Ref" if ctype.key.ref_table else _atom_type(ctype.key) if \
-            _atom_type(ctype.key) != "UUID" else "UUID"
         if ctype.value is not None:
             return ann.replace(", UUID]", ", Ref]") if ctype.value.ref_table else \
                 ann.replace("[UUID,", "[Ref,")
-        if ctype.is_scalar:
-            return "Ref"
-        if ctype.is_optional:
-            return "Ref | None"
-        return f"Set[{key}]"
+        return "Set[Ref]"  # field() types scalar and optional references itself
 
     def field(self, table: str, col: ColumnSchema) -> _Field:
         ctype = col.type
