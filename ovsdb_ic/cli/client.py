@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ovsdb_ic.cli._common import add_ssl_options, client_log_to_stderr, ssl_context, usage
+from ovsdb_ic.cli._common import add_ssl_options, client_log_to_stderr, say, ssl_context, usage
 
 __all__ = ["add_parsers"]
 
@@ -69,7 +69,7 @@ def _cmd_dump(args: argparse.Namespace) -> int:
                                             attempt_seconds=args.timeout, ssl_context=context))
     except DumpError as exc:
         for line in exc.problems:
-            print(f"ovsdb-ic dump: {line}", file=sys.stderr)
+            say("dump", line)
         return 1
     sys.stdout.flush()
     for table_line in lines:
@@ -90,7 +90,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         out.write(orjson.dumps(event) + b"\n")
 
     def log(message: str) -> None:
-        print(f"ovsdb-ic monitor: {message}", file=sys.stderr, flush=True)
+        say("monitor", message)
 
     problems: list[str] = []
     context = ssl_context(args, problems)
@@ -106,6 +106,6 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
                                              ssl_context=context, flush=out.flush))
         except DumpError as exc:
             for line in exc.problems:
-                print(f"ovsdb-ic monitor: {line}", file=sys.stderr)
+                say("monitor", line)
             return 1
     return 0
