@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ovsdb_ic.cli import client, demo, icdb, kubeovn, sync
+from ovsdb_ic.cli._common import say
 from ovsdb_ic.errors import OvsdbError
 
 __all__ = ["build_parser", "main", "version"]
@@ -88,5 +89,5 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except OvsdbError as exc:
-        print(f"ovsdb-ic {args.command}: error: {exc}", file=sys.stderr)
+        say(args.command, str(exc), error=True)
         return 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ovsdb_ic.cli._common import (
@@ -107,6 +106,6 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             server.close()
     stats = engine.stats
     if args.once and not args.dry_run:
-        print(f"ovsdb-ic sync: {stats.passes} pass(es), {stats.commits} transaction(s), "
-              f"{stats.ops} operation(s), {stats.conflicts} conflict(s)", file=sys.stderr)
+        say(args.command, f"{stats.passes} pass(es), {stats.commits} transaction(s), "
+                          f"{stats.ops} operation(s), {stats.conflicts} conflict(s)")
     return 0
