@@ -528,8 +528,7 @@ def start_engine(
     :meth:`Daemon.check` (which :func:`settle` callers usually pass as ``check``) to
     notice a crash, and :meth:`Daemon.wait` for ``once=True``.
     """
-    argv = [
-        python or sys.executable,
+    args = [
         "-m",
         "ovsdb_ic",
         "sync",
@@ -540,24 +539,7 @@ def start_engine(
         *(["--once"] if once else []),
         *extra_args,
     ]
-    pythonpath = os.environ.get("PYTHONPATH", "")
-    env = {
-        "PYTHONPATH": os.pathsep.join(p for p in (str(_PACKAGE_ROOT), pythonpath) if p),
-        "PYTHONUNBUFFERED": "1",
-    }
-    daemon = Daemon(
-        sandbox,
-        name=name,
-        kind="engine",
-        argv=argv,
-        ctl_path=None,
-        log_path=None,
-        pid_path=None,
-        env=env,
-    )
-    _register(sandbox, daemon)
-    daemon._start(0.0)
-    return daemon
+    return start_python(sandbox, args=args, name=name, python=python)
 
 
 def start_relay(
