@@ -180,12 +180,17 @@ def _delete_namespace(name: str) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(SandboxError):
-        for line in _ip("-n", name, "-o", "link", "show").splitlines():
-            ifname = line.split(":")[1].strip().split("@")[0]
+        for ifname in _link_names(name):
             if ifname != "lo":
                 with contextlib.suppress(SandboxError):
                     _ip("-n", name, "link", "del", ifname)
     _ip("netns", "del", name)
+
+
+def _link_names(netns: str) -> list[str]:
+    """The interfaces of namespace *netns* (``veth0``, not ``veth0@if5``)."""
+    text = _ip("-n", netns, "-o", "link", "show")
+    return [line.split(":")[1].strip().split("@")[0] for line in text.splitlines()]
 
 
 def _port_binding_is(sb: str, logical_port: str, *, bound: bool) -> bool:
@@ -614,11 +619,7 @@ class Dataplane:
 
     def links(self) -> dict[str, list[str]]:
         """The interfaces in each namespace of the dataplane (for leak checks and docs)."""
-        out: dict[str, list[str]] = {}
-        for netns in self.namespaces:
-            text = _ip("-n", netns, "-o", "link", "show")
-            out[netns] = [line.split(":")[1].strip().split("@")[0] for line in text.splitlines()]
-        return out
+        return {netns: _link_names(netns) for netns in self.namespaces}
 
 
 # --------------------------------------------------------------------------------------
