@@ -209,6 +209,13 @@ def _params(args: argparse.Namespace, problems: list[str]) -> Any:
     return params
 
 
+def _check_enabled(args: argparse.Namespace, config: Any, problems: list[str]) -> None:
+    """Refuse a config whose enable-ic is false (establish, reset: teardown is for it)."""
+    if config is not None and not config.enable_ic:
+        problems.append(f"{args.config}: enable-ic: interconnection is disabled (\"false\"); "
+                        "use teardown")
+
+
 def _az_setup(args: argparse.Namespace, problems: list[str]) -> tuple[Any, Any, Any]:
     """Config, AzRemotes and SSL context of an AZ command (None where a problem was found)."""
     from ovsdb_ic.kubeovn.commands import AzRemotes
@@ -259,9 +266,7 @@ def _cmd_establish(args: argparse.Namespace) -> int:
     problems: list[str] = []
     config, remotes, context = _az_setup(args, problems)
     params = _params(args, problems)
-    if config is not None and not config.enable_ic:
-        problems.append(f"{args.config}: enable-ic: interconnection is disabled (\"false\"); "
-                        "use teardown")
+    _check_enabled(args, config, problems)
     if args.timeout <= 0:
         problems.append("--timeout: must be positive")
     if problems:
@@ -301,9 +306,7 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     if args.previous_config is not None:
         previous = _config(args.previous_config, problems)
     params = _params(args, problems)
-    if config is not None and not config.enable_ic:
-        problems.append(f"{args.config}: enable-ic: interconnection is disabled (\"false\"); "
-                        "use teardown")
+    _check_enabled(args, config, problems)
     if args.timeout <= 0:
         problems.append("--timeout: must be positive")
     if problems:
