@@ -34,7 +34,7 @@ from ovsdb_ic.client import Client, LiveReplica
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
 from ovsdb_ic.errors import ConfigError, NotOwnerError
-from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot
+from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, first_row
 from ovsdb_ic.sync import passes, routes, seqno
 from ovsdb_ic.sync.keys import KeyHints
 from ovsdb_ic.sync.plan import Plan
@@ -459,8 +459,8 @@ class SyncEngine:
             ("ic_nb", "IC_NB_Global", ("ic_nb", "ic_sb")),
         )
         for src, table, targets in pairs:
-            rows = sorted(self.replicas[src].replica.table(table), key=lambda r: r.uuid.int)
-            options = rows[0]["options"] if rows else {}
+            row = first_row(self.replicas[src].replica, table)
+            options = row["options"] if row is not None else {}
             for key in targets:
                 want = probe_seconds(options, default, remotes[key])
                 client = self.clients[key]
