@@ -740,8 +740,9 @@ def start(
     running: list[str] = []
     deadline = time.monotonic() + start_timeout
     for db in member._dbs():
-        if _running_pid(member, db) is not None:
-            report(f"{db.label}: already running (pid {_running_pid(member, db)}); nothing to do")
+        pid = _running_pid(member, db)
+        if pid is not None:
+            report(f"{db.label}: already running (pid {pid}); nothing to do")
             running.append(db.label)
             continue
         _create(member, tools, db, report)
