@@ -36,7 +36,7 @@ from ovsdb_ic.client.monitor import Lock
 from ovsdb_ic.errors import ConfigError, NotOwnerError
 from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, first_row
 from ovsdb_ic.sync import passes, routes, seqno
-from ovsdb_ic.sync.keys import KeyHints
+from ovsdb_ic.sync.keys import KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import IcRules, detect_rules
 from ovsdb_ic.sync.session import (
@@ -88,8 +88,6 @@ def probe_seconds(options: Any, default: float | None, remote: str) -> float | N
     """The inactivity probe an ``options:ic_probe_interval`` value asks for, as C's
     ``set_idl_probe_interval``: milliseconds; unset, negative or not a number: the
     default (none on ``unix:`` remotes, as C); 0: no probe; under 1000: 1 s."""
-    from ovsdb_ic.sync.keys import smap_get_int
-
     ms = smap_get_int(options or {}, "ic_probe_interval", -1)
     if ms < 0:
         return None if remote.startswith("unix:") else default
