@@ -8,7 +8,8 @@
   frozen value holding its row as a typed model (:mod:`ovsdb_ic.models`);
 * the vocabulary of the four databases every upper layer uses
   (:mod:`ovsdb_ic.ic.databases`): :data:`DatabaseKey`, :data:`DATABASES`,
-  :class:`Requirements`, :class:`Snapshot`, :func:`find_rows`, :func:`nb_global`;
+  :class:`Requirements`, :class:`Snapshot`, :func:`find_rows`, :func:`first_row`,
+  :func:`nb_global`;
 * :data:`REQUIREMENTS` (tables and client indexes the views need) and
   :func:`install_indexes`, which adds those indexes to a replica;
 * :func:`render_show`: the text of ``ovn-ic-sbctl show``.
@@ -27,6 +28,7 @@ from ovsdb_ic.ic.databases import (
     Snapshot,
     empty_snapshot,
     find_rows,
+    first_row,
     index_name,
     index_over,
     nb_global,
@@ -71,6 +73,7 @@ __all__ = [
     "database_key",
     "empty_snapshot",
     "find_rows",
+    "first_row",
     "index_name",
     "index_over",
     "install_indexes",

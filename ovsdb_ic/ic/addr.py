@@ -156,12 +156,13 @@ def _parse_v6(text: str, *, mapped: bool = False) -> int | None:
     return value
 
 
-def _mask_len(mask: int) -> int | None:
-    """The prefix length of a CIDR IPv4 mask, or ``None`` when it is not one."""
-    inverted = ~mask & 0xFFFFFFFF
+def _contiguous_len(mask: int, bits: int) -> int | None:
+    """The prefix length of a contiguous netmask (a CIDR mask of ``bits`` bits),
+    ``None`` for another mask."""
+    inverted = ~mask & ((1 << bits) - 1)
     if inverted & (inverted + 1):
         return None
-    return 32 - inverted.bit_length()
+    return bits - inverted.bit_length()
 
 
 def parse_cidr(text: str) -> Cidr | None:
@@ -188,7 +189,7 @@ def _parse_cidr(text: str) -> Cidr | None:
         mask = _parse_v4(len_s)
         if mask is None:
             return None
-        mlen = _mask_len(mask)
+        mlen = _contiguous_len(mask, 32)
         return None if mlen is None else Cidr(4, v4, mlen)
     v6 = _parse_v6(addr_s)
     if v6 is None:
@@ -308,14 +309,6 @@ def _nb_v4_int(text: str) -> int:
     for part in match.groups():
         value = (value << 8) | (int(part) % 256)
     return value
-
-
-def _contiguous_len(mask: int, bits: int) -> int | None:
-    """The prefix length of a contiguous netmask, ``None`` for another mask."""
-    inverted = ~mask & ((1 << bits) - 1)
-    if inverted & (inverted + 1):
-        return None
-    return bits - inverted.bit_length()
 
 
 def _nb_parse_v4(text: str) -> Cidr | None:

@@ -11,7 +11,8 @@ rows it looks up with what this module defines:
   (:func:`index_name`), so two readers asking for the same index share it;
 * :class:`Snapshot`: the four replicas one planning pass reads;
 * row lookups: :func:`find_rows` (through an index over the columns, whatever its
-  name, or a scan) and :func:`nb_global` (the AZ's ``NB_Global`` row);
+  name, or a scan), :func:`first_row` (a one-row table's row, e.g. ``IC_NB_Global``)
+  and :func:`nb_global` (the AZ's ``NB_Global`` row);
 * the OVN constants the planners share (:data:`LEARNED_ROUTE_KEY`, :data:`TS_KEY`),
   re-exported from :mod:`ovsdb_ic.constants` where each is defined.
 
@@ -39,6 +40,7 @@ __all__ = [
     "Snapshot",
     "empty_snapshot",
     "find_rows",
+    "first_row",
     "index_name",
     "index_over",
     "nb_global",
@@ -199,13 +201,19 @@ def find_rows(
     return tuple(sorted(found, key=lambda r: r.uuid.int))
 
 
-def nb_global(nb: Replica) -> Row | None:
-    """The NB database's ``NB_Global`` row (the one with the lowest UUID if, against
-    the schema's intent, there are several), or ``None``."""
-    rows = nb.table("NB_Global")
+def first_row(replica: Replica, table: str) -> Row | None:
+    """The row of a one-row table such as ``NB_Global`` or ``IC_NB_Global`` (the one
+    with the lowest UUID if, against the schema's intent, there are several), or
+    ``None``."""
+    rows = replica.table(table)
     if not len(rows):
         return None
     return min(rows, key=lambda r: r.uuid.int)
+
+
+def nb_global(nb: Replica) -> Row | None:
+    """The NB database's ``NB_Global`` row (:func:`first_row`), or ``None``."""
+    return first_row(nb, "NB_Global")
 
 
 def empty_snapshot(requirements: Requirements | None = None) -> Snapshot:

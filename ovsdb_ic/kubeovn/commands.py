@@ -52,7 +52,9 @@ from ovsdb_ic.sync.session import (
     CommitPolicy,
     ConnectOptions,
     Databases,
+    Report,
     UnreachableError,
+    _ignore,
     converge,
     open_databases,
 )
@@ -89,12 +91,6 @@ ROUTE_LIST_TABLES: Final[Mapping[str, tuple[str, ...] | None]] = {
     ),
 }
 """The NB tables and columns :func:`render_route_list` reads."""
-
-Report = Callable[[str], None]
-"""A callback taking one line of text."""
-
-def _ignore(_line: str) -> None:
-    return None
 
 
 # ---------------------------------------------------------------------------- errors

@@ -51,7 +51,7 @@ from ovsdb_ic.constants import DEFAULT_IC_NB_PORT, DEFAULT_IC_SB_PORT
 from ovsdb_ic.errors import ConfigError, OvsdbError
 from ovsdb_ic.ic.addr import parse_address
 from ovsdb_ic.ic.databases import Requirements, Snapshot
-from ovsdb_ic.kubeovn.config import ConfigProblem
+from ovsdb_ic.kubeovn.config import ConfigProblem, _split_list
 from ovsdb_ic.kubeovn.establish import MAX_TS_NUM, VENDOR, Protocol, ts_name, ts_subnet
 from ovsdb_ic.sync.plan import Insert, Op, Plan
 from ovsdb_ic.sync.session import CommitPolicy, ConnectOptions, converge, open_databases
@@ -167,7 +167,7 @@ def _bracket(ip: str) -> str:
 
 def _to_ips(value: Sequence[str] | str) -> tuple[str, ...]:
     if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
+        return _split_list(value)
     return tuple(value)
 
 
@@ -740,8 +740,9 @@ def start(
     running: list[str] = []
     deadline = time.monotonic() + start_timeout
     for db in member._dbs():
-        if _running_pid(member, db) is not None:
-            report(f"{db.label}: already running (pid {_running_pid(member, db)}); nothing to do")
+        pid = _running_pid(member, db)
+        if pid is not None:
+            report(f"{db.label}: already running (pid {pid}); nothing to do")
             running.append(db.label)
             continue
         _create(member, tools, db, report)

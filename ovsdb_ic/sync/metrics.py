@@ -34,7 +34,14 @@ from prometheus_client import CollectorRegistry, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ovsdb_ic.ic.databases import DATABASES, LEARNED_ROUTE_KEY, DatabaseKey, Snapshot
+from ovsdb_ic.ic.databases import (
+    DATABASES,
+    LEARNED_ROUTE_KEY,
+    DatabaseKey,
+    Snapshot,
+    find_rows,
+    index_name,
+)
 from ovsdb_ic.sync.az import local_az
 from ovsdb_ic.sync.runner import SyncEngine
 
@@ -43,7 +50,8 @@ __all__ = ["PREFIX", "MetricsServer", "SyncMetrics", "register_sync_metrics", "s
 PREFIX: Final = "ovsdb_ic_sync"
 """The prefix of every metric name."""
 
-_LEARNED_KEY: Final = LEARNED_ROUTE_KEY
+_ROUTE_AZ: Final = ("availability_zone",)
+_ROUTE_AZ_INDEX: Final = index_name(_ROUTE_AZ)
 _BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0)
 
@@ -59,9 +67,10 @@ def _count_routes(snap: Snapshot, key: tuple[int, ...]) -> _RouteCounts:
     az = local_az(snap)
     advertised = 0
     if az is not None:
-        advertised = sum(1 for r in snap.ic_sb.table("Route") if r["availability_zone"] == az.uuid)
+        # the route planner's index over IC-SB Route.availability_zone (or a scan)
+        advertised = len(find_rows(snap.ic_sb, "Route", _ROUTE_AZ_INDEX, _ROUTE_AZ, az.uuid))
     learned = sum(1 for r in snap.nb.table("Logical_Router_Static_Route")
-                  if _LEARNED_KEY in r["external_ids"])
+                  if LEARNED_ROUTE_KEY in r["external_ids"])
     return _RouteCounts(key, advertised, learned)
 
 

@@ -34,6 +34,9 @@ REQUIREMENTS: Final[Requirements] = (
 )
 """The union of the four planners' requirements (the routes planner adds its own)."""
 
+_TS_VXLAN_REQUIREMENTS: Final = transit_switches.REQUIREMENTS | transit_switches.VXLAN_REQUIREMENTS
+"""What the transit switch planner reads under ``rules.vxlan_mode`` (its memo key)."""
+
 
 def requirements_for(rules: IcRules) -> Requirements:
     """:data:`REQUIREMENTS` plus what the four planners read under ``rules``."""
@@ -81,7 +84,7 @@ def plan_pass(
     :func:`ovsdb_ic.kubeovn.policies.policy_step`.
     """
     rules = rules or RULES_23_03
-    ts_req = requirements_for(rules) if rules.vxlan_mode else transit_switches.REQUIREMENTS
+    ts_req = _TS_VXLAN_REQUIREMENTS if rules.vxlan_mode else transit_switches.REQUIREMENTS
     plan = az.plan_az(snap, previous_name=previous_name)
     if plan or az.local_az(snap) is None:
         return plan

@@ -326,16 +326,15 @@ def _option_tokens(*texts: str | None) -> list[str]:
 def _allow_list(*texts: str | None) -> tuple[Cidr, ...] | None:
     """An allow-list merged from option values: ``None`` when no entry is given (all
     pass); otherwise the entries that parse (none parse: nothing passes, as OVN)."""
-    tokens = _option_tokens(*texts)
-    if not tokens:
+    if not _option_tokens(*texts):
         return None
-    return tuple(c for c in (parse_cidr(t.strip()) for t in tokens) if c is not None)
+    return _cidr_list(*texts)
 
 
-def _deny_list(*texts: str | None) -> tuple[Cidr, ...]:
-    """A deny-list merged from option values (entries that do not parse are ignored)."""
-    return tuple(c for c in (parse_cidr(t.strip()) for t in _option_tokens(*texts))
-                 if c is not None)
+def _cidr_list(*texts: str | None) -> tuple[Cidr, ...]:
+    """The CIDRs of option values, merged (a deny-list, or an allow-list's entries):
+    :func:`~ovsdb_ic.ic.addr.parse_cidr_list` of each, entries that do not parse ignored."""
+    return tuple(c for text in texts if text for c in parse_cidr_list(text))
 
 
 @attrs.frozen
@@ -459,10 +458,10 @@ def _with_filters(port: _TsPort, lrp: Row | None, lr: Row) -> _TsPort:
     return attrs.evolve(
         port,
         adv_allow=_allow_list(p_opts.get("ic-route-filter-adv"), r_opts.get("ic-route-filter-adv")),
-        adv_deny=_deny_list(p_opts.get("ic-route-deny-adv"), r_opts.get("ic-route-deny-adv")),
+        adv_deny=_cidr_list(p_opts.get("ic-route-deny-adv"), r_opts.get("ic-route-deny-adv")),
         learn_allow=_allow_list(p_opts.get("ic-route-filter-learn"),
                                 r_opts.get("ic-route-filter-learn")),
-        learn_deny=_deny_list(p_opts.get("ic-route-deny-learn"), r_opts.get("ic-route-deny-learn")),
+        learn_deny=_cidr_list(p_opts.get("ic-route-deny-learn"), r_opts.get("ic-route-deny-learn")),
     )
 
 

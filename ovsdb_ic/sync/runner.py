@@ -34,9 +34,9 @@ from ovsdb_ic.client import Client, LiveReplica
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
 from ovsdb_ic.errors import ConfigError, NotOwnerError
-from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot
+from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, first_row
 from ovsdb_ic.sync import passes, routes, seqno
-from ovsdb_ic.sync.keys import KeyHints
+from ovsdb_ic.sync.keys import KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import IcRules, detect_rules
 from ovsdb_ic.sync.session import (
@@ -88,8 +88,6 @@ def probe_seconds(options: Any, default: float | None, remote: str) -> float | N
     """The inactivity probe an ``options:ic_probe_interval`` value asks for, as C's
     ``set_idl_probe_interval``: milliseconds; unset, negative or not a number: the
     default (none on ``unix:`` remotes, as C); 0: no probe; under 1000: 1 s."""
-    from ovsdb_ic.sync.keys import smap_get_int
-
     ms = smap_get_int(options or {}, "ic_probe_interval", -1)
     if ms < 0:
         return None if remote.startswith("unix:") else default
@@ -459,8 +457,8 @@ class SyncEngine:
             ("ic_nb", "IC_NB_Global", ("ic_nb", "ic_sb")),
         )
         for src, table, targets in pairs:
-            rows = sorted(self.replicas[src].replica.table(table), key=lambda r: r.uuid.int)
-            options = rows[0]["options"] if rows else {}
+            row = first_row(self.replicas[src].replica, table)
+            options = row["options"] if row is not None else {}
             for key in targets:
                 want = probe_seconds(options, default, remotes[key])
                 client = self.clients[key]

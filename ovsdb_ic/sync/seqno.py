@@ -24,12 +24,11 @@ and returns the plan and the new pair.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
-from ovsdb_ic.ic.databases import Requirements, Snapshot
-from ovsdb_ic.replica import Row
+from ovsdb_ic.ic.databases import Requirements, Snapshot, first_row
 from ovsdb_ic.sync.az import local_az
 from ovsdb_ic.sync.plan import Insert, Op, Plan, Update
 
@@ -62,11 +61,6 @@ class IcCfg:
         return IcCfg(self.next, self.next)
 
 
-def _first(rows: Any) -> Row | None:
-    rows = list(rows)
-    return min(rows, key=lambda r: r.uuid.int) if rows else None
-
-
 def plan_sequence_numbers(snap: Snapshot, cfg: IcCfg | None = None) -> tuple[Plan, IcCfg]:
     """One pass of the sequence number protocol (module doc): the operations and the
     agent's new :class:`IcCfg`. Empty when this AZ is not registered yet."""
@@ -75,8 +69,8 @@ def plan_sequence_numbers(snap: Snapshot, cfg: IcCfg | None = None) -> tuple[Pla
     if az is None:
         return Plan(), cfg
     ops: list[Op] = []
-    ic_nb = _first(snap.ic_nb.table("IC_NB_Global"))
-    ic_sb = _first(snap.ic_sb.table("IC_SB_Global"))
+    ic_nb = first_row(snap.ic_nb, "IC_NB_Global")
+    ic_sb = first_row(snap.ic_sb, "IC_SB_Global")
     if ic_nb is None:
         ops.append(Insert("ic_nb", "IC_NB_Global", {}))
     if ic_sb is None:
