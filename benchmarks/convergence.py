@@ -50,7 +50,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -294,16 +294,24 @@ def route_prefix(az: int, k: int) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def run_case(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Measure (a), (b), (c) for one agent kind and N."""
+T = TypeVar("T")
+
+
+def in_sandbox(case: Callable[[Sandbox], T]) -> T:
+    """Run ``case`` in a fresh sandbox; a failure carries the daemons' log tails as a note."""
     with Sandbox() as sandbox:
         try:
-            return _run_case(sandbox, kind, n, args)
+            return case(sandbox)
         except BaseException as exc:
             from ovsdb_ic.testing.ovn import daemon_log_tails
 
             exc.add_note(daemon_log_tails(sandbox, 10))
             raise
+
+
+def run_case(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Measure (a), (b), (c) for one agent kind and N."""
+    return in_sandbox(lambda sandbox: _run_case(sandbox, kind, n, args))
 
 
 def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:

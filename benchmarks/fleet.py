@@ -67,7 +67,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from convergence import Counter, Rpc, learned
+from convergence import Counter, Rpc, in_sandbox, learned
 
 from ovsdb_ic.testing import Cluster, Sandbox, Server, schema_path
 from ovsdb_ic.testing.ovn import (
@@ -257,14 +257,7 @@ class Fleet:
 
 def run_case(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """Measure (a), (b), (c) for one agent kind and N."""
-    with Sandbox() as sandbox:
-        try:
-            return _run_case(sandbox, kind, n, args)
-        except BaseException as exc:
-            from ovsdb_ic.testing.ovn import daemon_log_tails
-
-            exc.add_note(daemon_log_tails(sandbox, 10))
-            raise
+    return in_sandbox(lambda sandbox: _run_case(sandbox, kind, n, args))
 
 
 def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
