@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from ovsdb_ic.ic.databases import TS_KEY, Requirements, Snapshot, index_name
+from ovsdb_ic.ic.databases import TS_KEY, Requirements, Snapshot, first_row, index_name
 from ovsdb_ic.replica import Row
 from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
 from ovsdb_ic.sync.az import find_rows, local_az, smap_get_bool
@@ -78,8 +78,8 @@ _VXLAN_KEY: Final = "ic-vxlan_mode"
 
 
 def _vxlan_mode(snap: Snapshot) -> bool:
-    rows = sorted(snap.ic_nb.table("IC_NB_Global"), key=lambda r: r.uuid.int)
-    if not rows or not smap_get_bool(rows[0]["options"], "vxlan_mode"):
+    row = first_row(snap.ic_nb, "IC_NB_Global")
+    if row is None or not smap_get_bool(row["options"], "vxlan_mode"):
         return False
     return any(e["type"] == "vxlan" for e in snap.ic_sb.table("Encap"))
 
