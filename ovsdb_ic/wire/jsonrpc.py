@@ -259,6 +259,12 @@ class Connection:
         self._framer.eof()
 
     @property
+    def framer(self) -> JsonFramer:
+        """The framer splitting and parsing the incoming bytes (its counters tell how
+        big messages were parsed: ``pieces_parsed``, ``largest_parse``)."""
+        return self._framer
+
+    @property
     def closed(self) -> bool:
         """True once the end of the stream was received."""
         return self._closed
