@@ -102,9 +102,10 @@ def column_id(item: tuple[DatabaseSchema, TableSchema, ColumnSchema]) -> str:
     return f"{db.name}.{table.name}.{col.name}"
 
 
-# Arbitrary unicode (multi-byte UTF-8 included) but no surrogates: lone surrogates
-# cannot be encoded as UTF-8, so no OVSDB string holds one.
-_chars = st.characters(exclude_categories=("Cs",))
+# Arbitrary unicode (multi-byte UTF-8 included) but no surrogates and no NUL: lone
+# surrogates cannot be encoded as UTF-8, and ovsdb-server refuses U+0000, so no OVSDB
+# string holds either (the encoders refuse both).
+_chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 
 
 def text(min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[str]:
@@ -124,9 +125,9 @@ def atoms(base: BaseType) -> st.SearchStrategy[Any]:
         hi = INT64_MAX if base.max_integer is None else base.max_integer
         return st.integers(lo, hi)
     if t == "real":
-        return st.floats(
+        return st.floats(  # ovsdb-server refuses subnormal reals (and so do the encoders)
             min_value=base.min_real, max_value=base.max_real,
-            allow_nan=False, allow_infinity=False,
+            allow_nan=False, allow_infinity=False, allow_subnormal=False,
         )
     if t == "boolean":
         return st.booleans()

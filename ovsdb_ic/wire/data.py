@@ -69,6 +69,29 @@ _UUID_CACHE: dict[str, uuid.UUID] = {}
 _UUID_CACHE_SIZE: Final = 1 << 16
 _LIST_ONLY: Final = {list}
 _MAX_FLOAT_INT = int(sys.float_info.max)
+# What ovsdb-server cannot take: its JSON lexer drops the connection over a real
+# that is not zero or a normal double (strtod reports ERANGE) and over U+0000 in a
+# string; lone surrogates are not UTF-8 at all. It also writes reals with 15
+# significant digits, to clients and to its database file alike, so a real whose
+# 15-digit form is not a normal double (2.2250738585072014e-308 becomes
+# 2.2250738585072e-308, 1.7976931348623157e308 becomes 1.79769313486232e+308) is
+# accepted but makes the file unreadable and the C clients fail. The encoders refuse
+# all of these with a DataError before anything is sent.
+_MIN_NORMAL: Final = sys.float_info.min
+_MAX_REAL: Final = sys.float_info.max
+_NEAR_MIN: Final = 2.2250738585073e-308  # outside (_NEAR_MIN, _NEAR_MAX) look closer
+_NEAR_MAX: Final = 1.7976931348623e308
+
+
+def _real_problem(v: float) -> str | None:
+    """Why ovsdb-server cannot keep the real ``v``, or None."""
+    if not v or _NEAR_MIN < abs(v) < _NEAR_MAX:
+        return None
+    written = float(f"{v:.15g}")
+    if _MIN_NORMAL <= abs(written) <= _MAX_REAL:
+        return None
+    return (f"ovsdb-server writes reals with 15 significant digits and reads back only "
+            f"zero and normal doubles; this one would be written as {v:.15g}")
 
 
 def parse_uuid(text: str) -> uuid.UUID:
@@ -228,6 +251,15 @@ def _atom_encoder(base: BaseType, where: str | None) -> _Enc:
         if t == "string":
             if type(v) is not str:
                 raise DataError(f"expected a str, not {_kind(v)}", value=v, where=where)
+            if "\x00" in v:
+                raise DataError("ovsdb-server refuses strings holding U+0000 (NUL)",
+                                value=v, where=where)
+            if not v.isascii():
+                try:
+                    v.encode()
+                except UnicodeEncodeError:
+                    raise DataError("not valid Unicode text (a lone surrogate)",
+                                    value=v, where=where) from None
         elif t == "integer":
             if type(v) is not int:
                 raise DataError(f"expected an int, not {_kind(v)}", value=v, where=where)
@@ -238,6 +270,9 @@ def _atom_encoder(base: BaseType, where: str | None) -> _Enc:
                 raise DataError("reals must be finite", value=v, where=where)
             if type(v) is int and not -_MAX_FLOAT_INT <= v <= _MAX_FLOAT_INT:
                 raise DataError("real out of range", value=v, where=where)
+            problem = _real_problem(v)
+            if problem is not None:
+                raise DataError(problem, value=v, where=where)
         elif t == "boolean":
             if type(v) is not bool:
                 raise DataError(f"expected a bool, not {_kind(v)}", value=v, where=where)

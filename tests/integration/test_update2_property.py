@@ -236,7 +236,7 @@ class Update2Machine(RuleBasedStateMachine):
             return self._integer(data, base)
         if t == "real":
             return data.draw(st.floats(base.min_real, base.max_real, allow_nan=False,
-                                       allow_infinity=False))
+                                       allow_infinity=False, allow_subnormal=False))
         if t == "boolean":
             return data.draw(st.booleans())
         if t == "string":

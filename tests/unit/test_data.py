@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import uuid
 from typing import Any
 
@@ -622,3 +623,42 @@ def test_fast_paths_still_reject_look_alikes() -> None:
     tkey = sb.tables["Datapath_Binding"].columns["tunnel_key"].type
     with pytest.raises(DataError, match="out of range"):
         datum_from_json(tkey, 2**70, where="Datapath_Binding.tunnel_key")
+
+
+# ----------------------------------------------------------- what ovsdb-server refuses
+
+
+_STRING_COLUMN = ColumnType(BaseType("string"))
+_REAL_MAP = ColumnType(BaseType("string"), BaseType("real"), 0, None)
+
+
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                 st.floats(1.79769313486e308, 1.7976931348623157e308),
+                 st.floats(2.2250738585e-308, 2.22507385851e-308)).map(
+    lambda x: x if x else 0.0))
+def test_reals_are_refused_exactly_where_ovsdb_server_cannot_keep_them(x: float) -> None:
+    # ovsdb-server reads only zero and normal doubles, and writes reals with 15
+    # significant digits (tests/integration/test_server_refusals.py shows both on a
+    # real server), so a real is kept iff its 15-digit form is zero or normal.
+    written = float("%.15g" % x)  # noqa: UP031 (the C format ovsdb-server uses)
+    kept = written == 0 or sys.float_info.min <= abs(written) <= sys.float_info.max
+    if kept:
+        assert datum_to_json(_REAL_MAP, {"k": x}) == ["map", [["k", x]]]
+    else:
+        with pytest.raises(DataError, match=r"written as") as exc:
+            datum_to_json(_REAL_MAP, {"k": x}, where="T.c")
+        assert exc.value.where == "T.c"
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("a\x00b", r"U\+0000"),
+    ("\ud800", "lone surrogate"),
+    ("ok \udfff", "lone surrogate"),
+])
+def test_strings_the_server_cannot_take_are_refused_naming_the_column(
+    value: str, reason: str
+) -> None:
+    with pytest.raises(DataError, match=reason) as exc:
+        datum_to_json(_STRING_COLUMN, value, where="Route.ip_prefix")
+    assert exc.value.where == "Route.ip_prefix"
+    assert datum_to_json(_STRING_COLUMN, "é\u2028\U0001f600") == "é\u2028\U0001f600"

@@ -19,6 +19,7 @@ from ovsdb_ic.client.commands import _trusted_encoder
 from ovsdb_ic.testing import schema_path
 from ovsdb_ic.wire.data import column_codec
 from ovsdb_ic.wire.schema import BaseType, ColumnType, parse_schema
+from tests.strategies import text
 
 COLUMNS = sorted(
     {col.type for name in ("ic-nb", "ic-sb", "nb", "sb")
@@ -32,13 +33,14 @@ def _atoms(base: BaseType) -> st.SearchStrategy[Any]:
     if base.enum is not None:
         return st.sampled_from(sorted(base.enum))
     if base.type == "string":
-        return st.text(max_size=4)
+        return text(0, 4)  # what a server can hold: no NUL, no lone surrogate
     if base.type == "integer":
         lo = -(2**63) if base.min_integer is None else base.min_integer
         hi = 2**63 - 1 if base.max_integer is None else base.max_integer
         return st.integers(lo, hi)
     if base.type == "real":
-        return st.floats(base.min_real, base.max_real, allow_nan=False, allow_infinity=False)
+        return st.floats(base.min_real, base.max_real, allow_nan=False, allow_infinity=False,
+                         allow_subnormal=False)
     if base.type == "boolean":
         return st.booleans()
     return st.uuids().map(lambda u: uuid.UUID(str(u)))
