@@ -436,8 +436,9 @@ def plot(results: list[dict[str, Any]], directory: Path) -> list[Path]:
             where = f"R = {fixed}" if fixed_key == "routes" else f"N = {fixed}"
             ax.set_title(f"{title}, {where}", fontsize=9)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel("seconds")
-            ax.grid(True, alpha=0.3)
+            ax.set_ylabel("seconds (log scale)")
+            ax.set_yscale("log")  # C's per-route time grows 100-fold over the engine's
+            ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
             path = directory / f"fleet-{name}-vs-{suffix}.svg"
             fig.tight_layout()
