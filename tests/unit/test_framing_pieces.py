@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ovsdb_ic.errors import FramingError, LocalProtocolError
 from ovsdb_ic.wire.framing import DEFAULT_PIECE_SIZE, JsonFramer
+from tests.unit.test_framing import _split
 
 _uuid = st.uuids().map(str)
 _text = st.one_of(
@@ -68,16 +69,6 @@ def _feed_all(chunks: list[bytes], **kw: Any) -> tuple[list[Any], JsonFramer]:
         out += f.feed(c)
     f.eof()
     return out, f
-
-
-def _split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({min(c, len(data)) for c in cuts})
-    chunks, prev = [], 0
-    for p in points:
-        chunks.append(data[prev:p])
-        prev = p
-    chunks.append(data[prev:])
-    return chunks
 
 
 def _same(a: Any, b: Any) -> bool:
