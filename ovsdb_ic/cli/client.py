@@ -103,7 +103,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         try:
             trio.run(lambda: monitor_changes(args.db, args.database, args.tables, emit,
                                              log=log, give_up_after=give_up,
-                                             ssl_context=context, flush=out.flush))
+                                             ssl_context=context, flush=out.flush,
+                                             write=out.write))
         except DumpError as exc:
             for line in exc.problems:
                 say("monitor", line)

@@ -15,8 +15,11 @@ import math
 import random
 import ssl
 from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import repeat
 from typing import Any
 
+import orjson
 import trio
 
 from ovsdb_ic.client.connection import Client, connect
@@ -27,8 +30,15 @@ from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire._gc import gc_paused
 from ovsdb_ic.wire.data import column_codec
 from ovsdb_ic.wire.dump import dump_headings, format_table
-from ovsdb_ic.wire.monitor import ZERO_TXN_ID
-from ovsdb_ic.wire.schema import ColumnType, DatabaseSchema, TableSchema
+from ovsdb_ic.wire.monitor import (
+    ZERO_TXN_ID,
+    MonitorRequest,
+    RowUpdate,
+    decode_update,
+    decode_update2,
+)
+from ovsdb_ic.wire.rowjson import canonical_uuid_keys, initial_columns, value_encoder
+from ovsdb_ic.wire.schema import DatabaseSchema, TableSchema
 
 __all__ = ["DumpError", "dump", "dump_lines", "monitor_changes", "row_to_json"]
 
@@ -162,36 +172,12 @@ def _uuid_json(u: Any) -> list[str]:
     return ["uuid", str(u)]
 
 
-def _trusted_encoder(ctype: ColumnType) -> _Enc | None:
-    """The JSON of a column's value taken from a replica (already validated, so not
-    checked again); None when the value is its own JSON (strings, numbers, booleans)."""
-    k = _uuid_json if ctype.key.type == "uuid" else None
-    if ctype.value is not None:
-        v = _uuid_json if ctype.value.type == "uuid" else None
-        if k is None and v is None:
-            return lambda d: ["map", list(map(list, d.items()))]
-        kk: _Enc = k or (lambda a: a)
-        vv: _Enc = v or (lambda a: a)
-        return lambda d: ["map", [[kk(a), vv(b)] for a, b in d.items()]]
-    if ctype.is_scalar:
-        return k
-    if ctype.is_optional:
-        ko: _Enc = k or (lambda a: a)
-        return lambda x: ["set", []] if x is None else ko(x)
-
-    def enc_set(values: Any) -> Any:
-        items = list(map(k, values)) if k is not None else list(values)
-        return items[0] if len(items) == 1 else ["set", items]
-
-    return enc_set
-
-
 def _encoders(schema: DatabaseSchema, tables: Sequence[str]) -> _Encoders:
     """Each column's encoder (None: the value is its JSON), built once per table."""
     out: _Encoders = {}
     for name in tables:
         table = schema.tables[name]
-        enc: dict[str, _Enc | None] = {c: _trusted_encoder(col.type)
+        enc: dict[str, _Enc | None] = {c: value_encoder(col.type)
                                        for c, col in table.columns.items()}
         enc["_version"] = _uuid_json
         out[name] = (enc, [(c, f) for c, f in enc.items() if f is not None])
@@ -233,6 +219,97 @@ def _event(encoders: _Encoders, change: Change) -> dict[str, Any]:
     return out
 
 
+_Pending = dict[str, dict[str, Any]]
+"""Rows of an initial copy printed but not yet decoded into the replica: table ->
+the reply's ``<table-update2>`` object (UUID text -> ``{"initial": row}``)."""
+
+_dump_line = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _initial_rows(schema: DatabaseSchema, tables: Sequence[str], raw: Any) -> list[
+    tuple[str, list[str], list[str], list[list[Any]]]
+] | None:
+    """The rows of a monitor's first initial copy (``raw``, the reply's
+    ``<table-updates2>`` as parsed), per table: ``(table, UUIDs, columns, the JSON of
+    each column's values)``, validated column-wise without decoding (see
+    :func:`~ovsdb_ic.wire.rowjson.initial_columns`).
+
+    None when the reply holds anything but ``initial`` rows of the monitored tables
+    keyed by lower-case UUIDs: the caller then decodes it, which either raises the
+    precise error or handles the unusual case as before. A value that does not fit
+    its column raises :class:`~ovsdb_ic.errors.DataError` naming ``Table.column``.
+    """
+    if type(raw) is not dict or not set(raw) <= set(tables):
+        return None
+    out = []
+    for name, rows in raw.items():
+        if type(rows) is not dict:
+            return None
+        uuids = list(rows)
+        updates = list(rows.values())
+        if updates and (set(map(type, updates)) != {dict} or set(map(len, updates)) != {1}):
+            return None
+        try:
+            bodies = list(map(dict.__getitem__, updates, repeat("initial", len(updates))))
+        except KeyError:
+            return None
+        if bodies and set(map(type, bodies)) != {dict}:
+            return None
+        if not canonical_uuid_keys(uuids):
+            return None
+        table = schema.tables[name]
+        columns = list(table.columns)
+        out.append((name, uuids, columns, initial_columns(table, columns, bodies)))
+    return out
+
+
+def _initial_lines(rows: list[tuple[str, list[str], list[str], list[list[Any]]]],
+                   emit: Callable[[dict[str, Any]], None],
+                   write: Callable[[bytes], None] | None) -> None:
+    """Emit (or write as JSON lines) one ``initial`` event per row of :func:`_initial_rows`."""
+    for name, uuids, columns, values in rows:
+        news = map(dict, map(zip, repeat(columns), zip(*values, strict=True)))
+        events = [{"table": name, "uuid": u, "kind": "initial", "new": new}
+                  for u, new in zip(uuids, news, strict=True)]
+        if write is not None:
+            write(b"".join(map(_dump_line, events)))
+        else:
+            for event in events:
+                emit(event)
+
+
+def _decode_reply(schema: DatabaseSchema, method: str, requests: Sequence[MonitorRequest],
+                  raw: Any) -> list[RowUpdate]:
+    """The updates of a monitor reply left undecoded (``raw_reply``)."""
+    columns = {r.table: r.columns for r in requests if r.columns is not None} or None
+    if method == "monitor":
+        return decode_update(schema, raw, initial=True, columns=columns)
+    return decode_update2(schema, raw, columns=columns)
+
+
+def _materialize(replica: Replica, requests: Sequence[MonitorRequest], pending: _Pending,
+                 updates: Sequence[RowUpdate] | None) -> None:
+    """Decode into ``replica`` the pending rows ``updates`` touch (None: all of them),
+    so that applying ``updates`` (or a reset) sees the replica it would have seen had
+    every initial row been decoded at once."""
+    if not pending:
+        return
+    take: _Pending = {}
+    if updates is None:
+        take = {t: rows for t, rows in pending.items() if rows}
+        pending.clear()
+    else:
+        for u in updates:
+            rows = pending.get(u.table)
+            if rows:
+                key = str(u.uuid)
+                body = rows.pop(key, None)
+                if body is not None:
+                    take.setdefault(u.table, {})[key] = body
+    if take:
+        replica.apply(_decode_reply(replica.schema, "monitor_cond", requests, take))
+
+
 async def monitor_changes(
     remotes: str,
     database: str,
@@ -244,9 +321,11 @@ async def monitor_changes(
     backoff_max: float = 8.0,
     give_up_after: float | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    write: Callable[[bytes], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Emit every change of ``tables`` as a JSON-able dict until cancelled.
+    """Emit every change of ``tables`` as a JSON-able dict until cancelled (with
+    ``write``, each change's JSON line, as bytes, goes to ``write`` instead).
 
     Initial rows come first (kind ``initial``), then ``insert``/``modify``
     (with ``old`` and ``new`` values of the changed columns)/``delete``. After
@@ -260,9 +339,22 @@ async def monitor_changes(
     :class:`DumpError` naming the last reason; without it, it retries until cancelled.
     ``flush`` is called after the events of each batch (an output stream can be
     written without flushing every line).
+
+    The first initial copy is printed straight from the reply, validated column-wise
+    without decoding (:func:`~ovsdb_ic.wire.rowjson.initial_columns`); its rows go
+    into the replica only when a later update touches them (or a resync needs them
+    all), so following changes and resuming work exactly as with every row decoded.
     """
     parse_remotes(remotes, field="--db")
     replica: Replica | None = None
+    pending: _Pending = {}
+
+    def out(event: dict[str, Any]) -> None:
+        if write is None:
+            emit(event)
+        else:
+            write(orjson.dumps(event) + b"\n")
+
     last_txn = ZERO_TXN_ID
     started = False
     delay = 0.25
@@ -285,8 +377,8 @@ async def monitor_changes(
                     encoders = _encoders(schema, tables)
                     if replica is None:
                         replica = Replica(schema, {t: None for t in tables})
-                    mon = await client.monitor(replica.monitor_requests(),
-                                               last_txn_id=last_txn)
+                    requests = replica.monitor_requests()
+                    mon = await client.monitor(requests, last_txn_id=last_txn, raw_reply=True)
                     scope.deadline = math.inf
                     if said:
                         log(f"{client.remote}: connected")
@@ -296,13 +388,29 @@ async def monitor_changes(
                         task_status.started()
                     delay = 0.25
                     async for batch in mon:
-                        if batch.initial and not fresh:
-                            changes = replica.reset(batch.updates)
+                        rows = None
+                        if batch.raw is not None and fresh:
+                            with gc_paused():
+                                rows = _initial_rows(schema, tables, batch.raw)
+                        if rows is not None:
+                            pending = {t: batch.raw[t] for t, _, _, _ in rows}
+                            with gc_paused():
+                                _initial_lines(rows, emit, write)
+                            del rows
                         else:
-                            changes = replica.apply(batch.updates)
+                            updates = batch.updates
+                            if batch.raw is not None:
+                                updates = tuple(_decode_reply(schema, mon.method, requests,
+                                                              batch.raw))
+                            if batch.initial and not fresh:
+                                _materialize(replica, requests, pending, None)
+                                changes = replica.reset(updates)
+                            else:
+                                _materialize(replica, requests, pending, updates)
+                                changes = replica.apply(updates)
+                            for change in changes:
+                                out(_event(encoders, change))
                         fresh = False
-                        for change in changes:
-                            emit(_event(encoders, change))
                         flush()
                         if batch.last_txn_id is not None:
                             last_txn = batch.last_txn_id

@@ -435,6 +435,7 @@ class Client:
         method: MonitorMethod = "monitor_cond_since",
         last_txn_id: str = ZERO_TXN_ID,
         schema: DatabaseSchema | None = None,
+        raw_reply: bool = False,
     ) -> Monitor:
         """Start a monitor; iterate the returned :class:`Monitor` for batches.
 
@@ -445,12 +446,18 @@ class Client:
         ``initial`` batch. If the server cancels the monitor because the
         database's schema changed (``monitor_canceled``, e.g. ``ovsdb-client
         convert``), the client fetches the new schema and monitors again.
+
+        With ``raw_reply``, the batch of each reply to the monitor request (the initial
+        one, and those after a reconnect) carries the reply's table updates as parsed
+        JSON in :attr:`UpdateBatch.raw`, neither decoded nor checked, for a caller that
+        validates them its own way; notifications are decoded as usual.
         """
         schema = schema or self.schema
         if schema is None:
             raise ConfigError("database", None, "monitor needs connect(database=...) or schema=")
         self._next_monitor += 1
-        mon = Monitor(f"m{self._next_monitor}", schema, requests, method, last_txn_id)
+        mon = Monitor(f"m{self._next_monitor}", schema, requests, method, last_txn_id,
+                      raw_reply=raw_reply)
         self._monitors[mon.id] = mon
         try:
             await self._send(method, mon.params(), resend_if_sent=True, ordered=mon,

@@ -56,6 +56,9 @@ class UpdateBatch:
     initial: bool = False
     last_txn_id: str | None = None
     found: bool | None = None
+    raw: Any = None
+    """For a monitor started with ``raw_reply``: the reply's ``<table-updates2>`` (or
+    v1 ``<table-updates>``) as parsed, not decoded nor checked (``updates`` is empty)."""
 
 
 @final
@@ -69,9 +72,12 @@ class Monitor:
         requests: Sequence[MonitorRequest],
         method: MonitorMethod,
         last_txn_id: str = ZERO_TXN_ID,
+        *,
+        raw_reply: bool = False,
     ) -> None:
         """Create the monitor state; :meth:`Client.monitor` does this for you."""
         self.id = monitor_id
+        self.raw_reply = raw_reply
         self.schema = schema
         self.requests = tuple(requests)
         self.method: MonitorMethod = method
@@ -106,7 +112,9 @@ class Monitor:
 
     def handle_reply(self, result: Any) -> None:
         """Deliver the monitor request's reply as the initial batch."""
-        if self.method == "monitor_cond_since":
+        if self.raw_reply:
+            self._deliver_raw(result)
+        elif self.method == "monitor_cond_since":
             found, txn, updates = decode_cond_since_reply(
                 self.schema, result, decoders=self._decoders, columns=self._columns(),
             )
@@ -124,6 +132,9 @@ class Monitor:
         The parts' rows are taken out of the parsed reply as they are decoded, so the
         parsed JSON shrinks while the decoded rows grow (a lower peak of memory).
         """
+        if self.raw_reply:
+            self._deliver_raw(result)
+            return
         found: bool | None = None
         txn: str | None = None
         table_updates = result
@@ -143,6 +154,17 @@ class Monitor:
 
     def _columns(self) -> dict[str, tuple[str, ...]] | None:
         return {t: c for t, c in self.columns.items() if c is not None} or None
+
+    def _deliver_raw(self, result: Any) -> None:
+        """Deliver a reply undecoded (``raw_reply``): only its outer shape is checked."""
+        if self.method == "monitor_cond_since":
+            found, txn, table_updates = split_cond_since_reply(result)
+            self.last_txn_id = txn
+            self.last_found = found
+            self._deliver(UpdateBatch((), initial=not found, last_txn_id=txn, found=found,
+                                      raw=table_updates))
+        else:
+            self._deliver(UpdateBatch((), initial=True, raw=result))
 
     def _deliver_reply(self, updates: Sequence[RowUpdate], found: bool | None = None,
                        txn: str | None = None) -> None:

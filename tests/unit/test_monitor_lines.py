@@ -1,9 +1,10 @@
 """The ``monitor`` command's encoders for replica values equal the checked codecs'.
 
-``ovsdb_ic.client.commands`` writes monitor lines from replica rows with encoders that
-skip validation (the replica's values were validated when decoded). For every column of
-the four schemas and generated valid values, they must give exactly the JSON that
-:func:`~ovsdb_ic.wire.data.column_codec`'s checked ``encode`` gives.
+``ovsdb_ic.wire.rowjson.value_encoder`` gives the JSON ``ovsdb-ic monitor`` prints for
+replica values, skipping validation (the replica's values were validated when decoded).
+For every column of the four schemas and generated valid values, they must give
+exactly the JSON that :func:`~ovsdb_ic.wire.data.column_codec`'s checked ``encode``
+gives.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovsdb_ic.client.commands import _trusted_encoder
 from ovsdb_ic.testing import schema_path
 from ovsdb_ic.wire.data import column_codec
+from ovsdb_ic.wire.rowjson import value_encoder
 from ovsdb_ic.wire.schema import BaseType, ColumnType, parse_schema
 from tests.strategies import text
 
@@ -63,7 +64,7 @@ def _values(ctype: ColumnType) -> st.SearchStrategy[Any]:
 def test_trusted_encoders_equal_the_checked_ones(data: st.DataObject) -> None:
     ctype = data.draw(st.sampled_from(COLUMNS))
     value = data.draw(_values(ctype))
-    fast = _trusted_encoder(ctype)
+    fast = value_encoder(ctype)
     got = value if fast is None else fast(value)
     assert got == column_codec(ctype).encode(value)
     assert json.dumps(got) == json.dumps(column_codec(ctype).encode(value))
