@@ -265,7 +265,7 @@ def _initial_rows(schema: DatabaseSchema, tables: Sequence[str], raw: Any) -> li
 
 def _initial_lines(rows: list[tuple[str, list[str], list[str], list[list[Any]]]],
                    emit: Callable[[dict[str, Any]], None],
-                   write: Callable[[bytes], None] | None) -> None:
+                   write: Callable[[bytes], object] | None) -> None:
     """Emit (or write as JSON lines) one ``initial`` event per row of :func:`_initial_rows`."""
     for name, uuids, columns, values in rows:
         news = map(dict, map(zip, repeat(columns), zip(*values, strict=True)))
@@ -321,7 +321,7 @@ async def monitor_changes(
     backoff_max: float = 8.0,
     give_up_after: float | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    write: Callable[[bytes], None] | None = None,
+    write: Callable[[bytes], object] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Emit every change of ``tables`` as a JSON-able dict until cancelled (with

@@ -38,6 +38,8 @@ _LOWER_UUIDS_RE: Final = re.compile(
 )
 _first = itemgetter(0)
 _second = itemgetter(1)
+_MISSING: Final = object()
+"""Stands for a column a row object leaves out (compares equal to nothing else)."""
 
 
 def _uuid_json(u: Any) -> list[str]:
@@ -96,6 +98,8 @@ def _same_after_decoding(base: BaseType, atoms: list[Any]) -> bool:
 def _as_is(ctype: ColumnType, values: list[Any]) -> bool:
     """True when every datum in ``values`` is valid and already in :func:`value_encoder`'s
     form (False: decode and encode value by value)."""
+    if not values:
+        return True
     if not _quick_column(ctype, values):
         return False
     if ctype.is_scalar:
@@ -129,7 +133,8 @@ def initial_columns(table: TableSchema, columns: Sequence[str],
                     rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
     """For each of ``columns``, the JSON of its values in ``rows`` (row objects of an
     ``update2`` ``initial`` or ``insert``), validated and in :func:`value_encoder`'s form;
-    a column a row lacks holds its default. Other members of the rows are ignored.
+    a column a row lacks holds its default (not checked: a default may lie outside the
+    column's range, as the decoder allows too). Other members of the rows are ignored.
 
     Raises :class:`~ovsdb_ic.errors.DataError` naming ``Table.column`` for a value that
     does not fit its column, as :class:`~ovsdb_ic.wire.monitor.TableDecoder` does.
@@ -138,6 +143,17 @@ def initial_columns(table: TableSchema, columns: Sequence[str],
     n = len(rows)
     for name in columns:
         ctype = table.column(name).type
-        values = list(map(dict.get, rows, repeat(name, n), repeat(default_json(ctype), n)))
-        out.append(json_column(ctype, values, f"{table.name}.{name}"))
+        where = f"{table.name}.{name}"
+        values = list(map(dict.get, rows, repeat(name, n), repeat(_MISSING, n)))
+        missing = values.count(_MISSING)
+        if not missing:
+            out.append(json_column(ctype, values, where))
+            continue
+        default = default_json(ctype)
+        if missing == n:
+            out.append([default] * n)
+            continue
+        given = iter(json_column(ctype, [v for v in values if v is not _MISSING], where))
+        out.append([default if v is _MISSING else next(given) for v in values])
     return out
+
