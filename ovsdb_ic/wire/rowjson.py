@@ -17,7 +17,6 @@ get their default value's JSON.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from operator import itemgetter
@@ -33,9 +32,13 @@ __all__ = ["canonical_uuid_keys", "default_json", "initial_columns", "json_colum
 
 Encoder = Callable[[Any], Any]
 
-_LOWER_UUIDS_RE: Final = re.compile(
-    r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*\Z"
-)
+_STR: Final = {str}
+_LIST: Final = {list}
+_TWO: Final = {2}
+_UUID_LEN: Final = {36}
+_UUID_TAG: Final = {"uuid"}
+_DASH_AT: Final = (8, 13, 18, 23)
+_LOWER_HEX: Final = b"0123456789abcdef-"
 _first = itemgetter(0)
 _second = itemgetter(1)
 _MISSING: Final = object()
@@ -80,12 +83,34 @@ def default_json(ctype: ColumnType) -> Any:
 
 def canonical_uuid_keys(texts: Sequence[Any]) -> bool:
     """True when every item of ``texts`` is a UUID in lower-case 8-4-4-4-12 form (the
-    text ``str(uuid.UUID(...))`` gives back)."""
+    text ``str(uuid.UUID(...))`` gives back).
+
+    C-level passes only: 36-character strings whose hyphens are exactly at offsets 8,
+    13, 18 and 23 and whose other characters are lower-case hexadecimal digits.
+    """
     if not texts:
         return True
-    if set(map(type, texts)) != {str}:
+    if set(map(type, texts)) != _STR or set(map(len, texts)) != _UUID_LEN:
         return False
-    return _LOWER_UUIDS_RE.match("\n".join(texts) + "\n") is not None
+    joined = "".join(texts)
+    n = len(texts)
+    if joined.count("-") != 4 * n:
+        return False
+    dashes = "-" * n
+    if any(joined[i::36] != dashes for i in _DASH_AT):
+        return False
+    try:
+        raw = joined.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return not raw.translate(None, _LOWER_HEX)
+
+
+def _canonical_uuid_atoms(atoms: list[Any]) -> bool:
+    """True when every item of ``atoms`` is ``["uuid", text]`` with a canonical text."""
+    if set(map(type, atoms)) != _LIST or set(map(len, atoms)) != _TWO:
+        return False
+    return set(map(_first, atoms)) == _UUID_TAG and canonical_uuid_keys(list(map(_second, atoms)))
 
 
 def _same_after_decoding(base: BaseType, atoms: list[Any]) -> bool:
@@ -100,6 +125,8 @@ def _as_is(ctype: ColumnType, values: list[Any]) -> bool:
     form (False: decode and encode value by value)."""
     if not values:
         return True
+    if ctype.is_scalar and ctype.key.type == "uuid" and ctype.key.enum is None:
+        return _canonical_uuid_atoms(values)  # _quick_column's check, lower case only
     if not _quick_column(ctype, values):
         return False
     if ctype.is_scalar:
