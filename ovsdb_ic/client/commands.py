@@ -287,8 +287,9 @@ def _initial_lines(rows: _InitialRows, emit: Callable[[dict[str, Any]], None],
             for event in events:
                 emit(event)
         else:
-            text = orjson.dumps(events)
-            write(text[1:-1].replace(b'}},{"table":', b'}}\n{"table":') + b"\n")
+            text = orjson.dumps(events).replace(b'}},{"table":', b'}}\n{"table":')
+            write(text[1:-1])
+            write(b"\n")
 
 
 def _decode_reply(schema: DatabaseSchema, method: str, requests: Sequence[MonitorRequest],

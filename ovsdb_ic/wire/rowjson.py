@@ -18,7 +18,7 @@ get their default value's JSON.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ _LIST: Final = {list}
 _TWO: Final = {2}
 _UUID_LEN: Final = {36}
 _UUID_TAG: Final = {"uuid"}
+_MAP_TAG: Final = {"map"}
 _DASH_AT: Final = (8, 13, 18, 23)
 _LOWER_HEX: Final = b"0123456789abcdef-"
 _first = itemgetter(0)
@@ -127,6 +128,8 @@ def _as_is(ctype: ColumnType, values: list[Any]) -> bool:
         return True
     if ctype.is_scalar and ctype.key.type == "uuid" and ctype.key.enum is None:
         return _canonical_uuid_atoms(values)  # _quick_column's check, lower case only
+    if ctype.value is not None and _plain_string(ctype.key) and _plain_string(ctype.value):
+        return _string_maps(ctype, values)
     if not _quick_column(ctype, values):
         return False
     if ctype.is_scalar:
@@ -139,6 +142,35 @@ def _as_is(ctype: ColumnType, values: list[Any]) -> bool:
     pairs = [p for _, m in values for p in m]
     return (_same_after_decoding(ctype.key, list(map(_first, pairs)))
             and _same_after_decoding(ctype.value, list(map(_second, pairs))))
+
+
+def _plain_string(base: BaseType) -> bool:
+    return (base.type == "string" and base.enum is None and base.min_length is None
+            and base.max_length is None)
+
+
+def _string_maps(ctype: ColumnType, values: list[Any]) -> bool:
+    """:func:`~ovsdb_ic.wire.dump._quick_column` for maps of unconstrained strings to
+    unconstrained strings (``external_ids``, ``options``...), with fewer passes: the
+    keys and values are checked together."""
+    if set(map(type, values)) != _LIST or set(map(len, values)) != _TWO:
+        return False
+    if set(map(_first, values)) != _MAP_TAG:
+        return False
+    maps = list(map(_second, values))
+    if set(map(type, maps)) != _LIST:
+        return False
+    sizes = list(map(len, maps))
+    if min(sizes) < ctype.min or (ctype.max is not None and max(sizes) > ctype.max):
+        return False
+    pairs = list(chain.from_iterable(maps))
+    if not pairs:
+        return True
+    if set(map(type, pairs)) != _LIST or set(map(len, pairs)) != _TWO:
+        return False
+    if set(map(type, chain.from_iterable(pairs))) != _STR:
+        return False
+    return max(sizes) < 2 or sizes == list(map(len, map(dict, maps)))  # no duplicate key
 
 
 def json_column(ctype: ColumnType, values: Sequence[Any], where: str | None = None) -> list[Any]:
@@ -171,15 +203,16 @@ def initial_columns(table: TableSchema, columns: Sequence[str],
     for name in columns:
         ctype = table.column(name).type
         where = f"{table.name}.{name}"
-        values = list(map(dict.get, rows, repeat(name, n), repeat(_MISSING, n)))
-        missing = values.count(_MISSING)
-        if not missing:
+        present = sum(map(dict.__contains__, rows, repeat(name, n)))
+        if present == n:
+            values = list(map(dict.__getitem__, rows, repeat(name, n)))
             out.append(json_column(ctype, values, where))
             continue
         default = default_json(ctype)
-        if missing == n:
+        if not present:
             out.append([default] * n)
             continue
+        values = list(map(dict.get, rows, repeat(name, n), repeat(_MISSING, n)))
         given = iter(json_column(ctype, [v for v in values if v is not _MISSING], where))
         out.append([default if v is _MISSING else next(given) for v in values])
     return out
