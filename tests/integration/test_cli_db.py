@@ -139,6 +139,17 @@ def test_monitor_prints_changes_and_survives_a_restart(sandbox: Sandbox) -> None
         assert mod["kind"] == "modify" and mod["uuid"] == ins["uuid"]
         assert mod["old"] == {"external_ids": ["map", []]}
         assert mod["new"] == {"external_ids": ["map", [["k", "v"]]]}
+        # A row of the initial copy (printed without decoding) changes: its old
+        # values come from the row decoded when this update arrives.
+        _transact(server, {"op": "mutate", "table": "Transit_Switch",
+                           "where": [["name", "==", "ts1"]],
+                           "mutations": [["external_ids", "insert", ["map", [["a", "b"]]]]]})
+        mod1 = lines.next()
+        assert mod1["kind"] == "modify"
+        assert mod1["uuid"] == next(e["uuid"] for e in initial if e["new"]["name"] == "ts1")
+        assert mod1["old"] == {"external_ids": ["map", [["vendor", "kube-ovn"]]]}
+        # (a modified map lists its new keys last, as the replica applies the diff)
+        assert mod1["new"] == {"external_ids": ["map", [["vendor", "kube-ovn"], ["a", "b"]]]}
         _transact(server, {"op": "delete", "table": "Transit_Switch",
                            "where": [["name", "==", "ts2"]]})
         dele = lines.next()
@@ -157,3 +168,103 @@ def test_monitor_prints_changes_and_survives_a_restart(sandbox: Sandbox) -> None
     err = proc.stderr.read().decode()
     assert "retrying in" in err
     assert "Traceback" not in err
+
+
+SB = "OVN_IC_Southbound"
+_AZ2 = "22222222-2222-4222-8222-222222222222"
+
+
+def _populate_sb(server: Server) -> dict[str, int]:
+    """Rows of every column shape of IC-SB: sets of UUIDs, optional UUIDs and integers,
+    maps, enums, defaults left out (update2 omits them), strings needing escapes."""
+    ops: list[dict[str, Any]] = [
+        {"op": "insert", "table": "Availability_Zone", "row": {"name": "az1"},
+         "uuid-name": "az1"},
+        {"op": "insert", "table": "Availability_Zone", "row": {"name": 'a"z\\2 \u00e9'},
+         "uuid-name": "az2"},
+        {"op": "insert", "table": "Encap", "uuid-name": "e1",
+         "row": {"type": "geneve", "ip": "192.0.2.1", "gateway_name": "gw1",
+                 "options": ["map", [["csum", "true"], ["dst_port", "6081"]]]}},
+        {"op": "insert", "table": "Encap", "uuid-name": "e2",
+         "row": {"type": "vxlan", "ip": "192.0.2.2", "gateway_name": "gw1"}},
+        {"op": "insert", "table": "Gateway",
+         "row": {"name": "gw1", "hostname": "host-1", "availability_zone": ["named-uuid", "az1"],
+                 "encaps": ["set", [["named-uuid", "e1"], ["named-uuid", "e2"]]],
+                 "external_ids": ["map", [["k", "v"], ["z", ""]]]}},
+        {"op": "insert", "table": "Port_Binding",
+         "row": {"logical_port": "lsp1", "transit_switch": "ts1", "tunnel_key": 5,
+                 "availability_zone": ["named-uuid", "az2"], "gateway": "gw1",
+                 "encap": ["named-uuid", "e1"], "address": "00:00:00:00:00:01 10.0.0.1"}},
+        {"op": "insert", "table": "Port_Binding",
+         "row": {"logical_port": "lsp2", "transit_switch": "ts1", "tunnel_key": 6,
+                 "availability_zone": ["named-uuid", "az1"]}},
+        {"op": "insert", "table": "Route",
+         "row": {"transit_switch": "ts1", "availability_zone": ["named-uuid", "az1"],
+                 "ip_prefix": "10.0.0.0/24", "nexthop": "169.254.100.1", "origin": "static",
+                 "route_table": "rtb1"}},
+        {"op": "insert", "table": "Route",
+         "row": {"transit_switch": "ts1", "availability_zone": ["named-uuid", "az2"],
+                 "ip_prefix": "10.0.1.0/24", "nexthop": "169.254.100.2",
+                 "origin": "connected", "external_ids": ["map", [["lr-id", _AZ2]]]}},
+        {"op": "insert", "table": "Connection", "uuid-name": "c1",
+         "row": {"target": "ptcp:6645", "inactivity_probe": 1000,
+                 "other_config": ["map", [["a", "b"]]]}},
+        {"op": "insert", "table": "Connection", "uuid-name": "c2",
+         "row": {"target": "pssl:6646"}},
+        {"op": "insert", "table": "IC_SB_Global",
+         "row": {"connections": ["set", [["named-uuid", "c1"], ["named-uuid", "c2"]]],
+                 "options": ["map", [["x", "1"]]]}},
+        {"op": "insert", "table": "Datapath_Binding",
+         "row": {"transit_switch": "ts1", "tunnel_key": 16777215}},
+    ]
+    out = subprocess.run(["ovsdb-client", "transact", server.remote, json.dumps([SB, *ops])],
+                         capture_output=True, text=True, check=True)
+    assert not any("error" in r for r in json.loads(out.stdout) if r), out.stdout
+    counts: dict[str, int] = {}
+    for op in ops:
+        counts[op["table"]] = counts.get(op["table"], 0) + 1
+    return counts
+
+
+def _canonical(value: Any) -> Any:
+    """A datum with the atoms of a set sorted (we print sets in no particular order)."""
+    if type(value) is list and len(value) == 2 and value[0] == "set":
+        return ["set", sorted(value[1], key=json.dumps)]
+    return value
+
+
+def _first_lines(cmd: list[str], n: int) -> list[dict[str, Any]]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lines = _Lines(proc)
+        return [lines.next(timeout=20) for _ in range(n)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_monitor_initial_rows_match_ovsdb_client(sandbox: Sandbox) -> None:
+    """The initial rows printed from the undecoded reply hold what the C client prints
+    for its initial table: the same rows, columns and values (it prints ``_version``
+    too, which ``ovsdb-ic monitor`` never did)."""
+    server = sandbox.start_server("ic-sb", name="icsb")
+    counts = _populate_sb(server)
+    ours = _first_lines([sys.executable, "-m", "ovsdb_ic", "monitor", f"--db={server.remote}",
+                         SB, *counts], sum(counts.values()))
+    assert {e["kind"] for e in ours} == {"initial"}
+    for table, n in counts.items():
+        (theirs,) = _first_lines(["ovsdb-client", "-f", "json", "monitor", server.remote, SB,
+                                  table], 1)
+        heads = theirs["headings"]
+        assert heads[:2] == ["row", "action"]
+        expected = {row[0]: {h: _canonical(v) for h, v in zip(heads[2:], row[2:], strict=True)
+                             if h != "_version"}
+                    for row in theirs["data"]}
+        assert {row[1] for row in theirs["data"]} == {"initial"}
+        got = {e["uuid"]: {c: _canonical(v) for c, v in e["new"].items()}
+               for e in ours if e["table"] == table}
+        assert len(got) == n
+        assert got == expected, table
