@@ -303,6 +303,29 @@ def test_monitor_cond_change_moves_the_window(ic_sb_server: Server) -> None:
     run(main)
 
 
+def test_monitor_raw_reply_hands_the_reply_over_undecoded(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as client:
+            s = client.schema
+            assert s is not None
+            az = (await client.transact([ops.insert(s, "Availability_Zone", {"name": "az"})]))[0]
+            await client.transact([_route(s, az.uuid, "10.0.0.0/24", "ts1")])
+            mon = await client.monitor([MonitorRequest("Route")], raw_reply=True)
+            first = await _next(mon)
+            assert first.initial and first.updates == () and first.found is False
+            assert first.last_txn_id == mon.last_txn_id  # (zero: a standalone server)
+            ((key, update),) = first.raw["Route"].items()
+            assert UUID(key) and update["initial"]["ip_prefix"] == "10.0.0.0/24"
+            assert update["initial"]["availability_zone"] == ["uuid", str(az.uuid)]
+            await client.transact([_route(s, az.uuid, "10.0.1.0/24", "ts1")])
+            b = await _next(mon)  # notifications are decoded as usual
+            assert b.raw is None
+            assert [(u.kind, u.new["ip_prefix"]) for u in b.updates if u.new] == [
+                ("insert", "10.0.1.0/24")]
+
+    run(main)
+
+
 def test_locks_between_two_clients(ic_sb_server: Server) -> None:
     async def main() -> None:
         async with connect(ic_sb_server.remote) as a, connect(ic_sb_server.remote) as b:
