@@ -15,7 +15,6 @@ import math
 import random
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from itertools import repeat
 from typing import Any
 
@@ -222,9 +221,6 @@ def _event(encoders: _Encoders, change: Change) -> dict[str, Any]:
 _Pending = dict[str, dict[str, Any]]
 """Rows of an initial copy printed but not yet decoded into the replica: table ->
 the reply's ``<table-update2>`` object (UUID text -> ``{"initial": row}``)."""
-
-_dump_line = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
-
 
 _InitialRows = list[tuple[TableSchema, list[str], list[str], list[list[Any]]]]
 
