@@ -27,6 +27,7 @@ command starts without paying for the ones it does not use.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -88,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``ovsdb-ic monitor ... | head``): stop quietly, as
+        # other tools do, and keep Python from complaining again when it flushes
+        # stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
     except OvsdbError as exc:
         say(args.command, str(exc), error=True)
         return 1

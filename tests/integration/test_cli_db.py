@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from ovsdb_ic.testing import Sandbox, Server
+from tests.integration.rawclient import RawClient
 
 NB = "OVN_IC_Northbound"
 
@@ -268,3 +269,27 @@ def test_monitor_initial_rows_match_ovsdb_client(sandbox: Sandbox) -> None:
                for e in ours if e["table"] == table}
         assert len(got) == n
         assert got == expected, table
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(sandbox: Sandbox) -> None:
+    """``ovsdb-ic monitor ... | head -1``: once the reader has closed the pipe the next
+    write fails, and the command ends with 141 (128 + SIGPIPE) and no traceback."""
+    server = sandbox.start_server("ic-nb", name="icnb-pipe")
+    with RawClient(server.remote) as raw:
+        raw.call("transact", [NB, *({"op": "insert", "table": "Transit_Switch",
+                                     "row": {"name": f"ts{i}",
+                                             "external_ids": ["map", [["k", "v" * 200]]]}}
+                                    for i in range(2000))])
+    proc = subprocess.Popen([sys.executable, "-m", "ovsdb_ic", "monitor",
+                             f"--db={server.remote}", NB, "Transit_Switch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["table"] == "Transit_Switch"
+    proc.stdout.close()  # the reader goes away after one line
+    # More than a pipe's buffer is still to come (2,000 rows of about 250 bytes) or,
+    # failing that, the next change.
+    _transact(server, {"op": "insert", "table": "Transit_Switch", "row": {"name": "last"}})
+    assert proc.wait(timeout=30) == 141
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
