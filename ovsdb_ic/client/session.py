@@ -9,19 +9,30 @@ with ``await nursery.start(session.run)``):
   and queues answers to the server's ``echo`` at once, so the server's
   inactivity probe is answered even while the caller is busy with a large
   update (the reader never waits for a consumer);
-* the writer sends queued messages one at a time, so a caller cancelled in
-  the middle of a request can never leave half a message on the wire;
+* the writer sends what could not be written at once, one message at a time,
+  so a caller cancelled in the middle of a request can never leave half a
+  message on the wire;
 * the prober sends an ``echo`` after ``probe_interval`` seconds of silence and
   fails the session with :class:`~ovsdb_ic.errors.InactivityTimeoutError` when
   nothing at all arrives for another interval (a hung or stopped server).
 
 A caller cancelled while waiting abandons its request id: a late answer is
 dropped, never delivered to someone else.
+
+The round trip of a request takes two task switches on a socket stream (TCP
+or unix): the caller writes its request itself when nothing is queued before
+it (a non-blocking write of the whole message; whatever the socket does not
+take is handed to the writer, which finishes it), the reader waits for the
+socket to become readable and reads it directly, and it wakes the waiting
+caller with the answer. Streams without a socket (SSL, test streams) go
+through the writer and ``receive_some``.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from collections import deque
 from typing import Any
 
 import attrs
@@ -59,11 +70,34 @@ class OrderedResponse:
 
 
 class _Slot:
-    __slots__ = ("event", "outcome")
+    """A pending request: the waiting task (until woken) and the outcome."""
 
-    def __init__(self) -> None:
-        self.event = trio.Event()
+    __slots__ = ("outcome", "task")
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task: trio.lowlevel.Task | None = task
         self.outcome: Response | ErrorResponse | BaseException | None = None
+
+    def resolve(self, outcome: Response | ErrorResponse | BaseException) -> None:
+        """Record the outcome and wake the caller (once)."""
+        self.outcome = outcome
+        task = self.task
+        if task is not None:
+            self.task = None
+            trio.lowlevel.reschedule(task)
+
+    def abort(self, _raise_cancel: Any) -> trio.lowlevel.Abort:
+        """The caller was cancelled while waiting: nobody is to be woken."""
+        self.task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+
+def _socket_fd(stream: trio.abc.Stream) -> int | None:
+    """The file descriptor of a socket stream (written and read directly), else None."""
+    if isinstance(stream, trio.SocketStream):
+        fd = stream.socket.fileno()
+        return fd if fd >= 0 else None
+    return None
 
 
 class Session:
@@ -82,14 +116,19 @@ class Session:
             raise ValueError("probe_interval must be positive or None")
         self.name = name
         self._stream = stream
+        self._fd = _socket_fd(stream)
         self._conn = Connection(max_message_size=max_message_size)
         self._probe = probe_interval
         self._probe_scope: trio.CancelScope | None = None
         self._slots: dict[int, _Slot] = {}
         self._ordered: dict[int, object] = {}
-        self._out_send, self._out_recv = trio.open_memory_channel[tuple[int, bytes]](math.inf)
-        # Messages are numbered as queued; the writer records the number of the
-        # last one it started to write, so a failed request knows whether the
+        # What the writer task is to send, in order; while it is empty and the
+        # writer is not in the middle of a message, _queue writes directly.
+        self._outbox: deque[tuple[int, bytes | memoryview]] = deque()
+        self._outbox_lot = trio.lowlevel.ParkingLot()
+        self._sending = False
+        # Messages are numbered as queued; the number of the last one whose
+        # writing started is recorded, so a failed request knows whether the
         # server can have seen it.
         self._queued = 0
         self._writing = 0
@@ -158,11 +197,10 @@ class Session:
             )
         for slot in self._slots.values():
             if slot.outcome is None:
-                slot.outcome = self._closed
-            slot.event.set()
+                slot.resolve(self._closed)
         self._slots.clear()
         self._notif_send.close()
-        self._out_send.close()
+        self._outbox.clear()
 
     async def request(self, method: str, params: list[Any], *, ordered: object = None) -> Any:
         """Send a request and wait for its result.
@@ -183,12 +221,15 @@ class Session:
             rid, data = self._conn.send_request(method, params)
         except LocalProtocolError as exc:  # the peer closed; the session is ending
             raise RequestNotSentError(f"{self.name or 'session'} is closing: {exc}") from exc
-        slot = self._slots[rid] = _Slot()
+        slot = self._slots[rid] = _Slot(trio.lowlevel.current_task())
         if ordered is not None:
             self._ordered[rid] = ordered
         seq = self._queue(data)
         try:
-            await slot.event.wait()
+            if slot.outcome is None:
+                await trio.lowlevel.wait_task_rescheduled(slot.abort)
+            else:  # pragma: no cover - nothing can answer before we wait
+                await trio.lowlevel.checkpoint()
         finally:
             if slot.outcome is None:  # cancelled before the answer came
                 self._slots.pop(rid, None)
@@ -211,9 +252,30 @@ class Session:
         ) from outcome
 
     def _queue(self, data: bytes) -> int:
+        """Send ``data`` (one whole message) after everything queued before it.
+
+        Written at once when nothing is queued before it and the socket takes
+        it; what is left goes to the writer task. Never waits, so a cancelled
+        caller cannot leave part of a message unsent. Returns its number.
+        """
         self._queued += 1
-        self._out_send.send_nowait((self._queued, data))
-        return self._queued
+        seq = self._queued
+        if self._closed is not None:
+            return seq  # the session has ended: nothing more goes out
+        rest: bytes | memoryview = data
+        if self._fd is not None and not self._outbox and not self._sending:
+            try:
+                n = os.write(self._fd, data)
+            except OSError:  # full (BlockingIOError) or broken: the writer decides
+                n = 0
+            if n:
+                self._writing = seq
+                if n == len(data):
+                    return seq
+                rest = memoryview(data)[n:]
+        self._outbox.append((seq, rest))
+        self._outbox_lot.unpark()
+        return seq
 
     def send_reply(self, request: Request, result: Any) -> None:
         """Answer a request the server sent us (other than echo, which is automatic)."""
@@ -221,14 +283,33 @@ class Session:
             self._queue(self._conn.send_response(request.id, result))
 
     async def _writer(self) -> None:
-        async for seq, data in self._out_recv:
+        outbox = self._outbox
+        while True:
+            if not outbox:
+                await self._outbox_lot.park()
+                continue
+            seq, data = outbox.popleft()
             self._writing = seq
-            await self._stream.send_all(data)
+            self._sending = True
+            try:
+                await self._stream.send_all(data)
+            finally:
+                self._sending = False
 
     async def _reader(self) -> None:
         conn = self._conn
+        fd = self._fd
         while True:
-            data = await self._stream.receive_some(_RECV_SIZE)
+            if fd is not None:
+                # Wait, then read once: one system call per message (receive_some
+                # tries a read before waiting, which fails when idle).
+                await trio.lowlevel.wait_readable(fd)
+                try:
+                    data = os.read(fd, _RECV_SIZE)
+                except BlockingIOError:  # pragma: no cover - a spurious wake-up
+                    continue
+            else:
+                data = await self._stream.receive_some(_RECV_SIZE)
             self._last_rx = trio.current_time()
             if not data:
                 conn.receive_eof()
@@ -242,8 +323,7 @@ class Session:
                         self._notif_send.send_nowait(OrderedResponse(tag, event))
                     slot = self._slots.pop(event.id, None)
                     if slot is not None:
-                        slot.outcome = event
-                        slot.event.set()
+                        slot.resolve(event)
                 elif isinstance(event, Notification | Request):
                     self._notif_send.send_nowait(event)
             echo = conn.data_to_send()
