@@ -299,6 +299,7 @@ class Session:
     async def _reader(self) -> None:
         conn = self._conn
         fd = self._fd
+        data: bytes | bytearray
         while True:
             if fd is not None:
                 # Wait, then read once: one system call per message (receive_some
