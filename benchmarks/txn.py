@@ -167,7 +167,7 @@ def worker_ovsdb_ic(args: argparse.Namespace, *, live: bool) -> None:
                 import cProfile
                 import pstats
 
-                prof = cProfile.Profile()
+                prof = cProfile.Profile(time.thread_time)  # thread CPU, not wall
                 prof.enable()
             c0, t0 = cpu(), time.perf_counter()
             await loop(c, "bench", args.iterations)

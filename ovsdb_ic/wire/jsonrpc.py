@@ -200,7 +200,7 @@ class Connection:
             raise LocalProtocolError("a request needs a str method and a list of params")
         rid = self._next_id
         self._next_id += 1
-        data = serialize(Request(method, params, rid))
+        data = _dumps({"method": method, "params": params, "id": rid})  # serialize(Request)
         self._pending[rid] = method
         return rid, data
 
@@ -280,6 +280,17 @@ class Connection:
             obj = events[self._event_pos]
             events[self._event_pos] = None
             self._event_pos += 1
+            if (
+                type(obj) is dict and "method" not in obj and "result" in obj
+                and type(rid := obj.get("id")) is int
+                and (method := self._pending.pop(rid, None)) is not None
+            ):
+                # The common case, a response to a pending request: what
+                # parse_message and the matching below do, in one step.
+                error = obj.get("error")
+                if error is None:
+                    return Response(rid, obj["result"], method)
+                return ErrorResponse(rid, error, method)
             msg = parse_message(obj)
             if isinstance(msg, Request):
                 if msg.method == "echo":

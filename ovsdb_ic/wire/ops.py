@@ -349,6 +349,21 @@ def decode_transact_result(
     """
     if type(result) is not list:
         raise RemoteProtocolError(f"transact result must be an array, got {result!r:.200}")
+    if len(ops) == 1 and len(result) == 1 and type(r0 := result[0]) is dict and len(r0) == 1:
+        # One operation that succeeded (the commonest transaction): its result
+        # object holds just its uuid or count.
+        kind = ops[0].get("op")
+        if kind == "insert":
+            u = r0.get("uuid")
+            if type(u) is list and len(u) == 2 and u[0] == "uuid":
+                try:
+                    return [OpResult(kind, uuid=parse_uuid(u[1]))]
+                except DataError as exc:
+                    raise RemoteProtocolError(f"malformed insert result: {exc}") from None
+        elif kind in ("update", "mutate", "delete"):
+            c = r0.get("count")
+            if type(c) is int:
+                return [OpResult(kind, count=c)]
     for i, r in enumerate(result):
         if type(r) is dict and "error" in r:
             err = r.get("error")

@@ -220,3 +220,32 @@ def test_error_offset_counts_from_stream_start() -> None:
     with pytest.raises(FramingError) as exc:
         f.feed(b"  nope")
     assert exc.value.offset == 16
+
+
+def test_small_chunks_of_whole_messages() -> None:
+    # The fast path: a small chunk of whole messages back to back is cut before
+    # each "}{" and each piece parsed; a "}{" inside a string is not a boundary.
+    msgs = [
+        {"id": 1, "result": {"s": "x}{y", "t": "}{"}, "error": None},
+        {"id": None, "method": "update2", "params": ["m", {"T": {"u": {"insert": {}}}}]},
+        {"id": 2, "result": [{"count": 1}], "error": None},
+    ]
+    data = b"".join(json.dumps(m, separators=(",", ":")).encode() for m in msgs)
+    f = JsonFramer()
+    assert f.feed(data) == msgs
+    assert not f.in_message
+    assert f.buffered == 0
+    assert f.bytes_examined <= 2 * len(data)
+    # Whole messages, then the start of one that ends in the next chunk.
+    first = json.dumps(msgs[0], separators=(",", ":")).encode()
+    for cut in range(len(first) + 1, len(data)):
+        if data[cut - 1 : cut] == b"}":
+            f = JsonFramer()
+            out = f.feed(data[:cut]) + f.feed(data[cut:])
+            assert out == msgs, cut
+    # The stream offsets stay right after the fast path: the error is at byte len(data).
+    f = JsonFramer()
+    assert f.feed(data) == msgs
+    with pytest.raises(FramingError) as exc:
+        f.feed(b"{]")
+    assert exc.value.offset == len(data)
