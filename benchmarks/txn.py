@@ -41,9 +41,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -79,8 +81,37 @@ def delete_op(name: str) -> dict[str, Any]:
     return {"op": "delete", "table": "Availability_Zone", "where": [["name", "==", name]]}
 
 
+class GcClock:
+    """CPU time spent in the cyclic garbage collector (``gc.callbacks``), per generation."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.by_gen = [0, 0, 0]
+        self._start = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.thread_time()
+        else:
+            self.total += time.thread_time() - self._start
+            self.by_gen[info["generation"]] += 1
+
+    def since(self, mark: tuple[float, list[int]]) -> dict[str, Any]:
+        return {"gc_cpu": self.total - mark[0],
+                "gc_runs": [a - b for a, b in zip(self.by_gen, mark[1], strict=True)]}
+
+    def mark(self) -> tuple[float, list[int]]:
+        return self.total, list(self.by_gen)
+
+
 def cpu() -> float:
     return time.process_time()  # user + system of this process, nanosecond clock
+
+
+def sys_cpu() -> float:
+    """System (kernel) CPU seconds of this process so far (getrusage, microseconds)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
 # ============================================================================ workers
@@ -135,9 +166,11 @@ def worker_raw(args: argparse.Namespace, *, live: bool) -> None:
     run(requests("warm", WARMUP))
     reqs = requests("bench", args.iterations)
     ready_and_wait()
-    c0, t0 = cpu(), time.perf_counter()
+    gcc = GcClock()
+    g0, c0, s0, t0 = gcc.mark(), cpu(), sys_cpu(), time.perf_counter()
     run(reqs)
-    emit({"wall": time.perf_counter() - t0, "cpu": cpu() - c0})
+    emit({"wall": time.perf_counter() - t0, "cpu": cpu() - c0, "sys": sys_cpu() - s0,
+          **gcc.since(g0)})
     sock.close()
 
 
@@ -167,18 +200,21 @@ def worker_ovsdb_ic(args: argparse.Namespace, *, live: bool) -> None:
                 import cProfile
                 import pstats
 
-                prof = cProfile.Profile(time.thread_time)  # thread CPU, not wall
+                prof = cProfile.Profile(time.thread_time if os.environ.get("TXN_PROFILE_CPU") else time.perf_counter)
                 prof.enable()
-            c0, t0 = cpu(), time.perf_counter()
+            gcc = GcClock()
+            g0, c0, s0, t0 = gcc.mark(), cpu(), sys_cpu(), time.perf_counter()
             await loop(c, "bench", args.iterations)
             if replica is not None:
                 await c.caught_up(replica)
             wall, used = time.perf_counter() - t0, cpu() - c0
-            out: dict[str, Any] = {"wall": wall, "cpu": used}
+            out: dict[str, Any] = {"wall": wall, "cpu": used, "sys": sys_cpu() - s0,
+                                   **gcc.since(g0)}
             if args.mode == "switches":
                 trio.lowlevel.remove_instrument(counter)
                 out["steps"] = counter.steps
                 out["by_task"] = counter.by_task
+                out["cpu_by_task"] = counter.cpu_by_task
             if args.mode == "profile":
                 prof.disable()
                 import io
@@ -192,16 +228,26 @@ def worker_ovsdb_ic(args: argparse.Namespace, *, live: bool) -> None:
 
 
 class _StepCounter:
-    """A trio Instrument counting task steps (each one a task switch), per task name."""
+    """A trio Instrument: task steps (each one a task switch) and their thread CPU time,
+    per task name; the rest of the loop's CPU is the scheduler's (and I/O waits')."""
 
     def __init__(self) -> None:
         self.steps = 0
         self.by_task: dict[str, int] = {}
+        self.cpu_by_task: dict[str, float] = {}
+        self._t: float | None = None  # None until a step starts under the instrument
 
     def before_task_step(self, task: Any) -> None:
         self.steps += 1
         name = task.name.rsplit(".", 1)[-1]
         self.by_task[name] = self.by_task.get(name, 0) + 1
+        self._t = time.thread_time()
+
+    def after_task_step(self, task: Any) -> None:
+        if self._t is None:
+            return
+        name = task.name.rsplit(".", 1)[-1]
+        self.cpu_by_task[name] = self.cpu_by_task.get(name, 0.0) + time.thread_time() - self._t
 
 
 def worker_python_ovs(args: argparse.Namespace) -> None:
@@ -248,9 +294,11 @@ def worker_python_ovs(args: argparse.Namespace) -> None:
 
     loop("warm", WARMUP)
     ready_and_wait()
-    c0, t0 = cpu(), time.perf_counter()
+    gcc = GcClock()
+    g0, c0, s0, t0 = gcc.mark(), cpu(), sys_cpu(), time.perf_counter()
     loop("bench", args.iterations)
-    emit({"wall": time.perf_counter() - t0, "cpu": cpu() - c0})
+    emit({"wall": time.perf_counter() - t0, "cpu": cpu() - c0, "sys": sys_cpu() - s0,
+          **gcc.since(g0)})
     idl.close()
 
 
@@ -340,8 +388,9 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_client(kind, srv.remote, srv.pid, args.iterations)
                 results[kind].append(r)
                 print(f"# round {rnd + 1} {kind:<14} {rts / r['wall']:8.0f} rt/s  "
-                      f"client cpu {1e6 * r['cpu'] / rts:6.1f} us/rt  "
-                      f"server cpu {1e6 * r['server_cpu'] / rts:6.1f} us/rt", flush=True)
+                      f"client cpu {1e6 * r['cpu'] / rts:6.1f} us/rt (sys {1e6 * r['sys'] / rts:5.1f})  "
+                      f"server cpu {1e6 * r['server_cpu'] / rts:6.1f} us/rt  "
+                      f"gc {1e6 * r['gc_cpu'] / rts:5.1f} us/rt {r['gc_runs']}", flush=True)
         extra: dict[str, dict[str, Any]] = {}
         for kind in ("ovsdb_ic", "ovsdb_ic-live"):
             if args.switches and kind in args.clients:
@@ -357,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
             per = {t: round(n / rts, 2) for t, n in sorted(r["by_task"].items(),
                                                              key=lambda kv: -kv[1])}
             print(f"\n{name}: {r['steps'] / rts:.2f} task steps per round trip: {per}")
+            cpu_per = {t: round(1e6 * c / rts, 1) for t, c in sorted(
+                r["cpu_by_task"].items(), key=lambda kv: -kv[1])}
+            print(f"  CPU per round trip: {1e6 * r['cpu'] / rts:.1f} us, in task steps "
+                  f"(us, thread CPU, instrumented): {cpu_per}, the rest "
+                  f"{1e6 * (r['cpu'] - sum(r['cpu_by_task'].values())) / rts:.1f} us")
         if "profile" in r:
             print(f"\n{name} ({rts} round trips):\n{r['profile']}")
     return 0

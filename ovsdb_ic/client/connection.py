@@ -19,6 +19,7 @@ that was sent and lost its connection raises
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import ssl
@@ -115,6 +116,12 @@ class _Link:
         self.server_seen = trio.Event()
         self.server_rows: Replica | None = None
         self.ready = False
+        # The dispatcher: messages the session's reader hands on are handled by the
+        # reader itself (Client._inbound) while nothing is queued for the dispatcher
+        # task; once one is, everything after it queues too, until the task finds
+        # the queue empty, so the stream order is kept.
+        self.dispatching = False
+        self.dispatch_error: Exception | None = None
 
 
 @final
@@ -583,6 +590,7 @@ class Client:
             raise ConnectError(f"{remote}: {_os_reason(exc)}") from exc
         session = Session(stream, name=str(remote), probe_interval=self.probe_interval)
         link = _Link(session, remote)
+        session.handler = functools.partial(self._inbound, link)
         await self._nursery.start(self._run_link, link)
         await self._nursery.start(self._dispatch, link)
         try:
@@ -796,29 +804,48 @@ class Client:
 
     # ------------------------------------------------------------- dispatcher
 
+    def _inbound(self, link: _Link, event: Notification | Request | OrderedResponse) -> bool:
+        """The session's reader hands on a message: handle it now when nothing is queued
+        for the dispatcher task and it needs no waiting (a monitor's reply is decoded in
+        parts, by the task); return False to have it queued for the task.
+
+        This saves a task switch per update. An error is kept for the dispatcher task,
+        which raises it where it always did (into the client's nursery).
+        """
+        if link.dispatching:
+            return False
+        if isinstance(event, OrderedResponse) and isinstance(event.tag, Monitor):
+            link.dispatching = True
+            return False
+        try:
+            self._handle(link, event)
+        except Exception as exc:  # raised again by the dispatcher task
+            link.dispatch_error = exc
+            link.dispatching = True
+            return False
+        return True
+
     async def _dispatch(self, link: _Link, *, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
-        session = link.session
-        notifications = session.notifications
+        notifications = link.session.notifications
         while True:
             # Take the messages already queued without a checkpoint each (one task
             # switch per small update limited how fast updates were followed).
             try:
                 event = notifications.receive_nowait()
             except trio.WouldBlock:
+                link.dispatching = False  # the reader may handle the next one itself
                 try:
                     event = await notifications.receive()
                 except trio.EndOfChannel:
                     return
             except trio.EndOfChannel:
                 return
-            if isinstance(event, OrderedResponse):
+            if link.dispatch_error is not None:
+                raise link.dispatch_error
+            if isinstance(event, OrderedResponse) and isinstance(event.tag, Monitor):
                 tag = event.tag
-                if isinstance(tag, _Barrier):
-                    tag.done.set()
-                elif tag is link and isinstance(event.response, Response):
-                    self._server_update(link, event.response.result)
-                elif isinstance(tag, Monitor) and isinstance(event.response, Response):
+                if isinstance(event.response, Response):
                     await tag.handle_reply_async(event.response.result)
                     if tag in self._resuming:
                         self._resuming.discard(tag)
@@ -826,13 +853,24 @@ class Client:
                             self.stats.resumes += 1
                         else:
                             self.stats.resyncs += 1
-            elif isinstance(event, Notification):
-                self._notification(link, event)
-            elif isinstance(event, Request):
-                # Requests other than echo (answered by the session): refuse.
-                session.send_reply(event, None)
+            else:
+                self._handle(link, event)
             # Do not keep the last (possibly huge) message alive while waiting.
             del event
+
+    def _handle(self, link: _Link, event: Notification | Request | OrderedResponse) -> None:
+        """Handle one message the reader handed on (all but a monitor's reply)."""
+        if isinstance(event, Notification):
+            self._notification(link, event)
+        elif isinstance(event, OrderedResponse):
+            tag = event.tag
+            if isinstance(tag, _Barrier):
+                tag.done.set()
+            elif tag is link and isinstance(event.response, Response):
+                self._server_update(link, event.response.result)
+        else:
+            # Requests other than echo (answered by the session): refuse.
+            link.session.send_reply(event, None)
 
     def _notification(self, link: _Link, event: Notification) -> None:
         p = event.params

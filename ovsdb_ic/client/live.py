@@ -15,6 +15,14 @@ still published at once: readers see it not at all or completely. The cyclic
 garbage collector is paused while such a batch is built, and the new rows then go
 straight to its oldest generation (see :func:`ovsdb_ic.replica.gc_paused`).
 
+Small batches (fewer than :attr:`LiveReplica.stage_threshold` updates, no resync)
+that arrive while nothing is queued are applied as soon as the session's reader
+decodes them, without waiting for the replica's task to be scheduled: a
+transaction's changes are in the replica before its reply is handed to the
+caller when the server sends them first (as ``ovsdb-server`` does). Order is
+kept: once a batch is queued, the ones after it queue too until the task has
+caught up.
+
 Change events go to subscribers through **bounded** trio channels. The feeder
 never waits for a subscriber (that would stall the connection): a subscriber
 whose buffer is full is dropped, its channel closed after what it already
@@ -31,7 +39,7 @@ from uuid import UUID
 
 import trio
 
-from ovsdb_ic.client.monitor import Monitor
+from ovsdb_ic.client.monitor import Monitor, UpdateBatch
 from ovsdb_ic.models.mapping import model_for, to_model
 from ovsdb_ic.replica import Change, Replica, gc_paused
 from ovsdb_ic.wire.monitor import RowUpdate
@@ -119,6 +127,10 @@ class LiveReplica:
         self.longest_step = 0.0
         """The longest time, in seconds, one staged batch kept the loop without a
         checkpoint (steps, or the final publication), over all staged batches."""
+        # True while the task waits on an empty queue with nothing handed to it:
+        # only then may a batch be applied on arrival (_take), keeping the order.
+        self._idle = False
+        self._take_error: Exception | None = None
 
     def model(self, table: str, uuid: UUID) -> Any:
         """The row as an instance of its typed model (``ovsdb_ic.models``), or the
@@ -177,6 +189,30 @@ class LiveReplica:
                 self._subs.remove(sub)
                 return
 
+    def _take(self, batch: UpdateBatch) -> bool:
+        """The monitor's sink: apply a small batch now if nothing is queued before it.
+
+        Returns False to have it queued for the task (which then owns the order
+        until it has caught up). An error is kept for the task, which raises it
+        where it always did.
+        """
+        updates = batch.updates
+        if not self._idle or batch.initial or len(updates) >= self._inline_limit:
+            self._idle = False
+            return False
+        try:
+            changes = self.replica.apply(updates)
+            self._publish(changes)
+        except Exception as exc:  # raised again by the task
+            self._take_error = exc
+            self._idle = False
+            return False
+        return True
+
+    @property
+    def _inline_limit(self) -> int:
+        return min(self.stage_threshold, _PUBLISH_SLICE)
+
     def _wake(self) -> None:
         changed, self._changed = self._changed, trio.Event()
         changed.set()
@@ -215,14 +251,22 @@ class LiveReplica:
         """Apply batches until the monitor ends; started() after the initial copy."""
         started = False
         mon = self.monitor
+        mon.sink = self._take
         try:
             while True:
                 # Batches already queued are taken without a checkpoint each: under a
                 # stream of small updates, one task switch per update is what limited
                 # the rate at which the replica kept up with the server.
                 queued = mon.next_batch_nowait()
-                batch = queued if queued is not None else await mon.next_batch()
+                if queued is None:
+                    self._idle = started  # small batches are applied on arrival
+                    batch = await mon.next_batch()
+                else:
+                    batch = queued
                 del queued
+                self._idle = False
+                if self._take_error is not None:
+                    raise self._take_error
                 if batch.initial and started:
                     self.resyncs += 1
                 updates, initial = batch.updates, batch.initial
@@ -248,6 +292,9 @@ class LiveReplica:
         except trio.EndOfChannel:
             pass
         finally:
+            self._idle = False
+            if mon.sink == self._take:
+                mon.sink = None
             for sub in self._subs:
                 sub._send.close()
             self._changed.set()

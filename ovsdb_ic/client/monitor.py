@@ -13,7 +13,7 @@ the connection). :attr:`Monitor.backlog` tells how far behind a consumer is.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, final
 
 import attrs
@@ -89,6 +89,10 @@ class Monitor:
         """Batches delivered so far (initial ones included)."""
         self.last_found: bool | None = None
         """The ``found`` answer of the last ``monitor_cond_since`` reply."""
+        self.sink: Callable[[UpdateBatch], bool] | None = None
+        """Offered every batch, in order, before it is queued; when it returns True the
+        batch was consumed there and then (a :class:`~ovsdb_ic.client.live.LiveReplica`
+        applies small batches this way while it has nothing queued)."""
 
     @property
     def backlog(self) -> int:
@@ -108,7 +112,9 @@ class Monitor:
 
     def _deliver(self, batch: UpdateBatch) -> None:
         self.batches_received += 1
-        self._send.send_nowait(batch)
+        sink = self.sink
+        if sink is None or not sink(batch):
+            self._send.send_nowait(batch)
 
     def handle_reply(self, result: Any) -> None:
         """Deliver the monitor request's reply as the initial batch."""

@@ -33,7 +33,8 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import attrs
 import trio
@@ -56,7 +57,7 @@ from ovsdb_ic.wire.jsonrpc import (
     Response,
 )
 
-__all__ = ["OrderedResponse", "Session"]
+__all__ = ["Inbound", "OrderedResponse", "Session"]
 
 _RECV_SIZE = 1 << 18
 
@@ -67,6 +68,11 @@ class OrderedResponse:
 
     tag: Any
     response: Response | ErrorResponse
+
+
+Inbound: TypeAlias = "Notification | Request | OrderedResponse"
+"""What the reader hands on: notifications, requests from the server (other than
+echo), and responses to requests sent with ``ordered``."""
 
 
 class _Slot:
@@ -132,10 +138,13 @@ class Session:
         # server can have seen it.
         self._queued = 0
         self._writing = 0
-        notif_send, self.notifications = trio.open_memory_channel[
-            Notification | Request | OrderedResponse
-        ](math.inf)
+        notif_send, self.notifications = trio.open_memory_channel[Inbound](math.inf)
         self._notif_send = notif_send
+        self.handler: Callable[[Inbound], bool] | None = None
+        """Called by the reader with every message it hands on, in stream order, before
+        it is put on :attr:`notifications`: when it returns True the message was
+        dealt with there and then, and is not queued. It must not block; what it
+        raises ends the session."""
         self._closed: BaseException | None = None
         self._last_rx = 0.0
         self._cancel = trio.CancelScope()
@@ -317,15 +326,20 @@ class Session:
                 raise ConnectionClosedError(f"{self.name or 'connection'} closed by the peer")
             self.bytes_received += len(data)
             conn.receive_data(data)
+            handler = self.handler
             while (event := conn.next_event()) is not NEED_DATA:
                 if isinstance(event, Response | ErrorResponse):
                     tag = self._ordered.pop(event.id, None)
                     if tag is not None:
-                        self._notif_send.send_nowait(OrderedResponse(tag, event))
+                        ordered = OrderedResponse(tag, event)
+                        if handler is None or not handler(ordered):
+                            self._notif_send.send_nowait(ordered)
                     slot = self._slots.pop(event.id, None)
                     if slot is not None:
                         slot.resolve(event)
-                elif isinstance(event, Notification | Request):
+                elif isinstance(event, Notification | Request) and (
+                    handler is None or not handler(event)
+                ):
                     self._notif_send.send_nowait(event)
             echo = conn.data_to_send()
             if echo:

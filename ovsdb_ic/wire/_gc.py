@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 __all__ = ["gc_paused"]
 
 
-@contextmanager
-def gc_paused(active: bool = True) -> Iterator[None]:
+_NOTHING: AbstractContextManager[None] = nullcontext()
+
+
+def gc_paused(active: bool = True) -> AbstractContextManager[None]:
     """Disable the cyclic collector inside the block when ``active`` (and it was on).
 
     When the block ends the objects it created are moved to the oldest generation
@@ -30,8 +32,12 @@ def gc_paused(active: bool = True) -> Iterator[None]:
     program keeps objects frozen itself.
     """
     if not active or not gc.isenabled():
-        yield
-        return
+        return _NOTHING  # small messages: no generator to run
+    return _paused()
+
+
+@contextmanager
+def _paused() -> Iterator[None]:
     gc.disable()
     try:
         yield
