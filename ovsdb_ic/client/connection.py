@@ -259,7 +259,12 @@ class Client:
         before the answer. Otherwise, and without ``reconnect``, the connection error
         is raised. ``count``: count the resends in ``stats.resent``."""
         while True:
-            session = await self._ready_session()
+            link = self._link
+            if link is not None and link.ready and not link.session.closed \
+                    and self._closed is None:
+                session = link.session  # connected: no coroutine to wait on
+            else:
+                session = await self._ready_session()
             try:
                 return await session.request(method, params, ordered=ordered)
             except RequestNotSentError:
