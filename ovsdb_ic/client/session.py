@@ -100,7 +100,7 @@ class _Slot:
 
 def _socket_fd(stream: trio.abc.Stream) -> int | None:
     """The file descriptor of a socket stream (written and read directly), else None."""
-    if isinstance(stream, trio.SocketStream):
+    if os.name == "posix" and isinstance(stream, trio.SocketStream):
         fd = stream.socket.fileno()
         return fd if fd >= 0 else None
     return None

@@ -216,6 +216,8 @@ class Connection:
 
     def data_to_send(self) -> bytes:
         """Bytes the connection wants sent (automatic echo replies); empties the queue."""
+        if not self._outbox:
+            return b""
         data = bytes(self._outbox)
         self._outbox.clear()
         return data
