@@ -15,12 +15,12 @@ still published at once: readers see it not at all or completely. The cyclic
 garbage collector is paused while such a batch is built, and the new rows then go
 straight to its oldest generation (see :func:`ovsdb_ic.replica.gc_paused`).
 
-Small batches (fewer than :attr:`LiveReplica.stage_threshold` updates, no resync)
-that arrive while nothing is queued are applied as soon as the session's reader
-decodes them, without waiting for the replica's task to be scheduled: a
-transaction's changes are in the replica before its reply is handed to the
-caller when the server sends them first (as ``ovsdb-server`` does). Order is
-kept: once a batch is queued, the ones after it queue too until the task has
+Small batches (fewer than 128 updates and than :attr:`LiveReplica.stage_threshold`,
+no resync) that arrive while nothing is queued are applied as soon as the
+session's reader decodes them, without waiting for the replica's task to be
+scheduled: a transaction's changes are in the replica before its reply is handed
+to the caller when the server sends them first (as ``ovsdb-server`` does). Order
+is kept: once a batch is queued, the ones after it queue too until the task has
 caught up.
 
 Change events go to subscribers through **bounded** trio channels. The feeder
@@ -51,6 +51,10 @@ STAGE_THRESHOLD: Final = 2000
 STEP_BUDGET: Final = 0.01
 """Default :attr:`LiveReplica.step_budget`: seconds of work between checkpoints."""
 _PUBLISH_SLICE: Final = 4096
+_TAKE_MAX: Final = 128
+"""Batches of fewer updates may be applied as they are decoded (LiveReplica._take); bigger
+ones go to the replica's task, so the reader's step stays short (decode and apply of a
+batch that size together take a few milliseconds)."""
 
 
 _TRIM_AFTER = 50_000
@@ -211,7 +215,7 @@ class LiveReplica:
 
     @property
     def _inline_limit(self) -> int:
-        return min(self.stage_threshold, _PUBLISH_SLICE)
+        return min(self.stage_threshold, _TAKE_MAX)
 
     def _wake(self) -> None:
         changed, self._changed = self._changed, trio.Event()
