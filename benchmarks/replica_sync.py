@@ -22,7 +22,8 @@ one after the other against the same server:
    so the two processes' clocks agree);
 3. **transaction round trips** -- 1000 sequential iterations of "insert one
    Availability_Zone row" + "delete it" (2000 round trips), ``Client.transact`` vs
-   python-ovs ``Transaction.commit_block``.
+   python-ovs ``Transaction.commit_block`` (``benchmarks/txn.py`` runs the same loop
+   alone, in rounds, beside a raw-socket floor, with CPU per round trip).
 
 For context, the C ``ovsdb-client dump --format=json`` of the Route table is timed on
 the same server (whole process).
