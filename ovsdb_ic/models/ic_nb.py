@@ -16,6 +16,7 @@ from uuid import UUID
 
 import attrs
 
+from ovsdb_ic.models._schemas import SCHEMA_JSON as _SCHEMAS
 from ovsdb_ic.models.base import (
     EMPTY_MAP,
     ZERO_UUID,
@@ -253,29 +254,5 @@ MODELS: Final[Mapping[str, type[Model]]] = {
 }
 """Table name -> model class."""
 
-SCHEMA_JSON: Final = (
-    "{\"cksum\":\"4176728051 3557\",\"name\":\"OVN_IC_Northbound\",\"tables\":{\"Connection\":{"
-    "\"columns\":{\"external_ids\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":"
-    "0,\"value\":\"string\"}},\"inactivity_probe\":{\"type\":{\"key\":\"integer\",\"max\":1,\"m"
-    "in\":0}},\"is_connected\":{\"ephemeral\":true,\"type\":\"boolean\"},\"max_backoff\":{\"typ"
-    "e\":{\"key\":{\"minInteger\":1000,\"type\":\"integer\"},\"max\":1,\"min\":0}},\"other_conf"
-    "ig\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},"
-    "\"status\":{\"ephemeral\":true,\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":"
-    "0,\"value\":\"string\"}},\"target\":{\"type\":\"string\"}},\"indexes\":[[\"target\"]]},\"I"
-    "C_NB_Global\":{\"columns\":{\"connections\":{\"type\":{\"key\":{\"refTable\":\"Connection"
-    "\",\"type\":\"uuid\"},\"max\":\"unlimited\",\"min\":0}},\"external_ids\":{\"type\":{\"key"
-    "\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"nb_ic_cfg\":{\"type"
-    "\":{\"key\":\"integer\"}},\"options\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\","
-    "\"min\":0,\"value\":\"string\"}},\"sb_ic_cfg\":{\"type\":{\"key\":\"integer\"}},\"ssl\":{"
-    "\"type\":{\"key\":{\"refTable\":\"SSL\",\"type\":\"uuid\"},\"max\":1,\"min\":0}}},\"isRoot"
-    "\":true,\"maxRows\":1},\"SSL\":{\"columns\":{\"bootstrap_ca_cert\":{\"type\":\"boolean\"},"
-    "\"ca_cert\":{\"type\":\"string\"},\"certificate\":{\"type\":\"string\"},\"external_ids\":{"
-    "\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"priv"
-    "ate_key\":{\"type\":\"string\"},\"ssl_ciphers\":{\"type\":\"string\"},\"ssl_ciphersuites\""
-    ":{\"type\":\"string\"},\"ssl_protocols\":{\"type\":\"string\"}},\"maxRows\":1},\"Transit_S"
-    "witch\":{\"columns\":{\"external_ids\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\""
-    ",\"min\":0,\"value\":\"string\"}},\"name\":{\"type\":\"string\"},\"other_config\":{\"type"
-    "\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}}},\"indexes\""
-    ":[[\"name\"]],\"isRoot\":true}},\"version\":\"1.2.0\"}"
-)
+SCHEMA_JSON: Final = _SCHEMAS["OVN_IC_Northbound"]
 """The schema the models were generated from, as compact JSON."""

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import attrs
 
+from ovsdb_ic.models._schemas import SCHEMA_JSON as _SCHEMAS
 from ovsdb_ic.models.base import (
     EMPTY_MAP,
     ZERO_UUID,
@@ -471,53 +472,5 @@ MODELS: Final[Mapping[str, type[Model]]] = {
 }
 """Table name -> model class."""
 
-SCHEMA_JSON: Final = (
-    "{\"cksum\":\"3496599919 7088\",\"name\":\"OVN_IC_Southbound\",\"tables\":{\"Availability_Z"
-    "one\":{\"columns\":{\"name\":{\"type\":\"string\"},\"nb_ic_cfg\":{\"type\":{\"key\":\"inte"
-    "ger\"}}},\"indexes\":[[\"name\"]],\"isRoot\":true},\"Connection\":{\"columns\":{\"external"
-    "_ids\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}"
-    "},\"inactivity_probe\":{\"type\":{\"key\":\"integer\",\"max\":1,\"min\":0}},\"is_connected"
-    "\":{\"ephemeral\":true,\"type\":\"boolean\"},\"max_backoff\":{\"type\":{\"key\":{\"minInte"
-    "ger\":1000,\"type\":\"integer\"},\"max\":1,\"min\":0}},\"other_config\":{\"type\":{\"key\""
-    ":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"status\":{\"ephemeral"
-    "\":true,\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}"
-    "},\"target\":{\"type\":\"string\"}},\"indexes\":[[\"target\"]]},\"Datapath_Binding\":{\"co"
-    "lumns\":{\"external_ids\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\""
-    "value\":\"string\"}},\"transit_switch\":{\"type\":\"string\"},\"tunnel_key\":{\"type\":{\""
-    "key\":{\"maxInteger\":16777215,\"minInteger\":1,\"type\":\"integer\"}}}},\"indexes\":[[\"t"
-    "unnel_key\"]],\"isRoot\":true},\"Encap\":{\"columns\":{\"gateway_name\":{\"type\":\"string"
-    "\"},\"ip\":{\"type\":\"string\"},\"options\":{\"type\":{\"key\":\"string\",\"max\":\"unlim"
-    "ited\",\"min\":0,\"value\":\"string\"}},\"type\":{\"type\":{\"key\":{\"enum\":[\"set\",[\""
-    "geneve\",\"stt\",\"vxlan\"]],\"type\":\"string\"}}}},\"indexes\":[[\"type\",\"ip\"]]},\"Ga"
-    "teway\":{\"columns\":{\"availability_zone\":{\"type\":{\"key\":{\"refTable\":\"Availabilit"
-    "y_Zone\",\"type\":\"uuid\"}}},\"encaps\":{\"type\":{\"key\":{\"refTable\":\"Encap\",\"type"
-    "\":\"uuid\"},\"max\":\"unlimited\",\"min\":1}},\"external_ids\":{\"type\":{\"key\":\"strin"
-    "g\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"hostname\":{\"type\":\"string"
-    "\"},\"name\":{\"type\":\"string\"}},\"indexes\":[[\"name\"]],\"isRoot\":true},\"IC_SB_Glob"
-    "al\":{\"columns\":{\"connections\":{\"type\":{\"key\":{\"refTable\":\"Connection\",\"type"
-    "\":\"uuid\"},\"max\":\"unlimited\",\"min\":0}},\"external_ids\":{\"type\":{\"key\":\"strin"
-    "g\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"nb_ic_cfg\":{\"type\":{\"key"
-    "\":\"integer\"}},\"options\":{\"type\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0"
-    ",\"value\":\"string\"}},\"ssl\":{\"type\":{\"key\":{\"refTable\":\"SSL\",\"type\":\"uuid\""
-    "},\"max\":1,\"min\":0}}},\"isRoot\":true,\"maxRows\":1},\"Port_Binding\":{\"columns\":{\"a"
-    "ddress\":{\"type\":\"string\"},\"availability_zone\":{\"type\":{\"key\":{\"refTable\":\"Av"
-    "ailability_Zone\",\"type\":\"uuid\"}}},\"encap\":{\"type\":{\"key\":{\"refTable\":\"Encap"
-    "\",\"refType\":\"weak\",\"type\":\"uuid\"},\"max\":1,\"min\":0}},\"external_ids\":{\"type"
-    "\":{\"key\":\"string\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"gateway\":"
-    "{\"type\":\"string\"},\"logical_port\":{\"type\":\"string\"},\"transit_switch\":{\"type\":"
-    "\"string\"},\"tunnel_key\":{\"type\":{\"key\":{\"maxInteger\":32767,\"minInteger\":1,\"typ"
-    "e\":\"integer\"}}}},\"indexes\":[[\"transit_switch\",\"tunnel_key\"],[\"logical_port\"]],"
-    "\"isRoot\":true},\"Route\":{\"columns\":{\"availability_zone\":{\"type\":{\"key\":{\"refTa"
-    "ble\":\"Availability_Zone\",\"type\":\"uuid\"}}},\"external_ids\":{\"type\":{\"key\":\"str"
-    "ing\",\"max\":\"unlimited\",\"min\":0,\"value\":\"string\"}},\"ip_prefix\":{\"type\":\"str"
-    "ing\"},\"nexthop\":{\"type\":\"string\"},\"origin\":{\"type\":{\"key\":{\"enum\":[\"set\","
-    "[\"connected\",\"static\"]],\"type\":\"string\"}}},\"route_table\":{\"type\":\"string\"},"
-    "\"transit_switch\":{\"type\":\"string\"}},\"indexes\":[[\"transit_switch\",\"availability_"
-    "zone\",\"route_table\",\"ip_prefix\",\"nexthop\"]],\"isRoot\":true},\"SSL\":{\"columns\":{"
-    "\"bootstrap_ca_cert\":{\"type\":\"boolean\"},\"ca_cert\":{\"type\":\"string\"},\"certifica"
-    "te\":{\"type\":\"string\"},\"external_ids\":{\"type\":{\"key\":\"string\",\"max\":\"unlimi"
-    "ted\",\"min\":0,\"value\":\"string\"}},\"private_key\":{\"type\":\"string\"},\"ssl_ciphers"
-    "\":{\"type\":\"string\"},\"ssl_ciphersuites\":{\"type\":\"string\"},\"ssl_protocols\":{\"t"
-    "ype\":\"string\"}},\"maxRows\":1}},\"version\":\"1.3.0\"}"
-)
+SCHEMA_JSON: Final = _SCHEMAS["OVN_IC_Southbound"]
 """The schema the models were generated from, as compact JSON."""

@@ -38,6 +38,7 @@ from ovsdb_ic.models import (
     ZERO_UUID,
     FrozenMap,
     check_compatible,
+    column_has_default,
     frozen_map,
     frozen_set,
     has_default,
@@ -54,6 +55,7 @@ from ovsdb_ic.models import (
     to_row,
 )
 from ovsdb_ic.models import generate as gen
+from ovsdb_ic.testing import schema_path
 from ovsdb_ic.wire.data import datum_to_json
 from ovsdb_ic.wire.monitor import default_value
 from ovsdb_ic.wire.schema import BaseType, ColumnType, DatabaseSchema, TableSchema, parse_schema
@@ -99,7 +101,8 @@ def _table(db: str, table: str) -> TableSchema:
 
 def test_committed_modules_equal_a_fresh_generation() -> None:
     files = gen.render_all()
-    assert set(files) == {"ic_nb.py", "ic_sb.py", "nb.py", "sb.py", "man_docs.json"}
+    assert set(files) == {"ic_nb.py", "ic_sb.py", "nb.py", "sb.py", "_schemas.py",
+                          "man_docs.json"}
     stale = [name for name, text in files.items()
              if (MODELS_DIR / name).read_text(encoding="utf-8") != text]
     assert not stale, f"run `python -m ovsdb_ic.models.generate`: {stale} out of date"
@@ -703,6 +706,43 @@ def test_version_difference_is_reported() -> None:
     assert check_compatible(ic_sb, parse_schema(raw)) == [
         "OVN_IC_Southbound: server schema version 1.2.0, models generated from 1.3.0"
     ]
+
+
+def test_column_has_default_is_the_rule_the_classes_were_generated_by() -> None:
+    # check_compatible by database name decides "reads as its default" from the column
+    # type alone; the generated classes must agree column by column.
+    for db in MODULES:
+        module = models_module(db)
+        assert module is not None
+        for table, cls in module.MODELS.items():
+            for column, col in schema(db).table(table).columns.items():
+                assert has_default(cls, column) == column_has_default(col.type), (
+                    f"{table}.{column}")
+
+
+@pytest.mark.parametrize("db", sorted(MODULES))
+def test_check_by_name_equals_check_by_module_on_older_servers(db: str) -> None:
+    # The checkout's schemas/ are OVN 23.03's: older than the models, with columns missing.
+    server = parse_schema(json.loads(schema_path(db).read_text(encoding="utf-8")))
+    module = models_module(db)
+    by_name = check_compatible(db, server)
+    assert by_name == check_compatible(module, server)  # type: ignore[arg-type]
+    assert any("reads as its default" in w for w in by_name) or db == "OVN_IC_Southbound"
+
+
+def test_checking_a_schema_by_name_builds_no_model_class() -> None:
+    code = (
+        "import sys\n"
+        "from ovsdb_ic.models import check_compatible, model_schema\n"
+        "for db in ('OVN_Northbound', 'OVN_Southbound', 'OVN_IC_Northbound',"
+        " 'OVN_IC_Southbound'):\n"
+        "    check_compatible(db, model_schema(db))\n"
+        "bad = [m for m in sys.modules if m.startswith('ovsdb_ic.models.') and m not in"
+        " ('ovsdb_ic.models.base', 'ovsdb_ic.models.mapping', 'ovsdb_ic.models._schemas',"
+        " 'ovsdb_ic.models.releases')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 # --------------------------------------------------------------------------- imports
