@@ -12,7 +12,9 @@
 See docs/client.md.
 """
 
-from ovsdb_ic.client import blocking
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ovsdb_ic.client.connection import Client, connect, open_stream
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.live import LiveReplica, Subscription
@@ -20,6 +22,9 @@ from ovsdb_ic.client.monitor import Lock, Monitor, UpdateBatch
 from ovsdb_ic.client.remotes import Remote, parse_remote, parse_remotes
 from ovsdb_ic.client.session import Session
 from ovsdb_ic.client.txn import Target, Txn, TxnResult
+
+if TYPE_CHECKING:
+    from ovsdb_ic.client import blocking
 
 __all__ = [
     "Backoff",
@@ -40,3 +45,15 @@ __all__ = [
     "parse_remote",
     "parse_remotes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``blocking`` (the threaded client) is imported on first use."""
+    if name == "blocking":
+        return importlib.import_module("ovsdb_ic.client.blocking")
+    raise AttributeError(f"module 'ovsdb_ic.client' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazy ones included."""
+    return sorted(set(globals()) | set(__all__))

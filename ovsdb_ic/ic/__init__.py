@@ -17,6 +17,9 @@
 See docs/ic.md.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ovsdb_ic.ic.databases import (
     DATABASES,
     LABELS,
@@ -39,17 +42,19 @@ from ovsdb_ic.ic.requirements import (
     database_key,
     install_indexes,
 )
-from ovsdb_ic.ic.show import render_show
-from ovsdb_ic.ic.views import (
-    AvailabilityZoneView,
-    AzRef,
-    GatewayView,
-    Interconnection,
-    PortBindingView,
-    RouteKey,
-    RouteView,
-    TransitSwitchView,
-)
+
+if TYPE_CHECKING:
+    from ovsdb_ic.ic.show import render_show
+    from ovsdb_ic.ic.views import (
+        AvailabilityZoneView,
+        AzRef,
+        GatewayView,
+        Interconnection,
+        PortBindingView,
+        RouteKey,
+        RouteView,
+        TransitSwitchView,
+    )
 
 __all__ = [
     "DATABASES",
@@ -80,3 +85,30 @@ __all__ = [
     "nb_global",
     "render_show",
 ]
+
+# The views and the show renderer build typed model classes (ovsdb_ic.models.ic_nb and
+# ic_sb): imported on first use, so that a program using only the database vocabulary
+# (the sync engine) does not pay for them.
+_LAZY: dict[str, str] = {
+    "render_show": "ovsdb_ic.ic.show",
+    **dict.fromkeys(
+        ("AvailabilityZoneView", "AzRef", "GatewayView", "Interconnection", "PortBindingView",
+         "RouteKey", "RouteView", "TransitSwitchView"),
+        "ovsdb_ic.ic.views",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the views and ``render_show`` on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ovsdb_ic.ic' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazy ones included."""
+    return sorted(set(globals()) | set(__all__))
