@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, cast
 
 import attrs
+import orjson
 
 from ovsdb_ic.errors import SchemaError
 
@@ -364,8 +365,38 @@ def _parse_base(value: Any, path: str) -> BaseType:
     return base
 
 
+_TYPE_CACHE: Final[dict[Any, ColumnType]] = {}
+_TYPE_CACHE_MAX: Final = 4096
+
+
+def _type_key(value: Any) -> Any:
+    """A hashable key of a column type's JSON (``None``: not cacheable)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: not plain JSON (a huge integer...)
+        return None
+
+
 def parse_column_type(value: Any, path: str = "type") -> ColumnType:
-    """Parse the JSON of a column type (``<type>`` in RFC 7047)."""
+    """Parse the JSON of a column type (``<type>`` in RFC 7047).
+
+    Types that parsed once are remembered by their JSON (the same few types make up
+    most columns, and the clients parse the server's schema and the models' at every
+    start): a type already seen is not validated again. Errors are never cached.
+    """
+    key = _type_key(value)
+    cached = _TYPE_CACHE.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    ctype = _parse_column_type(value, path)
+    if key is not None and len(_TYPE_CACHE) < _TYPE_CACHE_MAX:
+        _TYPE_CACHE[key] = ctype
+    return ctype
+
+
+def _parse_column_type(value: Any, path: str) -> ColumnType:
     if isinstance(value, str):
         return ColumnType(_parse_base(value, path))
     obj = _obj(value, path, frozenset({"key", "value", "min", "max"}), "column type")

@@ -430,3 +430,20 @@ def test_generated_schemas_round_trip(j: dict[str, Any]) -> None:
             _check_column_type(col.type, cj["type"])
             assert col.ephemeral is cj.get("ephemeral", False)
             assert col.mutable is cj.get("mutable", True)
+
+
+def test_column_types_are_remembered_by_their_json_and_errors_are_not() -> None:
+    from ovsdb_ic.wire.schema import parse_column_type
+
+    raw = {"key": {"type": "integer", "minInteger": 7}, "min": 0, "max": "unlimited"}
+    first = parse_column_type(raw)
+    # Another dict with the same JSON (keys in another order) gives the same instance.
+    again = parse_column_type({"max": "unlimited", "min": 0,
+                               "key": {"minInteger": 7, "type": "integer"}})
+    assert again is first and first.to_json() == raw
+    assert parse_column_type({"key": "integer", "min": 0}) is not first
+    bad = {"key": {"type": "integer", "minInteger": 9, "maxInteger": 1}}
+    for path in ("a.type", "b.type"):  # raised each time, naming the path given
+        with pytest.raises(SchemaError) as exc:
+            parse_column_type(bad, path)
+        assert exc.value.path == f"{path}.key"
