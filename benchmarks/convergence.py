@@ -379,6 +379,11 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
     )
     result["cold_s"] = t1 - t0
     result["cold_idle_s"] = wait_idle(args.timeout) - t0
+    result["cold_cpu_s"] = bench.cpu()
+    if args.cold_only:
+        for conn in conns.values():
+            conn.close()
+        return result
     # (c) idle CPU.
     before = bench.cpu()
     pump_for(args.idle)
@@ -460,6 +465,44 @@ def report(results: list[dict[str, Any]], python_start: float) -> str:
     return "\n".join(lines)
 
 
+def cold_report(results: list[dict[str, Any]]) -> str:
+    """Cold convergence per (N, agent): best and median time, median CPU of both
+    agents until idle, and the engine's ratios to the C daemon's (same run)."""
+    by: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in results:
+        by.setdefault((r["routes"], r["agent"]), []).append(r)
+    header = ("routes/AZ  agent    runs  cold best   cold median   CPU az1+az2 median   "
+              "engine / C (best, median, CPU)")
+    lines = [header, "-" * len(header)]
+    for (n, agent), rs in sorted(by.items()):
+        cold = [r["cold_s"] for r in rs]
+        cpu = [sum(r["cold_cpu_s"].values()) for r in rs if "cold_cpu_s" in r]
+        line = (f"{n:>9}  {agent:<7}  {len(rs):>4}  {fmt_s(min(cold)):>9}   "
+                f"{fmt_s(statistics.median(cold)):>11}   "
+                f"{fmt_s(statistics.median(cpu)) if cpu else '-':>18}")
+        c = by.get((n, "ovn-ic"))
+        if agent == "engine" and c:
+            c_cold = [r["cold_s"] for r in c]
+            c_cpu = [sum(r["cold_cpu_s"].values()) for r in c if "cold_cpu_s" in r]
+            ratios = [min(cold) / min(c_cold), statistics.median(cold) / statistics.median(c_cold)]
+            text = f"{ratios[0]:.2f}x, {ratios[1]:.2f}x"
+            if cpu and c_cpu and statistics.median(c_cpu) > 0:
+                text += f", {statistics.median(cpu) / statistics.median(c_cpu):.2f}x"
+            line += f"   {text}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def compile_checkout() -> None:
+    """Byte-compile this checkout's ``ovsdb_ic`` (``__pycache__``), as installing the
+    package does: with ``PYTHONDONTWRITEBYTECODE`` set in the environment and no cache,
+    every engine process would compile the library from source at start (~0.1 s of
+    its cold time that an installed engine never pays)."""
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "ovsdb_ic"), quiet=1)
+
+
 def python_startup() -> float:
     """How long ``python -c "import ovsdb_ic.cli, ovsdb_ic.sync.runner"`` takes (best of
     3): the engine's start-up before it can connect, part of its cold time."""
@@ -488,6 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU measurement")
     ap.add_argument("--timeout", type=float, default=300.0, help="per convergence wait")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--cold-only", action="store_true",
+                    help="measure only (a), the cold convergence (and its CPU)")
+    ap.add_argument("--cold-repeat", type=int, default=1, metavar="K",
+                    help="run each case K times (fresh deployments, the agents alternating) "
+                         "and report the cold times' best and median per agent")
     args = ap.parse_args(argv)  # fmt: skip
     agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     for a in agents:
@@ -496,13 +544,21 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in args.routes.split(",") if x.strip()]
     print(f"# {platform.node()} {platform.python_implementation()} {platform.python_version()}",
           flush=True)  # fmt: skip
+    compile_checkout()
     results = []
     for n in sizes:
-        for kind in agents:
-            print(f"# {kind}, {n} routes per AZ ...", flush=True)
-            results.append(run_case(kind, n, args))
-            print(f"#   {results[-1]}", flush=True)
-    print(report(results, python_startup() if "engine" in agents else 0.0))
+        for rep in range(args.cold_repeat):
+            for kind in agents:
+                print(f"# {kind}, {n} routes per AZ (run {rep + 1}) ...", flush=True)
+                results.append(run_case(kind, n, args))
+                print(f"#   {results[-1]}", flush=True)
+    if args.cold_only:
+        print(cold_report(results))
+    else:
+        print(report(results, python_startup() if "engine" in agents else 0.0))
+        if args.cold_repeat > 1:
+            print(cold_report(results))
+    print(f"# load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -13,6 +13,7 @@ from ovsdb_ic.cli._common import (
     host_port,
     say,
     ssl_context,
+    startup_imports,
     usage,
 )
 
@@ -56,9 +57,10 @@ def add_parsers(sub: Any) -> None:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    import trio
+    with startup_imports():
+        import trio
 
-    from ovsdb_ic.sync.runner import SyncConfig, SyncEngine
+        from ovsdb_ic.sync.runner import SyncConfig, SyncEngine
 
     problems: list[str] = []
     context = ssl_context(args, problems)

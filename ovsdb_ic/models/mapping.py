@@ -406,6 +406,8 @@ def check_compatible(
                     "which the model requires",
                 )
             ot, st = ocol.type, scol.type
+            if st is ot or st == ot:
+                continue  # the same type: nothing to say (most columns)
             oshape, sshape = _shape(ot), _shape(st)
             if oshape != sshape and not (oshape == "optional" and sshape == "scalar"):
                 raise SchemaError(

@@ -168,8 +168,8 @@ class SyncStats:
     """Transactions that failed otherwise (connection lost, outcome unknown...)."""
     settled: int = 0
     """Times a pass planned nothing."""
-    last_plan: tuple[str, ...] = ()
-    """The last non-empty plan, described."""
+    last_plan_ops: Plan = attrs.field(factory=Plan, repr=False)
+    """The last non-empty plan (:attr:`last_plan` describes it)."""
     last_pass_seconds: float = 0.0
     """CPU-side duration of the last planning step."""
     lock_held: bool = False
@@ -178,6 +178,12 @@ class SyncStats:
     """The OVN release whose ``ovn-ic`` rules the engine follows (once connected)."""
     ic_cfg: int | None = None
     """The ``nb_ic_cfg`` value ``run_sync(wait_sb=True)`` waited for."""
+
+    @property
+    def last_plan(self) -> tuple[str, ...]:
+        """The last non-empty plan, described (one line per operation; made when asked:
+        describing thousands of operations at every commit cost as much as planning)."""
+        return tuple(self.last_plan_ops.describe())
 
 
 @final
@@ -413,7 +419,7 @@ class SyncEngine:
                     return
                 await self._changed(versions)
                 continue
-            self.stats.last_plan = tuple(plan.describe())
+            self.stats.last_plan_ops = plan
             self._hints = self._hints.after(plan)
             committed = await self._commit(plan, policy)
             if self._ic_sb_ok:

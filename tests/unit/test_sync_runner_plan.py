@@ -101,3 +101,15 @@ def test_same_plan_as_plan_pass(steps: list[tuple[str, int]]) -> None:
 
 def test_world_helper_is_shared() -> None:
     assert isinstance(World().snap, Snapshot)
+
+
+def test_stats_describe_the_last_plan_when_asked() -> None:
+    from ovsdb_ic.sync.plan import Insert
+    from ovsdb_ic.sync.runner import SyncStats
+
+    stats = SyncStats()
+    assert stats.last_plan == ()
+    plan = Plan((Insert("ic_sb", "Availability_Zone", {"name": "az1"}),))
+    stats.last_plan_ops = plan
+    assert stats.last_plan == ("ic_sb: insert Availability_Zone name='az1'",)
+    assert stats.last_plan == tuple(plan.describe())
