@@ -349,8 +349,12 @@ class SyncEngine:
         on what earlier ones created), or after one plan in dry-run mode.
         """
         cfg = self.config
+        # The ovn_ic lock is asked for while the tables are copied, as the C daemon
+        # sets it before its first loop.
+        locks: tuple[tuple[DatabaseKey, str], ...] = (
+            (("sb", LOCK_NAME),) if cfg.take_lock and not cfg.dry_run else ())
         options = ConnectOptions(ssl_context=cfg.ssl_context, probe_interval=cfg.probe_interval,
-                                 backoff=cfg.backoff, leader_only=cfg.leader_only)
+                                 backoff=cfg.backoff, leader_only=cfg.leader_only, locks=locks)
 
         def choose(schemas: Mapping[DatabaseKey, DatabaseSchema]) -> Requirements:
             # The rules come from the servers' schemas, before anything is replicated.
@@ -380,7 +384,10 @@ class SyncEngine:
         sb = self.clients["sb"]
         lock = None
         if cfg.take_lock and not cfg.dry_run:
-            lock = self.lock = await sb.lock(LOCK_NAME)
+            lock = self._dbs.locks.get("sb")
+            if lock is None:
+                lock = await sb.lock(LOCK_NAME)
+            self.lock = lock
         policy = cfg.commit_policy()
         passes_done = 0
         while True:

@@ -59,6 +59,23 @@ def test_open_commit_and_conflict(sandbox: Sandbox, ic_sb_server: Server) -> Non
     trio.run(main)
 
 
+def test_locks_are_taken_while_the_tables_are_copied(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        remotes = {"ic_sb": ic_sb_server.remote}
+        options = ConnectOptions(locks=(("ic_sb", "ovn_ic"),))
+        async with open_databases(remotes, READS, options=options) as first:
+            lock = first.locks["ic_sb"]
+            assert lock.name == "ovn_ic" and lock.held
+            # A second client waits for it: not held, and it was still replicated.
+            async with open_databases(remotes, READS, options=options) as second:
+                assert not second.locks["ic_sb"].held
+                assert "Route" in second.replicas["ic_sb"].replica.tables
+        async with open_databases(remotes, READS) as plain:
+            assert plain.locks == {}
+
+    trio.run(main)
+
+
 def test_unreachable_databases_are_named(ic_sb_server: Server, tmp_path: Path) -> None:
     async def main() -> None:
         remotes = {"ic_sb": ic_sb_server.remote, "ic_nb": f"unix:{tmp_path}/nobody.sock"}
