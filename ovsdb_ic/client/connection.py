@@ -617,8 +617,14 @@ class Client:
         database = self.database
         if database is None:
             return
+        # Our schema and (first connection) _Server's are asked for at once: one round
+        # trip, not two, before the checks.
+        calls = [("get_schema", [database])]
+        if self._server_schema is None:
+            calls.append(("get_schema", ["_Server"]))
+        answers = await _requests(session, calls)
         try:
-            schema = parse_schema(await session.request("get_schema", [database]))
+            schema = parse_schema(_result(answers[0]))
         except RpcError as exc:
             raise ConnectError(f"{remote}: {database}: {exc.error_name}") from exc
         except (ConnectionClosedError, InactivityTimeoutError) as exc:
@@ -627,7 +633,12 @@ class Client:
             warnings = _check_models(schema)
         except SchemaError as exc:
             raise ConnectError(f"{remote}: {database}: {exc}") from exc
-        await self._watch_server(link, database)
+        server_schema: Any = None
+        if len(answers) > 1:
+            server_schema = answers[1]
+            if isinstance(server_schema, RpcError):
+                server_schema = _NO_SERVER_DB  # a server without _Server (very old)
+        await self._watch_server(link, database, server_schema)
         status = link.server
         if status is not None:
             reason, transient = judge_server(
@@ -658,14 +669,19 @@ class Client:
             self._resuming.add(mon)
             await session.request(mon.method, mon.params(), ordered=mon)
 
-    async def _watch_server(self, link: _Link, database: str) -> None:
-        """Monitor our database's row of ``_Server.Database`` (only that row)."""
+    async def _watch_server(self, link: _Link, database: str, answer: Any = None) -> None:
+        """Monitor our database's row of ``_Server.Database`` (only that row).
+
+        ``answer``: the reply to ``get_schema _Server`` when the caller sent it already
+        (a failure as the exception)."""
         session = link.session
         if self._server_schema is None:
             try:
-                self._server_schema = parse_schema(
-                    await session.request("get_schema", ["_Server"])
-                )
+                if answer is None:
+                    answer = await session.request("get_schema", ["_Server"])
+                if answer is _NO_SERVER_DB:
+                    return  # a server without _Server (very old): nothing to check
+                self._server_schema = parse_schema(_result(answer))
             except RpcError:
                 return  # a server without _Server (very old): nothing to check
         schema = self._server_schema
@@ -985,6 +1001,39 @@ def _check_models(schema: DatabaseSchema) -> list[str]:
     # By name: the check builds no model class (a client that reads raw rows, like the
     # sync engine, never pays for them).
     return check_compatible(schema.name, schema)
+
+
+_NO_SERVER_DB: Final = object()
+
+
+async def _requests(session: Session, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    """Send every request at once; each one's result, or the exception it raised
+    (not raised here: see :func:`_result`), in order."""
+    if len(calls) == 1:
+        method, params = calls[0]
+        try:
+            return [await session.request(method, params)]
+        except Exception as exc:  # handed back to the caller
+            return [exc]
+    answers: list[Any] = [None] * len(calls)
+
+    async def one(i: int, method: str, params: list[Any]) -> None:
+        try:
+            answers[i] = await session.request(method, params)
+        except Exception as exc:  # handed back to the caller
+            answers[i] = exc
+
+    async with trio.open_nursery() as nursery:
+        for i, (method, params) in enumerate(calls):
+            nursery.start_soon(one, i, method, params)
+    return answers
+
+
+def _result(answer: Any) -> Any:
+    """An answer of :func:`_requests`: the result, or its exception raised."""
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 async def _replica_changes(live: LiveReplica, seen: int) -> None:
