@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,19 @@ def text(min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[st
     return st.text(_chars, min_size=min_size, max_size=max_size)
 
 
+def _kept(x: float) -> bool:
+    written = float(f"{x:.15g}")
+    return written == 0 or sys.float_info.min <= abs(written) <= sys.float_info.max
+
+
+def reals(lo: float | None = None, hi: float | None = None) -> st.SearchStrategy[float]:
+    """Finite reals in ``lo..hi`` that ovsdb-server keeps: zero or normal doubles whose
+    15-significant-digit form (how the server writes reals) is zero or normal too; the
+    encoders refuse the others (tests/integration/test_server_refusals.py)."""
+    return st.floats(min_value=lo, max_value=hi, allow_nan=False, allow_infinity=False,
+                     allow_subnormal=False).filter(_kept)
+
+
 def atoms(base: BaseType) -> st.SearchStrategy[Any]:
     """Valid Python atoms of ``base``, honouring its enum and range/length constraints."""
     if base.enum is not None:
@@ -125,10 +139,7 @@ def atoms(base: BaseType) -> st.SearchStrategy[Any]:
         hi = INT64_MAX if base.max_integer is None else base.max_integer
         return st.integers(lo, hi)
     if t == "real":
-        return st.floats(  # ovsdb-server refuses subnormal reals (and so do the encoders)
-            min_value=base.min_real, max_value=base.max_real,
-            allow_nan=False, allow_infinity=False, allow_subnormal=False,
-        )
+        return reals(base.min_real, base.max_real)
     if t == "boolean":
         return st.booleans()
     if t == "string":

@@ -66,6 +66,7 @@ from ovsdb_ic.wire.schema import (
     DatabaseSchema,
     parse_schema,
 )
+from tests.strategies import reals
 
 pytestmark = pytest.mark.integration
 
@@ -235,8 +236,7 @@ class Update2Machine(RuleBasedStateMachine):
         if t == "integer":
             return self._integer(data, base)
         if t == "real":
-            return data.draw(st.floats(base.min_real, base.max_real, allow_nan=False,
-                                       allow_infinity=False, allow_subnormal=False))
+            return data.draw(reals(base.min_real, base.max_real))
         if t == "boolean":
             return data.draw(st.booleans())
         if t == "string":

@@ -20,7 +20,7 @@ from ovsdb_ic.testing import schema_path
 from ovsdb_ic.wire.data import column_codec
 from ovsdb_ic.wire.rowjson import value_encoder
 from ovsdb_ic.wire.schema import BaseType, ColumnType, parse_schema
-from tests.strategies import text
+from tests.strategies import reals, text
 
 COLUMNS = sorted(
     {col.type for name in ("ic-nb", "ic-sb", "nb", "sb")
@@ -40,8 +40,7 @@ def _atoms(base: BaseType) -> st.SearchStrategy[Any]:
         hi = 2**63 - 1 if base.max_integer is None else base.max_integer
         return st.integers(lo, hi)
     if base.type == "real":
-        return st.floats(base.min_real, base.max_real, allow_nan=False, allow_infinity=False,
-                         allow_subnormal=False)
+        return reals(base.min_real, base.max_real)
     if base.type == "boolean":
         return st.booleans()
     return st.uuids().map(lambda u: uuid.UUID(str(u)))
