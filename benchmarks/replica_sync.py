@@ -91,20 +91,33 @@ def wait_go() -> None:
 
 
 class GcClock:
-    """Time spent in the cyclic garbage collector (``gc.callbacks``)."""
+    """Time spent in the cyclic garbage collector (``gc.callbacks``).
+
+    ``total`` is wall-clock time; ``cpu`` the thread's CPU time, and ``by_gen``
+    ``[collections, cpu seconds]`` per generation (0, 1, 2).
+    """
 
     def __init__(self) -> None:
         self.total = 0.0
+        self.cpu = 0.0
         self.collections = 0
+        self.by_gen = [[0, 0.0], [0, 0.0], [0, 0.0]]
         self._start = 0.0
+        self._cpu_start = 0.0
         gc.callbacks.append(self._cb)
 
     def _cb(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._start = time.perf_counter()
+            self._cpu_start = time.thread_time()
         else:
             self.total += time.perf_counter() - self._start
+            cpu = time.thread_time() - self._cpu_start
+            self.cpu += cpu
             self.collections += 1
+            gen = self.by_gen[info["generation"]]
+            gen[0] += 1
+            gen[1] += cpu
 
 
 # ============================================================================ workers
@@ -161,6 +174,7 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
     from ovsdb_ic.replica import replica as replica_mod
 
     steady = marks["steady"] = {"framing": 0.0, "decode": 0.0, "apply": 0.0, "publish": 0.0}
+    calls = marks["calls"] = {"framing": 0, "decode": 0, "apply": 0, "publish": 0}
 
     def add_timer(owner: Any, name: str, key: str) -> None:
         inner = getattr(owner, name)
@@ -171,6 +185,7 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
                 return inner(*a, **kw)
             finally:
                 steady[key] += cpu_clock() - t
+                calls[key] += 1
 
         setattr(owner, name, timed)
 
@@ -183,6 +198,7 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
         receive_data(self, data)
         marks["receive"].append((t, clock(), len(data)))
         steady["framing"] += cpu_clock() - c
+        calls["framing"] += 1
 
     jsonrpc.Connection.receive_data = timed_receive_all  # type: ignore[method-assign]
     monitor_mod.Monitor.params = timed_params  # type: ignore[method-assign]
@@ -249,21 +265,48 @@ def worker_ovsdb_ic(args: argparse.Namespace) -> None:
             if args.freeze:
                 gc.freeze()
             await trio.to_thread.run_sync(wait_go)
-            gc0, batches0 = gclock.total, live.transactions
+            gc0, gc_cpu0, batches0 = gclock.total, gclock.cpu, live.transactions
+            by_gen0 = [list(g) for g in gclock.by_gen]
             for k in marks["steady"]:
                 marks["steady"][k] = 0.0
-            cpu0 = time.process_time()
+                marks["calls"][k] = 0
+            profile = None
+            if args.profile:
+                import cProfile
+
+                profile = cProfile.Profile()
+                profile.enable()
+            cpu0, tcpu0 = time.process_time(), time.thread_time()
             seen = 0
-            async for change in sub:
-                if (change.table == "Route" and change.kind == "modify"
-                        and change.new is not None and change.new["nexthop"] == args.nexthop):
-                    seen += 1
-                    if seen == args.updates:
+            if args.consumer == "batch":
+                async for changes in sub.batches():
+                    for change in changes:
+                        if (change.table == "Route" and change.kind == "modify"
+                                and change.new is not None
+                                and change.new["nexthop"] == args.nexthop):
+                            seen += 1
+                    if seen >= args.updates:
                         break
-            emit({"steady_end": time.monotonic(), "overflowed": sub.overflowed,
+            else:
+                async for change in sub:
+                    if (change.table == "Route" and change.kind == "modify"
+                            and change.new is not None
+                            and change.new["nexthop"] == args.nexthop):
+                        seen += 1
+                        if seen == args.updates:
+                            break
+            steady_end = time.monotonic()
+            cpu1, tcpu1 = time.process_time(), time.thread_time()
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(args.profile)
+            emit({"steady_end": steady_end, "overflowed": sub.overflowed,
                   "steady_gc": gclock.total - gc0, "batches": live.transactions - batches0,
-                  "steady_cpu": time.process_time() - cpu0,
-                  "steady_phases": dict(marks["steady"])})
+                  "steady_cpu": cpu1 - cpu0, "steady_thread_cpu": tcpu1 - tcpu0,
+                  "steady_phases": dict(marks["steady"], gc=gclock.cpu - gc_cpu0),
+                  "steady_calls": dict(marks["calls"]),
+                  "steady_gc_gens": [[a[0] - b[0], round(a[1] - b[1], 4)]
+                                     for a, b in zip(gclock.by_gen, by_gen0, strict=True)]})
 
             t0 = time.perf_counter()
             for i in range(TXN_ITERATIONS):
@@ -560,6 +603,9 @@ def run_client(kind: str, remote: str, args: argparse.Namespace, rows: int, rnd:
         cmd.append("--sync-only")
     if args.freeze:
         cmd.append("--freeze")
+    cmd += ["--consumer", args.consumer]
+    if args.profile and kind == "ovsdb_ic":
+        cmd += ["--profile", args.profile]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
 
@@ -592,6 +638,9 @@ def run_client(kind: str, remote: str, args: argparse.Namespace, rows: int, rnd:
         out["batches"] = end.get("batches")
         out["steady_cpu"] = end.get("steady_cpu")
         out["steady_phases"] = end.get("steady_phases")
+        out["steady_thread_cpu"] = end.get("steady_thread_cpu")
+        out["steady_gc_gens"] = end.get("steady_gc_gens")
+        out["steady_calls"] = end.get("steady_calls")
         out["txn"] = read()["txn"]
         proc.stdin.close()
         if proc.wait(120) != 0:
@@ -686,6 +735,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="measure the initial sync (and --hold) only")
     ap.add_argument("--freeze", action="store_true",
                     help="ovsdb_ic: gc.freeze() after the initial sync")
+    ap.add_argument("--consumer", choices=("each", "batch"), default="each",
+                    help="ovsdb_ic's consumer of the updates: async for over the "
+                         "subscription (each) or over sub.batches() (batch)")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="ovsdb_ic: write a cProfile of the update phase to FILE")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--remote", help=argparse.SUPPRESS)
     ap.add_argument("--nexthop", help=argparse.SUPPRESS)
@@ -739,8 +793,11 @@ def main(argv: list[str] | None = None) -> int:
                               f"{r['committed']:.3f}s; gc {fmt(r['steady_gc'], '.3f')}s, "
                               f"{r['batches']} batches), txn {fmt(r['txn'], '.2f')}s")
                     if r.get("steady_phases"):
-                        steady += (f"; update phase: cpu {r['steady_cpu']:.3f}s, " + ", ".join(
-                            f"{k} {v:.3f}" for k, v in r["steady_phases"].items()))
+                        steady += (f"; update phase: cpu {r['steady_cpu']:.3f}s "
+                                   f"(thread {r['steady_thread_cpu']:.3f}s), " + ", ".join(
+                                       f"{k} {v:.3f}" for k, v in r["steady_phases"].items())
+                                   + f"; gc per generation [n, cpu s] {r['steady_gc_gens']}"
+                                   + f"; calls {r['steady_calls']}")
                 print(f"# {rows:>6} {kind:<10} sync {r['sync']:.3f}s "
                       f"rss +{r['rss_kib'] / 1024:.1f} MiB (peak +{r['peak_kib'] / 1024:.1f})"
                       f"{steady}{extra}", flush=True)

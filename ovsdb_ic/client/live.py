@@ -98,6 +98,49 @@ class Subscription:
         """Iterate the events."""
         return self.receive
 
+    async def receive_batch(self) -> list[Change]:
+        """Wait for an event, then return it with every event already queued behind it.
+
+        One checkpoint for the lot, where iterating costs one per event (a trio
+        scheduling pass each): the way to follow a fast stream of small
+        transactions. Events of one transaction are queued together, so a batch ends
+        with a whole transaction, except for transactions of more than 4096 changes,
+        which are queued in parts. Raises ``trio.EndOfChannel`` once the subscription
+        has ended and everything it held was received.
+        """
+        receive = self.receive
+        out = [await receive.receive()]
+        take, add = receive.receive_nowait, out.append
+        try:
+            while True:
+                add(take())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            pass
+        return out
+
+    def batches(self) -> _Batches:
+        """Iterate the events in lists of those already queued (see :meth:`receive_batch`)."""
+        return _Batches(self)
+
+
+@final
+class _Batches:
+    """``async for changes in sub.batches()``: lists from :meth:`Subscription.receive_batch`."""
+
+    __slots__ = ("_sub",)
+
+    def __init__(self, sub: Subscription) -> None:
+        self._sub = sub
+
+    def __aiter__(self) -> _Batches:
+        return self
+
+    async def __anext__(self) -> list[Change]:
+        try:
+            return await self._sub.receive_batch()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
 
 @final
 class LiveReplica:
@@ -167,10 +210,11 @@ class LiveReplica:
         while not predicate(self.replica):
             await self._changed.wait()
 
-    def _publish(self, changes: list[Change]) -> None:
-        self.transactions += 1
-        for sub in list(self._subs):
-            self._send(sub, changes)
+    def _publish(self, changes: list[Change], transactions: int = 1) -> None:
+        self.transactions += transactions
+        if changes:
+            for sub in list(self._subs):
+                self._send(sub, changes)
         self._wake()
 
     async def _publish_in_slices(self, changes: list[Change]) -> None:
@@ -251,30 +295,71 @@ class LiveReplica:
         self.staged_batches += 1
         return changes
 
+    def _merge_queued(
+        self, updates: Sequence[RowUpdate]
+    ) -> tuple[Sequence[RowUpdate], int, UpdateBatch | None]:
+        """``updates`` followed by those of the change batches already queued behind it.
+
+        Several server transactions are then applied as one (their net change, as
+        ovsdb-server itself merges the transactions of a client that falls behind into
+        one update): each is still applied whole, and in order. Stops before an
+        initial batch (a resync) and before reaching :attr:`stage_threshold` updates.
+        Returns the updates, the number of batches they hold, and a batch taken from
+        the queue but not merged (to apply next), if any.
+        """
+        mon = self.monitor
+        merged: list[RowUpdate] | None = None
+        count = 1
+        limit = self.stage_threshold
+        total = len(updates)
+        while True:
+            try:
+                nxt = mon.next_batch_nowait()
+            except trio.EndOfChannel:
+                nxt = None  # the next call to the monitor ends the loop
+            if nxt is None:
+                break
+            if nxt.initial or total + len(nxt.updates) >= limit:
+                return merged if merged is not None else updates, count, nxt
+            if merged is None:
+                merged = list(updates)
+            merged += nxt.updates
+            total += len(nxt.updates)
+            count += 1
+        return merged if merged is not None else updates, count, None
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Apply batches until the monitor ends; started() after the initial copy."""
         started = False
         mon = self.monitor
         mon.sink = self._take
+        held: UpdateBatch | None = None  # taken from the queue, not merged: next
         try:
             while True:
                 # Batches already queued are taken without a checkpoint each: under a
                 # stream of small updates, one task switch per update is what limited
                 # the rate at which the replica kept up with the server.
-                queued = mon.next_batch_nowait()
-                if queued is None:
-                    self._idle = started  # small batches are applied on arrival
-                    batch = await mon.next_batch()
+                if held is not None:
+                    batch, held = held, None
                 else:
-                    batch = queued
-                del queued
+                    queued = mon.next_batch_nowait()
+                    if queued is None:
+                        self._idle = started  # small batches are applied on arrival
+                        batch = await mon.next_batch()
+                    else:
+                        batch = queued
+                    del queued
                 self._idle = False
                 if self._take_error is not None:
                     raise self._take_error
                 if batch.initial and started:
                     self.resyncs += 1
-                updates, initial = batch.updates, batch.initial
+                updates: Sequence[RowUpdate] = batch.updates
+                initial = batch.initial
                 del batch  # the updates are freed as soon as the replica is done with them
+                count = 1
+                if not initial and len(updates) < self.stage_threshold:
+                    updates, count, held = self._merge_queued(updates)
                 staged_big = len(updates) >= _TRIM_AFTER
                 if len(updates) >= self.stage_threshold:
                     changes = await self._apply_staged(updates, initial)
@@ -285,8 +370,9 @@ class LiveReplica:
                 del updates
                 if len(changes) >= _PUBLISH_SLICE:
                     await self._publish_in_slices(changes)
+                    self.transactions += count - 1
                 else:
-                    self._publish(changes)
+                    self._publish(changes, count)
                 del changes
                 if staged_big:
                     _return_free_memory()

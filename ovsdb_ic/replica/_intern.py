@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import operator
 import sys
+from collections.abc import Collection
 from itertools import repeat
 from typing import Any, Final
 
@@ -81,6 +82,28 @@ class Interner:
             if d:
                 out[pos] = _share_map(d, skeys, vcaches, off)
         return tuple(out)
+
+    def values_at(self, values: list[Any], changed: Collection[int]) -> None:
+        """Share, in place, the strings of ``values`` at the positions ``changed`` only.
+
+        The path of a modify: the row's other values were shared when it was built.
+        """
+        full = False
+        for pos, cache in self._scalars:
+            if pos in changed:
+                v = values[pos]
+                if v is not None:
+                    values[pos] = cache.setdefault(v, v)
+                    if len(cache) > LIMIT:
+                        full = True
+        if full:
+            self._scalars = [e for e in self._scalars if len(e[1]) <= LIMIT]
+            self.active = bool(self._scalars or self._maps)
+        for pos, skeys, vcaches, off in self._maps:
+            if pos in changed:
+                d = values[pos]
+                if d:
+                    values[pos] = _share_map(d, skeys, vcaches, off)
 
     def columns(self, cols: list[list[Any]]) -> None:
         """Share the strings of many rows given column by column, in place.

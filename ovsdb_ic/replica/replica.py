@@ -694,11 +694,16 @@ def _patch(view: TableView, row: Row, diff: Mapping[str, Any]) -> Row:
     layout = view._layout
     vals = list(row._values)
     positions, appliers = layout.positions, layout.appliers
+    changed: list[int] = []
     for col, d in diff.items():
         i = positions.get(col)
         if i is not None:
             vals[i] = appliers[i](vals[i], d)
-    out = tuple(vals)
-    if view._interner.active:
-        out = view._interner.values(out)
-    return _make_row(layout, row.uuid, out)
+            changed.append(i)
+    if not changed:
+        return row
+    # Only the changed values need sharing: the others were shared when the row was built.
+    interner = view._interner
+    if interner.active:
+        interner.values_at(vals, changed)
+    return _make_row(layout, row.uuid, tuple(vals))

@@ -112,7 +112,7 @@ class TableDecoder:
     Unknown columns (a server with a newer schema) are ignored.
     """
 
-    __slots__ = ("codecs", "columns", "decoders", "defaults", "table")
+    __slots__ = ("codecs", "columns", "decoders", "defaults", "diff_decoders", "table")
 
     def __init__(self, table: TableSchema, columns: Iterable[str] | None = None) -> None:
         """Compile decoders of ``columns`` (default: all) of ``table``."""
@@ -128,6 +128,9 @@ class TableDecoder:
         self.columns: tuple[str, ...] = tuple(names)
         self.codecs = codecs
         self.decoders: dict[str, Callable[[Any], Any]] = {n: c.decode for n, c in codecs.items()}
+        self.diff_decoders: dict[str, Callable[[Any], Any]] = {
+            n: c.decode_diff for n, c in codecs.items()
+        }
         self.defaults: dict[str, Any] = {
             n: default_value(c.type) for n, c in codecs.items() if not n.startswith("_")
         }
@@ -155,8 +158,13 @@ class TableDecoder:
         """Decode an ``update2`` modify diff (columns present only)."""
         if type(data) is not dict:
             raise DataError("a row diff must be a JSON object", value=data, where=self.table.name)
-        codecs = self.codecs
-        return {n: codecs[n].decode_diff(v) for n, v in data.items() if n in codecs}
+        out = {}
+        decoders = self.diff_decoders
+        for n, v in data.items():
+            dec = decoders.get(n)
+            if dec is not None:
+                out[n] = dec(v)
+        return out
 
 
 def _decoders(
@@ -235,30 +243,46 @@ def decode_update2(
     if type(table_updates) is not dict:
         raise DataError("table-updates2 must be a JSON object", value=table_updates)
     cache = {} if decoders is None else decoders
+    if row_count(table_updates) >= _BIG_UPDATE:
+        with gc_paused():
+            return _decode_update2(schema, table_updates, columns, cache)
+    # Small updates (the stream that follows the initial copy): no pause to set up.
+    return _decode_update2(schema, table_updates, columns, cache)
+
+
+_new_update = tuple.__new__
+
+
+def _decode_update2(
+    schema: DatabaseSchema,
+    table_updates: dict[str, Any],
+    columns: Mapping[str, Sequence[str]] | None,
+    cache: dict[str, TableDecoder],
+) -> list[RowUpdate]:
     out: list[RowUpdate] = []
     append = out.append
-    with gc_paused(row_count(table_updates) >= _BIG_UPDATE):
-        for table, rows in table_updates.items():
-            dec = _decoders(schema, cache, table, columns)
-            if type(rows) is not dict:
-                raise DataError("table-update2 must be a JSON object", value=rows, where=table)
-            for key, upd in rows.items():
-                u = _uuid_key(key, table)
-                if type(upd) is not dict or len(upd) != 1:
-                    raise DataError(
-                        "row-update2 must have exactly one of initial/insert/modify/delete",
-                        value=upd, where=table,
-                    )
-                ((kind, body),) = upd.items()
-                if kind == "initial" or kind == "insert":
-                    append(RowUpdate(table, u, kind, dec.row(body)))
-                elif kind == "modify":
-                    append(RowUpdate(table, u, "modify", diff=dec.diff(body)))
-                elif kind == "delete":
-                    old = dec.row(body) if type(body) is dict and body else None
-                    append(RowUpdate(table, u, "delete", old=old))
-                else:
-                    raise DataError(f"unknown row-update2 kind {kind!r}", value=upd, where=table)
+    for table, rows in table_updates.items():
+        dec = _decoders(schema, cache, table, columns)
+        if type(rows) is not dict:
+            raise DataError("table-update2 must be a JSON object", value=rows, where=table)
+        for key, upd in rows.items():
+            u = _uuid_key(key, table)
+            if type(upd) is not dict or len(upd) != 1:
+                raise DataError(
+                    "row-update2 must have exactly one of initial/insert/modify/delete",
+                    value=upd, where=table,
+                )
+            ((kind, body),) = upd.items()
+            # RowUpdate(...) without the keyword-argument handling of its __new__.
+            if kind == "modify":
+                append(_new_update(RowUpdate, (table, u, "modify", None, None, dec.diff(body))))
+            elif kind == "initial" or kind == "insert":
+                append(_new_update(RowUpdate, (table, u, kind, dec.row(body), None, None)))
+            elif kind == "delete":
+                old = dec.row(body) if type(body) is dict and body else None
+                append(_new_update(RowUpdate, (table, u, "delete", None, old, None)))
+            else:
+                raise DataError(f"unknown row-update2 kind {kind!r}", value=upd, where=table)
     return out
 
 
