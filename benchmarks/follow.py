@@ -12,8 +12,9 @@ less:
    rows per ``update3`` notification (ovsdb-server merges the transactions of a client
    that falls behind into one), are framed (``Connection.receive_data`` in reads of
    ``--read`` bytes, then ``next_event``), decoded (``Monitor.handle_notification``),
-   applied (``Replica.apply``, one call per notification) and read by a consumer that
-   looks at each change's new ``nexthop``;
+   applied (``Replica.apply``, one call per notification, or with ``--merge`` one per
+   read, as ``LiveReplica`` applies the batches already queued) and read by a consumer
+   that looks at each change's new ``nexthop``;
 3. reported: thread CPU time per step and per update, and the cyclic collector's
    collections and CPU per generation (``gc.callbacks``), best of ``--repeat`` rounds.
 
@@ -103,7 +104,7 @@ def notifications(uuids: list[str], count: int, per: int, nexthop: str) -> bytes
 
 
 def one_round(replica: Replica, mon: Monitor, data: bytes, read: int, count: int,
-              nexthop: str, gcs: GcStats) -> dict[str, Any]:
+              nexthop: str, gcs: GcStats, merge: bool) -> dict[str, Any]:
     conn = Connection()
     t = {"framing": 0.0, "decode": 0.0, "apply": 0.0, "consume": 0.0}
     seen = 0
@@ -124,10 +125,18 @@ def one_round(replica: Replica, mon: Monitor, data: bytes, read: int, count: int
         del events, ev
         c3 = clock()
         t["decode"] += c3 - c2
+        c = clock()
+        groups: list[Any] = []
         while (batch := mon.next_batch_nowait()) is not None:
+            if merge and groups:
+                groups[-1].extend(batch.updates)
+            else:
+                groups.append(list(batch.updates) if merge else batch.updates)
+        del batch
+        t["apply"] += clock() - c
+        for updates in groups:
             c = clock()
-            changes = replica.apply(batch.updates)
-            del batch
+            changes = replica.apply(updates)
             c2 = clock()
             for ch in changes:
                 if ch.new is not None and ch.new["nexthop"] == nexthop:
@@ -136,6 +145,7 @@ def one_round(replica: Replica, mon: Monitor, data: bytes, read: int, count: int
             c3 = clock()
             t["apply"] += c2 - c
             t["consume"] += c3 - c2
+        del groups
     t["total"] = clock() - start
     if seen != count:
         raise RuntimeError(f"saw {seen} of {count} updates")
@@ -153,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="row changes per update3 notification")
     ap.add_argument("--read", type=int, default=16384, help="bytes per read")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--merge", action="store_true",
+                    help="apply the notifications of one read together, as LiveReplica "
+                         "applies the batches already queued")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the rounds into FILE")
     args = ap.parse_args(argv)
     if args.updates > args.rows:
@@ -172,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         data = notifications(uuids, args.updates, args.per_notification, nexthop)
         if profile is not None:
             profile.enable()
-        results.append(one_round(replica, mon, data, args.read, args.updates, nexthop, gcs))
+        results.append(one_round(replica, mon, data, args.read, args.updates, nexthop, gcs,
+                                 args.merge))
         if profile is not None:
             profile.disable()
     if profile is not None:
@@ -180,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     best = min(results, key=lambda t: t["total"])
     per = 1e6 / args.updates
     print(f"# {args.rows} rows, {args.updates} updates, {args.per_notification} per "
-          f"notification, reads of {args.read} bytes; best of {args.repeat} rounds, thread CPU")
+          f"notification, reads of {args.read} bytes{', merged' if args.merge else ''}; "
+          f"best of {args.repeat} rounds, thread CPU")
     for k in ("framing", "decode", "apply", "consume", "gc", "total"):
         print(f"{k:>8}: {best[k]:.4f} s  {best[k] * per:6.2f} us/update")
     print(f"gc per generation [collections, cpu s]: {best['gc_gens']}")

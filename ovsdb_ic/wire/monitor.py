@@ -223,7 +223,11 @@ def row_count(table_updates: Any) -> int:
     it is not one)."""
     if type(table_updates) is not dict:
         return 0
-    return sum(len(rows) for rows in table_updates.values() if type(rows) is dict)
+    n = 0  # a plain loop: cheaper than sum() over a generator for the usual one table
+    for rows in table_updates.values():
+        if type(rows) is dict:
+            n += len(rows)
+    return n
 
 
 def decode_update2(
