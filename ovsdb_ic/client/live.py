@@ -3,7 +3,11 @@
 Each server transaction is applied to the :class:`~ovsdb_ic.replica.Replica`
 as a whole before anyone can observe it; a full resync (after the server
 cancelled the monitor, e.g. for a schema conversion) is applied with
-``Replica.reset`` and reported as ordinary changes.
+``Replica.reset`` and reported as ordinary changes. Transactions already queued
+behind each other (a fast stream of small ones) are applied together, in one
+``Replica.apply``: each stays whole and in order, and subscribers get each row's net
+change over them, as ovsdb-server itself merges the transactions of a client that
+falls behind (:attr:`LiveReplica.transactions` still counts server transactions).
 
 Large batches (a 200,000-row initial copy takes about a second to apply) never
 block the trio loop for long: a batch of :attr:`LiveReplica.stage_threshold`
@@ -27,7 +31,9 @@ Change events go to subscribers through **bounded** trio channels. The feeder
 never waits for a subscriber (that would stall the connection): a subscriber
 whose buffer is full is dropped, its channel closed after what it already
 holds, and its :attr:`Subscription.overflowed` set. It can subscribe again and
-read the replica, which is always complete.
+read the replica, which is always complete. Iterating a subscription costs a
+scheduling pass per event; :meth:`Subscription.batches` hands out every event
+already queued at once.
 """
 
 from __future__ import annotations

@@ -396,7 +396,10 @@ class Replica:
         leaves the replica unchanged when an update names a table the replica
         does not hold, modifies or deletes a row it does not have, or inserts a
         row it already has. The values of the updates become the rows' values:
-        do not mutate them afterwards.
+        do not mutate them afterwards. The updates of several consecutive
+        transactions, in order, may be applied in one call (``LiveReplica`` does so
+        with those already queued): the replica then moves to the state after the
+        last one, and the changes are each row's net change over all of them.
 
         A large transaction is applied in one go; :meth:`stage` applies it in
         steps instead, for callers that must stay responsive meanwhile.
