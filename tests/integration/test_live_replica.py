@@ -87,6 +87,67 @@ def test_replicate_follows_transactions_events_and_waits(ic_sb_server: Server) -
     trio.run(main)
 
 
+def _commit_blocking(path: str, requests: list[dict[str, Any]]) -> None:
+    """Send pipelined ``transact`` requests over a plain blocking unix socket and read
+    every reply, without giving the trio loop a chance to run meanwhile."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        sock.sendall(b"".join(json.dumps({"method": "transact", "id": i, "params": [DB, op]})
+                              .encode() for i, op in enumerate(requests)))
+        data = b""
+        while data.count(b'"count":1') < len(requests):
+            chunk = sock.recv(1 << 16)
+            assert chunk, "the server closed the connection"
+            assert b'"error":"' not in chunk, chunk
+            data += chunk
+
+
+def test_queued_notifications_are_applied_together(ic_sb_server: Server) -> None:
+    """Transactions whose notifications queue up while the client is busy are applied
+    in one go: the replica ends equal to the server, each transaction whole, the
+    subscriber gets every change in commit order, and caught_up still works."""
+    n = 40
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as writer, \
+                connect(ic_sb_server.remote, database=DB) as reader:
+            s = writer.schema
+            assert s is not None
+            az = (await writer.transact([ops.insert(s, "Availability_Zone", {"name": "az1"})]))[0]
+            await writer.transact([
+                ops.insert(s, "Route", {"transit_switch": "ts", "availability_zone": az.uuid,
+                                        "ip_prefix": f"10.2.{i}.0/24", "nexthop": "169.254.100.1",
+                                        "origin": "connected"}) for i in range(n)])
+            live = await reader.replicate(TABLES)
+            await reader.caught_up(live)
+            sub = live.subscribe(size=1000)
+            applies, txns = live.replica.txn_count, live.transactions
+            assert ic_sb_server.unix_path is not None
+            # The loop is blocked: the n notifications wait in the socket meanwhile.
+            _commit_blocking(str(ic_sb_server.unix_path), [
+                {"op": "update", "table": "Route",
+                 "where": [["ip_prefix", "==", f"10.2.{i}.0/24"]],
+                 "row": {"nexthop": "169.254.100.9"}} for i in range(n)])
+            with trio.fail_after(20):
+                await reader.caught_up(live)
+                got = await sub.receive_batch()
+                while len(got) < n:
+                    got += await sub.receive_batch()
+            assert live.transactions - txns == n
+            assert live.transactions == live.monitor.batches_received
+            assert live.replica.txn_count - applies < n  # applied together, not one by one
+            assert [c.new["ip_prefix"] for c in got if c.new] == [
+                f"10.2.{i}.0/24" for i in range(n)]
+            assert all(c.kind == "modify" and c.changed_columns() == {"nexthop"} for c in got)
+            assert _replica_contents(live.replica) == {
+                name: {u: dict(r) for u, r in rows.items()}
+                for name, rows in _dump(ic_sb_server, s).items()}
+
+    trio.run(main)
+
+
 _SERVER_NUMBERS = itertools.count()
 _prefix = st.integers(0, 15).map(lambda i: f"10.1.{i}.0/24")
 _step = st.one_of(
