@@ -400,12 +400,13 @@ def worker_python_ovs(args: argparse.Namespace) -> None:
     idl.target_nexthop = args.nexthop
     idl.target = args.updates
     wait_go()
+    cpu0 = time.process_time()
     while idl.seen < args.updates:
         idl.run()
         if idl.seen >= args.updates:
             break
         _idl_block(idl)
-    emit({"steady_end": idl.end})
+    emit({"steady_end": idl.end, "steady_cpu": time.process_time() - cpu0})
 
     azs = idl.tables["Availability_Zone"]
     t0 = time.perf_counter()
@@ -792,6 +793,8 @@ def main(argv: list[str] | None = None) -> int:
                     steady = (f", steady {r['steady']:.3f}s (server committed {args.updates} in "
                               f"{r['committed']:.3f}s; gc {fmt(r['steady_gc'], '.3f')}s, "
                               f"{r['batches']} batches), txn {fmt(r['txn'], '.2f')}s")
+                    if r.get("steady_cpu") is not None and not r.get("steady_phases"):
+                        steady += f"; update phase: cpu {r['steady_cpu']:.3f}s"
                     if r.get("steady_phases"):
                         steady += (f"; update phase: cpu {r['steady_cpu']:.3f}s "
                                    f"(thread {r['steady_thread_cpu']:.3f}s), " + ", ".join(
