@@ -3,8 +3,8 @@
 Each server transaction is applied to the :class:`~ovsdb_ic.replica.Replica`
 as a whole before anyone can observe it; a full resync (after the server
 cancelled the monitor, e.g. for a schema conversion) is applied with
-``Replica.reset`` and reported as ordinary changes. Transactions already queued
-behind each other (a fast stream of small ones) are applied together, in one
+``Replica.reset`` and reported as ordinary changes. Transactions that queue up for
+the replica's task while it is busy (a fast stream) are applied together, in one
 ``Replica.apply``: each stays whole and in order, and subscribers get each row's net
 change over them, as ovsdb-server itself merges the transactions of a client that
 falls behind (:attr:`LiveReplica.transactions` still counts server transactions).
