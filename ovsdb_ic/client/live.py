@@ -275,7 +275,8 @@ class LiveReplica:
         """Apply a big batch in steps of about :attr:`step_budget` seconds."""
         clock = time.perf_counter
         budget = self.step_budget
-        staged = self.replica.stage(updates, initial=initial)
+        staged = self.replica.stage(updates, initial=initial,
+                                    consume=type(updates) is list)
         n = 256  # units per step, adapted so that a step takes about budget / 4
         with gc_paused(promote=True), staged:
             while True:
@@ -368,6 +369,9 @@ class LiveReplica:
                     updates, count, held = self._merge_queued(updates)
                 staged_big = len(updates) >= _TRIM_AFTER
                 if len(updates) >= self.stage_threshold:
+                    # A list of our own, so the staged apply may drop each update once
+                    # its row is built (the batch's tuple goes away with this).
+                    updates = list(updates)
                     changes = await self._apply_staged(updates, initial)
                 elif initial:
                     changes = self.replica.reset(updates)

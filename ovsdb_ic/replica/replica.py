@@ -416,7 +416,9 @@ class Replica:
         self._txn_count += 1
         return changes
 
-    def stage(self, updates: Sequence[RowUpdate], *, initial: bool = False) -> StagedApply:
+    def stage(
+        self, updates: Sequence[RowUpdate], *, initial: bool = False, consume: bool = False
+    ) -> StagedApply:
         """Prepare ``updates`` for applying in steps; see :class:`StagedApply`.
 
         With ``initial`` false the updates are one server transaction, as for
@@ -424,10 +426,19 @@ class Replica:
         :meth:`reset`. Nothing changes until :meth:`StagedApply.commit`, which
         returns exactly the changes that :meth:`apply` (or :meth:`reset`) would
         have returned, and leaves the replica exactly as they would have.
+
+        With ``consume`` true, ``updates`` must be a ``list`` that the caller
+        gives up: the steps of a full copy replace its entries with ``None`` once
+        their rows are built, so the decoded updates are freed while the replica
+        is built instead of all at the end (a lower peak of memory). Only do this
+        with a list nothing else reads.
         """
         from ovsdb_ic.replica.staged import StagedApply
 
-        return StagedApply(self, updates, initial=initial)
+        if consume and type(updates) is not list:
+            raise TypeError("stage(consume=True) needs a list of updates, "
+                            f"not {type(updates).__name__}")
+        return StagedApply(self, updates, initial=initial, consume=consume)
 
     def reset(self, updates: Sequence[RowUpdate]) -> list[Change]:
         """Replace the contents with a fresh full copy; return the differences.

@@ -94,6 +94,7 @@ class StagedApply:
 
     __slots__ = (
         "_changes",
+        "_drop_done",
         "_gen",
         "_left",
         "_marker",
@@ -109,10 +110,12 @@ class StagedApply:
     initial: bool
     """Whether the batch is a full copy (:meth:`Replica.reset` semantics)."""
 
-    def __init__(self, replica: Replica, updates: Sequence[RowUpdate], *, initial: bool) -> None:
+    def __init__(self, replica: Replica, updates: Sequence[RowUpdate], *, initial: bool,
+                 consume: bool = False) -> None:
         """Stage ``updates`` for ``replica``; use :meth:`Replica.stage` rather than this."""
         self._replica = replica
         self._updates = updates
+        self._drop_done = consume and type(updates) is list
         self._total = len(updates)
         self.initial = initial
         self._marker = _marker(replica)
@@ -283,7 +286,8 @@ class StagedApply:
         replica = self._replica
         tables = replica._tables
         fresh: dict[str, dict[int, Row]] = {name: {} for name in tables}
-        for chunk in self._chunks(self._updates):
+        updates = self._updates
+        for chunk in self._chunks(updates):
             for table, run in groupby(chunk, _table_of):
                 view = tables.get(table)
                 if view is None:
@@ -291,8 +295,14 @@ class StagedApply:
                         f"update names table {table!r}, which the replica does not hold"
                     )
                 _build_run(view, fresh[table], list(run))
-            self._processed += len(chunk)
-            if self._spend(len(chunk)):
+            done, n = self._processed, len(chunk)
+            self._processed += n
+            if self._drop_done:
+                # Let the decoded updates go now that their rows are built: the memory
+                # they free is reused by the next rows (the peak stays lower).
+                del chunk
+                cast("list[Any]", updates)[done:done + n] = repeat(None, n)
+            if self._spend(n):
                 yield
         for name, view in tables.items():
             new_rows = fresh[name]

@@ -25,11 +25,13 @@ value and the reason. Decoders and encoders are compiled once per column type
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Set
 from functools import lru_cache
+from itertools import repeat as _repeat
 from typing import Any, Final
 
 import attrs
@@ -58,6 +60,8 @@ _UUID_RE: Final = re.compile(
 _ID_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _new_uuid = object.__new__
+_join = "".join
+_intern = sys.intern
 _set_attr = object.__setattr__
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
 _UUID = uuid.UUID
@@ -68,6 +72,9 @@ _INF = float("inf")
 _UUID_CACHE: dict[str, uuid.UUID] = {}
 _UUID_CACHE_SIZE: Final = 1 << 16
 _LIST_ONLY: Final = {list}
+_TWO_ONLY: Final = {2}
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
 _MAX_FLOAT_INT = int(sys.float_info.max)
 # What ovsdb-server cannot take: its JSON lexer drops the connection over a real
 # that is not zero or a normal double (strtod reports ERANGE) and over U+0000 in a
@@ -128,6 +135,22 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+# Decoded strings are never the parser's own objects. A JSON parser allocates every
+# string of a message among the lists and dicts of its tree; a string kept from it
+# (a route's prefix in a replica) keeps the allocator's memory around it from being
+# returned once the tree is freed, and a replica built from a big message then held
+# about twice its own size in resident memory. So the decoders hand out a new copy
+# of each string (``"".join((s, ""))``, about 0.1 us), the enum member itself for an
+# enum value, and the one interned object for a string map key (few distinct ones).
+
+
+def _enum_strings(base: BaseType) -> dict[str, str] | None:
+    """``{value: value}`` over a string enum's members (their shared objects), or None."""
+    if base.type != "string" or base.enum is None:
+        return None
+    return {_intern(v): _intern(v) for v in base.enum if type(v) is str}
+
+
 # --------------------------------------------------------------------------- atoms
 
 
@@ -174,14 +197,17 @@ def _atom_decoder(base: BaseType, where: str | None, allow_named: bool) -> _Dec:
             def dec_str(j: Any) -> Any:
                 if type(j) is not str:
                     raise DataError("expected a string", value=j, where=where)
-                return j
+                return _join((j, ""))
 
             return dec_str
+
+        canon = _enum_strings(base)
 
         def dec_str_c(j: Any) -> Any:
             if type(j) is not str:
                 raise DataError("expected a string", value=j, where=where)
-            return check(j)
+            check(j)
+            return canon[j] if canon is not None else _join((j, ""))
 
         return dec_str_c
     if t == "integer":
@@ -377,6 +403,11 @@ def _make_set_decoder(ctype: ColumnType, dec: _Dec, where: str | None, limited: 
 def _make_map_decoder(ctype: ColumnType, kdec: _Dec, vdec: _Dec, where: str | None,
                       limited: bool) -> _Dec:
     mn, mx = ctype.min, ctype.max
+    if ctype.key.type == "string":
+        kdec_plain = kdec
+
+        def kdec(j: Any) -> Any:
+            return _intern(kdec_plain(j))  # few distinct keys: one object each
 
     def dec_map(j: Any) -> dict[Any, Any]:
         if type(j) is not list or len(j) != 2 or j[0] != "map" or type(j[1]) is not list:
@@ -508,16 +539,20 @@ def _fast_scalar(base: BaseType, slow: _Dec) -> _Dec:
     """
     t = base.type
     if t == "string" and base.min_length is None and base.max_length is None:
-        enum = base.enum
-        if enum is None:
+        canon = _enum_strings(base)
+        if canon is None:
 
             def fast_str(j: Any) -> Any:
-                return j if type(j) is str else slow(j)
+                return _join((j, "")) if type(j) is str else slow(j)
 
             return fast_str
 
         def fast_enum(j: Any) -> Any:
-            return j if type(j) is str and j in enum else slow(j)
+            if type(j) is str:
+                v = canon.get(j)
+                if v is not None:
+                    return v
+            return slow(j)
 
         return fast_enum
     if t == "uuid" and base.enum is None:
@@ -556,19 +591,20 @@ def _fast_map(ctype: ColumnType, slow: _Dec) -> _Dec:
     def fast_map(j: Any) -> Any:
         if type(j) is list and len(j) == 2 and j[0] == "map" and type(j[1]) is list:
             pairs = j[1]
-            # dict() checks each pair has two items, but would also take a
-            # two-character string as a pair: insist on lists.
-            if pairs and set(map(type, pairs)) != _LIST_ONLY:
+            # Every pair a list of two (a two-character string would pass as a pair).
+            if pairs and (set(map(type, pairs)) != _LIST_ONLY
+                          or set(map(len, pairs)) != _TWO_ONLY):
                 return slow(j)
             try:
-                out = dict(pairs)
-            except (TypeError, ValueError):
+                # Keys interned, values copied (see _enum_strings); both raise
+                # TypeError for anything but a str (exact types checked below).
+                out = dict(zip(map(_intern, map(_first, pairs)),
+                               map(_join, zip(map(_second, pairs), _repeat(""))),
+                               strict=True))
+            except TypeError:
                 return slow(j)
             n = len(out)
             if n == len(pairs) and n >= mn and (mx is None or n <= mx):
-                for k, v in out.items():
-                    if type(k) is not str or type(v) is not str:
-                        return slow(j)
                 return out
         return slow(j)
 

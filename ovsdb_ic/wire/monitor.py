@@ -22,7 +22,9 @@ keep replicas apply the whole list before anyone observes it.
 from __future__ import annotations
 
 import uuid
+from collections import deque as _consume
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import attrs
@@ -213,9 +215,19 @@ def take_table_updates(table_updates: Any, rows_per_part: int) -> Iterator[Any]:
         return
     for table in list(table_updates):
         rows = table_updates.pop(table)
-        keys = list(rows)
-        for start in range(0, len(keys), rows_per_part):
-            yield {table: {k: rows.pop(k) for k in keys[start:start + rows_per_part]}}
+        while rows:
+            yield {table: _take_front(rows, rows_per_part)}
+
+
+def _take_front(rows: dict[Any, Any], n: int) -> dict[Any, Any]:
+    """Remove the first ``n`` entries of ``rows`` and return them as a new dict.
+
+    No list of every key is kept meanwhile (nor a reference to a part while it is
+    decoded): once a part is decoded and dropped, all of its JSON can be freed.
+    """
+    part = dict(islice(rows.items(), n))
+    _consume(map(rows.__delitem__, part), maxlen=0)
+    return part
 
 
 def row_count(table_updates: Any) -> int:

@@ -8,6 +8,7 @@ import sys
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -153,6 +154,57 @@ def test_codec_round_trip_and_json_forms(item: Any, data: st.DataObject) -> None
             assert wire[0] == "set"
             assert len(wire[1]) == len(value)
             assert datum_from_json(t, ["set", wire[1][::-1]]) == value
+
+
+def _strings_in(value: Any) -> list[str]:
+    """Every ``str`` object inside a decoded value or a JSON tree (map keys included)."""
+    if type(value) is str:
+        return [value]
+    if type(value) is dict:
+        return [*value, *(s for v in value.values() for s in _strings_in(v))]
+    if type(value) in (list, frozenset):
+        return [s for v in value for s in _strings_in(v)]
+    return []
+
+
+STRING_COLUMNS = [
+    c for c in ALL if "string" in (c[2].type.key.type, c[2].type.value and c[2].type.value.type)
+]
+
+
+@pytest.mark.parametrize("item", STRING_COLUMNS, ids=[column_id(c) for c in STRING_COLUMNS])
+@per_column
+@given(data=st.data())
+def test_decoded_strings_are_not_the_parsers_objects(item: Any, data: st.DataObject) -> None:
+    """A decoded string is a copy, an enum's shared member or an interned map key, never
+    (map keys aside: the first of each is interned as it comes) an object of the parsed
+    JSON, which would keep the parser's memory around it."""
+    _db, _table, col = item
+    t = col.type
+    value = data.draw(values(t), label="value")
+    wire = orjson.loads(orjson.dumps(datum_to_json(t, value)))
+    parsed = {id(s) for s in _strings_in(wire) if len(s) > 1}  # 0/1-char: CPython singletons
+    for back in (datum_from_json(t, wire), diff_from_json(t, wire)):
+        assert back == value
+        kept = list(back.values()) if t.value is not None else back
+        for s in _strings_in(kept):
+            assert id(s) not in parsed, s
+        if t.value is not None and t.key.type == "string":
+            assert all(k is sys.intern(k) for k in back)
+        for base, atoms_ in ((t.key, _atoms_of(t, back, "key")),
+                             (t.value, _atoms_of(t, back, "value"))):
+            if base is not None and base.type == "string" and base.enum is not None:
+                assert all(a is sys.intern(a) for a in atoms_)
+
+
+def _atoms_of(t: ColumnType, value: Any, part: str) -> list[Any]:
+    if value is None:
+        return []
+    if t.value is not None:
+        return list(value) if part == "key" else list(value.values())
+    if part == "value":
+        return []
+    return list(value) if type(value) is frozenset else [value]
 
 
 @pytest.mark.parametrize("item", ALL, ids=IDS)

@@ -1146,6 +1146,36 @@ def test_staged_initial_copy_into_an_empty_replica() -> None:
     assert staged.table("Route").version == 1 and staged.txn_count == 1
 
 
+def test_staged_full_copy_consumes_its_list() -> None:
+    """stage(consume=True) drops each update once its row is built: same result, and the
+    list ends up holding only None (the decoded updates can be freed during the copy)."""
+    batch = [ins("Availability_Zone", AZ1, full(SB, "Availability_Zone", name="az1"), "initial")]
+    batch += [ins("Route", U(i), route(ip_prefix=f"10.{i >> 8}.{i & 255}.0/24"), "initial")
+              for i in range(1, 2001)]
+    one, staged = route_replica(), route_replica()
+    expected = one.reset(copy_updates(batch))
+    updates = copy_updates(batch)
+    st_ = staged.stage(updates, initial=True, consume=True)
+    assert st_.total == len(batch)
+    seen_none = False
+    while not st_.step(300):
+        # Each step releases exactly the updates it has read, from the front.
+        done = st_.processed
+        assert updates[:done] == [None] * done
+        assert None not in updates[done:]
+        seen_none = seen_none or done > 0
+    assert seen_none
+    assert st_.commit() == expected
+    assert updates == [None] * len(batch)
+    assert observe(staged) == observe(one)
+    # Only a list can be given up; a transaction (not a full copy) leaves it as it is.
+    with pytest.raises(TypeError, match="list"):
+        staged.stage(tuple(batch), initial=True, consume=True)
+    mods = [RowUpdate("Route", U(1), "modify", diff={"nexthop": "10.9.9.9"})]
+    staged.stage(mods, consume=True).commit()
+    assert mods[0] is not None and staged.table("Route")[U(1)]["nexthop"] == "10.9.9.9"
+
+
 def test_staged_rows_share_strings() -> None:
     r = route_replica()
     n = LIMIT + 500
