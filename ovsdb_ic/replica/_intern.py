@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import operator
 import sys
+from collections import deque as _consume
 from collections.abc import Collection
 from itertools import repeat
 from typing import Any, Final
@@ -105,12 +106,15 @@ class Interner:
                 if d:
                     values[pos] = _share_map(d, skeys, vcaches, off)
 
-    def columns(self, cols: list[list[Any]]) -> None:
+    def columns(self, cols: list[list[Any]], *, owned: bool = False) -> None:
         """Share the strings of many rows given column by column, in place.
 
         ``cols[pos]`` holds the values of column ``pos`` for every row of a batch.
         A column whose cache overflows during the batch is dropped afterwards (its
         cache may hold up to one batch more than :data:`LIMIT` until then).
+        ``owned``: the map values are the caller's to change (decoded updates it
+        gives up): maps whose keys are already interned get their shared values
+        in place instead of being copied.
         """
         full = False
         for pos, cache in self._scalars:
@@ -122,7 +126,7 @@ class Interner:
             self._scalars = [e for e in self._scalars if len(e[1]) <= LIMIT]
             self.active = bool(self._scalars or self._maps)
         for pos, skeys, vcaches, off in self._maps:
-            cols[pos] = _share_map_column(cols[pos], skeys, vcaches, off)
+            cols[pos] = _share_map_column(cols[pos], skeys, vcaches, off, owned)
 
 
 def _share_map(
@@ -148,13 +152,16 @@ def _share_map(
 
 
 def _share_map_column(
-    col: list[Any], skeys: bool, vcaches: dict[Any, dict[str, str]] | None, off: set[Any]
+    col: list[Any], skeys: bool, vcaches: dict[Any, dict[str, str]] | None, off: set[Any],
+    owned: bool = False,
 ) -> list[Any]:
     """:func:`_share_map` over many maps: C-level passes per group of maps with the same keys.
 
     Maps are grouped by their key tuple (the rows of a table mostly share one or
     a few); per group, the values under each key are extracted, shared and zipped
-    back into new maps without a Python-level loop per map.
+    back into new maps without a Python-level loop per map. With ``owned``, a
+    group whose keys are the interned objects already (as the wire decoder makes
+    them) keeps its maps and gets the shared values stored into them.
     """
     shapes = list(map(tuple, col))
     first = shapes[0] if shapes else ()
@@ -171,8 +178,11 @@ def _share_map_column(
             continue  # empty maps stay as they are
         maps = col if len(groups) == 1 else [col[i] for i in where]
         ikeys = tuple(map(_intern, shape)) if skeys else shape
+        in_place = owned and all(map(operator.is_, ikeys, shape))
         columns = []
         for raw_key, key in zip(shape, ikeys, strict=True):
+            if in_place and (vcaches is None or key in off):
+                continue  # nothing to share under this key
             vals = list(map(operator.itemgetter(raw_key), maps))
             if vcaches is not None:
                 vcache = vcaches.get(key)
@@ -180,10 +190,14 @@ def _share_map_column(
                     vcache = vcaches[key] = {}
                 if vcache is not None:
                     vals = list(map(vcache.setdefault, vals, vals))
+                    if in_place:
+                        _consume(map(operator.setitem, maps, repeat(key), vals), maxlen=0)
                     if len(vcache) > LIMIT:  # a high-cardinality key: stop caching it
                         del vcaches[key]
                         off.add(key)
             columns.append(vals)
+        if in_place:
+            continue  # the maps in ``out`` are the same objects, now sharing
         new = list(map(dict, map(zip, repeat(ikeys), zip(*columns, strict=True))))
         if len(groups) == 1:
             return new

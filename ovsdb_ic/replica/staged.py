@@ -294,7 +294,7 @@ class StagedApply:
                     raise RemoteProtocolError(
                         f"update names table {table!r}, which the replica does not hold"
                     )
-                _build_run(view, fresh[table], list(run))
+                _build_run(view, fresh[table], list(run), self._drop_done)
             done, n = self._processed, len(chunk)
             self._processed += n
             if self._drop_done:
@@ -415,11 +415,13 @@ def _marker(replica: Replica) -> tuple[int, int]:
     return replica._version, replica._txn_count
 
 
-def _build_run(view: TableView, target: dict[int, Row], run: list[RowUpdate]) -> None:
+def _build_run(view: TableView, target: dict[int, Row], run: list[RowUpdate],
+               owned: bool = False) -> None:
     """Add the rows of ``run`` (full-copy updates of one table) to ``target``.
 
     Works column by column: one C-level pass per column extracts its values and
     shares its strings (see ``_intern``), then the value tuples are zipped.
+    ``owned``: the updates are given up (``consume``), their maps may be kept.
     Raises :class:`~ovsdb_ic.errors.RemoteProtocolError`, with the message
     :meth:`Replica.reset` gives, for anything but a full copy.
     """
@@ -440,7 +442,7 @@ def _build_run(view: TableView, target: dict[int, Row], run: list[RowUpdate]) ->
         except KeyError:
             cols.append([full.get(column, default) for full in fulls])
     if view._interner.active:
-        view._interner.columns(cols)
+        view._interner.columns(cols, owned=owned)
     values = zip(*cols, strict=True) if cols else repeat((), len(run))
     # Rows made and filled by C-level loops (a third faster than one Python loop).
     rows: list[Row] = list(map(_new_row, repeat(Row, len(run))))

@@ -25,13 +25,11 @@ value and the reason. Decoders and encoders are compiled once per column type
 
 from __future__ import annotations
 
-import operator
 import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Set
 from functools import lru_cache
-from itertools import repeat as _repeat
 from typing import Any, Final
 
 import attrs
@@ -60,7 +58,6 @@ _UUID_RE: Final = re.compile(
 _ID_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _new_uuid = object.__new__
-_join = "".join
 _intern = sys.intern
 _set_attr = object.__setattr__
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
@@ -71,10 +68,7 @@ _INF = float("inf")
 # replica memory. Bounded; cleared when full.
 _UUID_CACHE: dict[str, uuid.UUID] = {}
 _UUID_CACHE_SIZE: Final = 1 << 16
-_LIST_ONLY: Final = {list}
-_TWO_ONLY: Final = {2}
-_first = operator.itemgetter(0)
-_second = operator.itemgetter(1)
+_EMPTY2: Final = ("", "")  # s.join(_EMPTY2) is a new copy of s
 _MAX_FLOAT_INT = int(sys.float_info.max)
 # What ovsdb-server cannot take: its JSON lexer drops the connection over a real
 # that is not zero or a normal double (strtod reports ERANGE) and over U+0000 in a
@@ -140,7 +134,7 @@ def _kind(value: Any) -> str:
 # (a route's prefix in a replica) keeps the allocator's memory around it from being
 # returned once the tree is freed, and a replica built from a big message then held
 # about twice its own size in resident memory. So the decoders hand out a new copy
-# of each string (``"".join((s, ""))``, about 0.1 us), the enum member itself for an
+# of each string (``s.join(("", ""))``, under 0.1 us), the enum member itself for an
 # enum value, and the one interned object for a string map key (few distinct ones).
 
 
@@ -197,7 +191,7 @@ def _atom_decoder(base: BaseType, where: str | None, allow_named: bool) -> _Dec:
             def dec_str(j: Any) -> Any:
                 if type(j) is not str:
                     raise DataError("expected a string", value=j, where=where)
-                return _join((j, ""))
+                return j.join(_EMPTY2)
 
             return dec_str
 
@@ -207,7 +201,7 @@ def _atom_decoder(base: BaseType, where: str | None, allow_named: bool) -> _Dec:
             if type(j) is not str:
                 raise DataError("expected a string", value=j, where=where)
             check(j)
-            return canon[j] if canon is not None else _join((j, ""))
+            return canon[j] if canon is not None else j.join(_EMPTY2)
 
         return dec_str_c
     if t == "integer":
@@ -543,7 +537,7 @@ def _fast_scalar(base: BaseType, slow: _Dec) -> _Dec:
         if canon is None:
 
             def fast_str(j: Any) -> Any:
-                return _join((j, "")) if type(j) is str else slow(j)
+                return j.join(_EMPTY2) if type(j) is str else slow(j)
 
             return fast_str
 
@@ -591,18 +585,15 @@ def _fast_map(ctype: ColumnType, slow: _Dec) -> _Dec:
     def fast_map(j: Any) -> Any:
         if type(j) is list and len(j) == 2 and j[0] == "map" and type(j[1]) is list:
             pairs = j[1]
-            # Every pair a list of two (a two-character string would pass as a pair).
-            if pairs and (set(map(type, pairs)) != _LIST_ONLY
-                          or set(map(len, pairs)) != _TWO_ONLY):
-                return slow(j)
-            try:
-                # Keys interned, values copied (see _enum_strings); both raise
-                # TypeError for anything but a str (exact types checked below).
-                out = dict(zip(map(_intern, map(_first, pairs)),
-                               map(_join, zip(map(_second, pairs), _repeat(""))),
-                               strict=True))
-            except TypeError:
-                return slow(j)
+            out = {}
+            for p in pairs:
+                # A list of two (a two-character string would unpack as a pair too).
+                if type(p) is not list or len(p) != 2:
+                    return slow(j)
+                k, v = p
+                if type(k) is not str or type(v) is not str:
+                    return slow(j)
+                out[_intern(k)] = v.join(_EMPTY2)  # see _enum_strings
             n = len(out)
             if n == len(pairs) and n >= mn and (mx is None or n <= mx):
                 return out
