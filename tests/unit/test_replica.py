@@ -1176,6 +1176,36 @@ def test_staged_full_copy_consumes_its_list() -> None:
     assert mods[0] is not None and staged.table("Route")[U(1)]["nexthop"] == "10.9.9.9"
 
 
+def test_staged_consumed_copy_keeps_decoded_maps_and_shares_their_values() -> None:
+    """Decoded maps (keys interned by the decoder) given up with consume=True become the
+    rows' maps, their repeated values shared; maps not given up are copied."""
+    import orjson
+
+    def wire(n: int) -> Any:
+        return orjson.loads(orjson.dumps({"Route": {
+            str(U(i)): {"initial": {
+                "ip_prefix": f"10.{i >> 8}.{i & 255}.0/24",
+                "external_ids": ["map", [["lr-id", f"lr{i % 2}"], ["nb-id", f"nb{i}"]]]}}
+            for i in range(1, n + 1)}}))
+
+    kept = decode_update2(SB, wire(3000))
+    maps = {id(u.new["external_ids"]) for u in kept}  # type: ignore[index]
+    given, copied = route_replica(), route_replica()
+    given.stage(list(kept), initial=True, consume=True).commit()
+    copied.stage(kept, initial=True).commit()
+    assert observe(given) == observe(copied)
+    for r in (given, copied):
+        first, third = r.table("Route")[U(1)], r.table("Route")[U(3)]
+        assert first["external_ids"]["lr-id"] is third["external_ids"]["lr-id"]
+
+    def held(r: Replica) -> set[int]:
+        pos = r.table("Route")._layout.positions["external_ids"]
+        return {id(row._values[pos]) for row in r.table("Route")}
+
+    assert held(given) == maps  # the decoded dicts themselves
+    assert not held(copied) & maps  # new dicts: the caller still holds its updates
+
+
 def test_staged_rows_share_strings() -> None:
     r = route_replica()
     n = LIMIT + 500
