@@ -68,20 +68,7 @@ class Interner:
     def values(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """``values`` with its strings replaced by equal shared ones."""
         out = list(values)
-        full = False
-        for pos, cache in self._scalars:
-            v = out[pos]
-            if v is not None:
-                out[pos] = cache.setdefault(v, v)
-                if len(cache) > LIMIT:
-                    full = True
-        if full:
-            self._scalars = [e for e in self._scalars if len(e[1]) <= LIMIT]
-            self.active = bool(self._scalars or self._maps)
-        for pos, skeys, vcaches, off in self._maps:
-            d = out[pos]
-            if d:
-                out[pos] = _share_map(d, skeys, vcaches, off)
+        self._share(out, None)
         return tuple(out)
 
     def values_at(self, values: list[Any], changed: Collection[int]) -> None:
@@ -89,9 +76,13 @@ class Interner:
 
         The path of a modify: the row's other values were shared when it was built.
         """
+        self._share(values, changed)
+
+    def _share(self, values: list[Any], changed: Collection[int] | None) -> None:
+        """Share, in place, the strings of ``values`` (at ``changed`` only, unless None)."""
         full = False
         for pos, cache in self._scalars:
-            if pos in changed:
+            if changed is None or pos in changed:
                 v = values[pos]
                 if v is not None:
                     values[pos] = cache.setdefault(v, v)
@@ -101,7 +92,7 @@ class Interner:
             self._scalars = [e for e in self._scalars if len(e[1]) <= LIMIT]
             self.active = bool(self._scalars or self._maps)
         for pos, skeys, vcaches, off in self._maps:
-            if pos in changed:
+            if changed is None or pos in changed:
                 d = values[pos]
                 if d:
                     values[pos] = _share_map(d, skeys, vcaches, off)
