@@ -117,6 +117,31 @@ def _quick_atoms(base: BaseType, atoms: list[Any]) -> bool:
     return False  # reals: the decoder checks finiteness and ranges
 
 
+def _map_shape(
+    ctype: ColumnType, values: list[Any]
+) -> tuple[list[Any], list[int], list[Any]] | None:
+    """The outer checks of a map column's JSON datums ``values`` (not empty): each is
+    ``["map", [[k, v], ...]]`` with a number of pairs within the column's bounds.
+
+    Returns the pair lists, their sizes and all the pairs in order, or None when a
+    datum fails (the caller then looks closer). Keys and values are not checked.
+    """
+    if set(map(type, values)) != _LIST or set(map(len, values)) != _TWO:
+        return None
+    if set(map(_first, values)) != {"map"}:
+        return None
+    maps = list(map(_second, values))
+    if set(map(type, maps)) != _LIST:
+        return None
+    sizes = list(map(len, maps))
+    if min(sizes) < ctype.min or (ctype.max is not None and max(sizes) > ctype.max):
+        return None
+    pairs = list(chain.from_iterable(maps))
+    if pairs and (set(map(type, pairs)) != _LIST or set(map(len, pairs)) != _TWO):
+        return None
+    return maps, sizes, pairs
+
+
 def _quick_column(ctype: ColumnType, values: list[Any]) -> bool:
     """True when every JSON datum in ``values`` is valid for ``ctype`` (False: look closer)."""
     if not values:
@@ -125,19 +150,10 @@ def _quick_column(ctype: ColumnType, values: list[Any]) -> bool:
         return _quick_atoms(ctype.key, values)
     if ctype.value is None:
         return False  # optional and set columns: value by value
-    if set(map(type, values)) != _LIST or set(map(len, values)) != _TWO:
+    shape = _map_shape(ctype, values)
+    if shape is None:
         return False
-    if set(map(_first, values)) != {"map"}:
-        return False
-    maps = list(map(_second, values))
-    if set(map(type, maps)) != _LIST:
-        return False
-    sizes = list(map(len, maps))
-    if min(sizes) < ctype.min or (ctype.max is not None and max(sizes) > ctype.max):
-        return False
-    pairs = list(chain.from_iterable(maps))
-    if pairs and (set(map(type, pairs)) != _LIST or set(map(len, pairs)) != _TWO):
-        return False
+    maps, sizes, pairs = shape
     if not (_quick_atoms(ctype.key, list(map(_first, pairs)))
             and _quick_atoms(ctype.value, list(map(_second, pairs)))):
         return False

@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any, Final
 
 from ovsdb_ic.wire.data import column_codec
-from ovsdb_ic.wire.dump import _quick_column
+from ovsdb_ic.wire.dump import _map_shape, _quick_column
 from ovsdb_ic.wire.monitor import default_value
 from ovsdb_ic.wire.schema import BaseType, ColumnType, TableSchema
 
@@ -37,7 +37,6 @@ _LIST: Final = {list}
 _TWO: Final = {2}
 _UUID_LEN: Final = {36}
 _UUID_TAG: Final = {"uuid"}
-_MAP_TAG: Final = {"map"}
 _DASH_AT: Final = (8, 13, 18, 23)
 _LOWER_HEX: Final = b"0123456789abcdef-"
 _first = itemgetter(0)
@@ -153,21 +152,12 @@ def _string_maps(ctype: ColumnType, values: list[Any]) -> bool:
     """:func:`~ovsdb_ic.wire.dump._quick_column` for maps of unconstrained strings to
     unconstrained strings (``external_ids``, ``options``...), with fewer passes: the
     keys and values are checked together."""
-    if set(map(type, values)) != _LIST or set(map(len, values)) != _TWO:
+    shape = _map_shape(ctype, values)
+    if shape is None:
         return False
-    if set(map(_first, values)) != _MAP_TAG:
-        return False
-    maps = list(map(_second, values))
-    if set(map(type, maps)) != _LIST:
-        return False
-    sizes = list(map(len, maps))
-    if min(sizes) < ctype.min or (ctype.max is not None and max(sizes) > ctype.max):
-        return False
-    pairs = list(chain.from_iterable(maps))
+    maps, sizes, pairs = shape
     if not pairs:
         return True
-    if set(map(type, pairs)) != _LIST or set(map(len, pairs)) != _TWO:
-        return False
     if set(map(type, chain.from_iterable(pairs))) != _STR:
         return False
     return max(sizes) < 2 or sizes == list(map(len, map(dict, maps)))  # no duplicate key
