@@ -410,8 +410,10 @@ async def monitor_changes(
                         else:
                             updates = batch.updates
                             if batch.raw is not None:
-                                updates = tuple(_decode_reply(schema, mon.method, requests,
-                                                              batch.raw))
+                                # The monitor's schema: after a conversion the server
+                                # may have sent this copy under a newer one.
+                                updates = tuple(_decode_reply(mon.schema, mon.method,
+                                                              requests, batch.raw))
                             if batch.initial and not fresh:
                                 _materialize(replica, requests, pending, None)
                                 changes = replica.reset(updates)
