@@ -131,7 +131,8 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
     from ovsdb_ic.replica import staged as staged_mod
     from ovsdb_ic.wire import jsonrpc
 
-    marks: dict[str, Any] = {"receive": [], "decode": 0.0, "apply_cpu": 0.0, "requested": None}
+    marks: dict[str, Any] = {"receive": [], "decode": 0.0, "apply_cpu": 0.0, "requested": None,
+                             "reply_at": None}
     clock = time.perf_counter
 
     receive_data = jsonrpc.Connection.receive_data
@@ -142,12 +143,23 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
         marks["requested"] = marks["requested"] or clock()
         return params(self)
 
-    handle_reply = monitor_mod.Monitor.handle_reply
+    handle_reply_async = monitor_mod.Monitor.handle_reply_async
 
-    def timed_reply(self: Any, result: Any) -> None:
+    async def timed_reply(self: Any, result: Any, **kwargs: Any) -> None:
+        # The reply is parsed whole once the client hands it to its monitor.
+        marks["reply_at"] = marks["reply_at"] or clock()
+        await handle_reply_async(self, result, **kwargs)
+
+    # Decoding: every decode_update2 call of the client's monitor (a big reply is
+    # decoded in parts by handle_reply_async, a small one by handle_reply).
+    decode_update2 = monitor_mod.decode_update2
+
+    def timed_decode(*args: Any, **kwargs: Any) -> Any:
         t = clock()
-        handle_reply(self, result)
-        marks["decode"] += clock() - t
+        try:
+            return decode_update2(*args, **kwargs)
+        finally:
+            marks["decode"] += clock() - t
 
     step, commit = staged_mod.StagedApply.step, staged_mod.StagedApply.commit
 
@@ -202,7 +214,8 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
 
     jsonrpc.Connection.receive_data = timed_receive_all  # type: ignore[method-assign]
     monitor_mod.Monitor.params = timed_params  # type: ignore[method-assign]
-    monitor_mod.Monitor.handle_reply = timed_reply  # type: ignore[method-assign]
+    monitor_mod.decode_update2 = timed_decode  # type: ignore[attr-defined]
+    monitor_mod.Monitor.handle_reply_async = timed_reply  # type: ignore[method-assign]
     staged_mod.StagedApply.step = timed_step  # type: ignore[method-assign]
     staged_mod.StagedApply.commit = timed_commit  # type: ignore[method-assign]
     return marks
@@ -213,21 +226,22 @@ def _phases(marks: dict[str, Any], t0: float, t_end: float, gc_s: float) -> dict
     requested = marks["requested"]
     after = [r for r in marks["receive"] if r[0] >= requested]
     first_byte = after[0][0]
-    # The reply completes in the receive_data call that parses it: the longest one.
-    last = max(after, key=lambda r: r[1] - r[0])
-    during = [r for r in after if r[0] < last[0]]
-    scanning = sum(e - s for s, e, _ in during)  # the framer's scans while bytes arrive
+    # Framing: the receive_data calls from the first byte until the reply is handed to
+    # the monitor (the framer parses big replies in pieces as they arrive, so its work
+    # is spread over those calls); transfer: the rest of that time.
+    reply_at = marks["reply_at"] or after[-1][1]
+    framing = sum(e - s for s, e, _ in after if s < reply_at)
     out = {
         "connect": requested - t0,
         "server": first_byte - requested,
-        "transfer": last[0] - first_byte - scanning,
-        "framing": scanning + (last[1] - last[0]),
+        "transfer": reply_at - first_byte - framing,
+        "framing": framing,
         "decode": marks["decode"],
         "apply": marks["apply_cpu"],
         "gc": gc_s,
     }
     out["rest"] = (t_end - t0) - sum(v for k, v in out.items() if k != "gc")
-    out["reply_bytes"] = sum(n for s, _, n in during) + last[2]
+    out["reply_bytes"] = sum(n for s, _, n in after if s < reply_at)
     return out
 
 
