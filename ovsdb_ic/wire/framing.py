@@ -25,13 +25,15 @@ How it stays linear and fast:
   update notifications alike. Once a value has grown by ``piece_size`` bytes
   past the last cut, the framer finds the next such member, parses the members
   since the last cut as one object (``{`` + members + ``}``), and keeps the
-  result. When the value ends, the rest (the value with every cut-out run of
-  members replaced by one placeholder member) is parsed and the pieces are put
-  back in place, in order. The result is exactly the one-shot parse, key order
-  and duplicate keys included. A piece only parses if it is a list of whole
-  members of one object, so a cut in the wrong place (a value of another shape)
-  is noticed, and the value is then parsed in one go as before; a malformed
-  value is parsed in one go too, so its error is the one-shot parse's.
+  result, and lets go of the piece's bytes (so a big message is never held
+  twice, as bytes and parsed). When the value ends, the rest (the value with
+  every cut-out run of members replaced by one placeholder member) is parsed and
+  the pieces are put back in place, in order. The result is exactly the one-shot
+  parse, key order and duplicate keys included. A piece only parses if it is a
+  list of whole members of one object, so a cut in the wrong place (a value of
+  another shape) is noticed, and the framer stops cutting that value. A malformed
+  value fails as the one-shot parse does (a ``FramingError`` at the value's
+  offset), with the parser's own text about the rest.
 * Small messages skip the scan: a chunk of at most 64 KiB that starts a value
   and ends with ``}`` (a whole reply or update, or a few back to back) is cut
   before each ``}{`` and each piece handed to the parser as it is. A piece is
@@ -111,8 +113,9 @@ _CLOSE: Final = frozenset(b"}]")
 class _Run:
     """Row members of one object cut out of the value being received.
 
-    ``begin`` is where the first cut-out member starts, ``last`` where the first
-    member not cut out yet starts; ``pieces`` are the parsed members in between.
+    ``begin`` is where the cut-out members were (their bytes are gone, so it is also
+    ``last``, where the first member not cut out yet starts); ``pieces`` are the
+    parsed members, in order.
     """
 
     __slots__ = ("begin", "last", "pieces")
@@ -147,6 +150,7 @@ class JsonFramer:
         "_buf",
         "_consumed",
         "_depth",
+        "_dropped",
         "_hunt",
         "_in_str",
         "_max",
@@ -178,6 +182,7 @@ class JsonFramer:
         self._runs: list[_Run] = []  # runs of the value being received (_start == 0)
         self._run: _Run | None = None  # the run still growing, or None
         self._hunt = 0  # where to look for the next run start or cut
+        self._dropped = 0  # bytes of the value being received parsed as pieces and let go
         self.pieces_parsed = 0
         self.largest_parse = 0
         self._buf = bytearray()
@@ -221,9 +226,10 @@ class JsonFramer:
         if self._broken is not None:
             raise self._broken
         if self.in_message:
+            pending = len(self._buf) + self._dropped
             raise FramingError(
-                f"stream ended inside a JSON value ({len(self._buf)} bytes pending)",
-                offset=self._consumed + len(self._buf),
+                f"stream ended inside a JSON value ({pending} bytes pending)",
+                offset=self._consumed + pending,
             )
 
     # ------------------------------------------------------------------ internals
@@ -310,8 +316,9 @@ class JsonFramer:
             self._scan -= keep_from
             if self._start >= 0:
                 self._start = 0
-        if self._start >= 0 and len(buf) > self._max:
-            raise MessageTooLargeError(len(buf), self._max, offset=self._consumed)
+        if self._start >= 0 and len(buf) + self._dropped > self._max:
+            raise MessageTooLargeError(len(buf) + self._dropped, self._max,
+                                       offset=self._consumed)
         if self._start == 0 and self._piece and len(buf) >= self._hunt + self._piece:
             self._cut(buf)
         return out
@@ -322,6 +329,7 @@ class JsonFramer:
         self._runs = []
         self._run = None
         self._hunt = 0
+        self._dropped = 0
 
     def _cut(self, buf: bytearray) -> None:
         """Parse, ahead of the value's end, the row members received since the last cut.
@@ -362,14 +370,21 @@ class JsonFramer:
                 with gc_paused(len(chunk) >= _BIG_MESSAGE):
                     piece = _loads(chunk)
             except _PARSE_ERRORS:
-                # Not a list of whole members of one object (or malformed): parse
-                # the value in one go when it ends.
-                self._forget_pieces()
+                # Not a list of whole members of one object (or malformed): cut no
+                # more of this value; the rest is parsed when it ends.
+                self._run = None
                 self._hunt = -1
                 return
             run.pieces.append(piece)
             self.pieces_parsed += 1
-            run.last = self._hunt = m.start() + 1
+            # Let go of the piece's bytes and its comma: the next member now starts
+            # where the run's cut-out members did.
+            gone = m.start() + 1 - run.last
+            del buf[run.last:m.start() + 1]
+            self._dropped += gone
+            self._scan -= gone
+            end -= gone
+            self._hunt = run.last
 
     def _assemble(self, buf: bytearray, stop: int, runs: list[_Run]) -> Any:
         """The value in buf[0:stop], from its pieces and the parse of the rest."""
@@ -569,27 +584,23 @@ class JsonFramer:
     def _load(self, buf: bytearray, start: int, stop: int, *, guess: bool = False) -> Any:
         """Parse buf[start:stop] (size-checked, GC paused when big); decode errors escape.
 
-        ``guess``: the caller is not sure a value ends exactly at ``stop``; a failed
-        parse of the pieces' rest is then not retried in one go.
+        ``guess``: the caller is not sure a value ends exactly at ``stop`` (then a
+        failed parse only means "not there").
         """
-        if stop - start > self._max:
-            raise MessageTooLargeError(stop - start, self._max, offset=self._consumed + start)
+        size = stop - start + (self._dropped if start == 0 else 0)
+        if size > self._max:
+            raise MessageTooLargeError(size, self._max, offset=self._consumed + start)
         runs = [run for run in self._runs if run.pieces] if start == 0 else []
-        with gc_paused(stop - start >= _BIG_MESSAGE):
+        with gc_paused(size >= _BIG_MESSAGE):
             if runs:
-                try:
-                    value = self._assemble(buf, stop, runs)
-                except _PARSE_ERRORS:
-                    if guess:
-                        raise
-                else:
-                    self._forget_pieces()
-                    return value
-            # One go: the value had no pieces, or something about them was off (the
-            # one-shot parse then says what, or gives the value after all).
-            self.largest_parse = max(self.largest_parse, stop - start)
-            chunk = buf if (start == 0 and stop == len(buf)) else buf[start:stop]
-            value = _loads(chunk)
+                # The pieces' bytes are gone: the rest with its placeholders is all
+                # there is to parse (its errors are the value's errors).
+                value = self._assemble(buf, stop, runs)
+                self._consumed += self._dropped
+            else:
+                self.largest_parse = max(self.largest_parse, stop - start)
+                chunk = buf if (start == 0 and stop == len(buf)) else buf[start:stop]
+                value = _loads(chunk)
             if start == 0:
                 self._forget_pieces()
             return value

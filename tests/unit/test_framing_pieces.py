@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ovsdb_ic.errors import FramingError, LocalProtocolError
+from ovsdb_ic.errors import FramingError, LocalProtocolError, MessageTooLargeError
 from ovsdb_ic.wire.framing import DEFAULT_PIECE_SIZE, JsonFramer
 from tests.unit.test_framing import _split
 
@@ -180,14 +180,38 @@ def test_every_split_point_with_tiny_pieces() -> None:
     lambda t: t.replace(b'"error":null', b'"error":nul'),  # after the rows
 ])
 def test_a_malformed_big_value_fails_as_the_one_shot_parse_does(damage: Any) -> None:
+    # A FramingError at the value's offset either way; the parser's own words about
+    # where in the text differ (the pieces' bytes are gone by the time the rest fails).
     text = damage(json.dumps(_reply(400), separators=(",", ":")).encode())
-    chunks = [text[i:i + 300] for i in range(0, len(text), 300)]
+    prefix = b'{"id":1,"result":[],"error":null}'
+    chunks = [prefix] + [text[i:i + 300] for i in range(0, len(text), 300)]
     errors = []
     for piece in (None, 64, 1000):
         with pytest.raises(FramingError) as exc:
             _feed_all(chunks, piece_size=piece)
-        errors.append((str(exc.value), exc.value.offset))
+        errors.append((str(exc.value).split(":")[0], exc.value.offset))
     assert errors[0] == errors[1] == errors[2]
+    assert errors[0][1] >= len(prefix)
+
+
+def test_the_pieces_bytes_are_let_go_and_the_size_limit_still_counts_them() -> None:
+    data = json.dumps(_reply(20_000), separators=(",", ":")).encode()
+    f = JsonFramer(piece_size=1 << 16)
+    most = 0
+    for i in range(0, len(data) - 1, 4096):
+        assert f.feed(data[i:i + 4096]) == [] or i + 4096 >= len(data)
+        most = max(most, f.buffered)
+    assert most < 2 * (1 << 16) + 4096 < len(data) // 10  # never the whole message
+    # The limit is on the message, not on what is still buffered.
+    f = JsonFramer(max_message_size=len(data) // 2, piece_size=1 << 16)
+    with pytest.raises(MessageTooLargeError):
+        for i in range(0, len(data), 4096):
+            f.feed(data[i:i + 4096])
+    with pytest.raises(MessageTooLargeError):
+        JsonFramer(max_message_size=len(data) - 1, piece_size=1 << 16).feed(data)
+    (got,), _ = _feed_all([data[i:i + 4096] for i in range(0, len(data), 4096)],
+                          max_message_size=len(data), piece_size=1 << 16)
+    assert _same(got, json.loads(data))
 
 
 def test_piece_size_is_checked() -> None:
