@@ -422,26 +422,10 @@ def worker_python_ovs(args: argparse.Namespace) -> None:
         _idl_block(idl)
     emit({"steady_end": idl.end, "steady_cpu": time.process_time() - cpu0})
 
-    azs = idl.tables["Availability_Zone"]
+    from txn import idl_insert_delete
+
     t0 = time.perf_counter()
-    for i in range(TXN_ITERATIONS):
-        txn = ovs.db.idl.Transaction(idl)
-        row = txn.insert(azs)
-        row.name = f"bench-{i}"
-        status = txn.commit_block()
-        if status != ovs.db.idl.Transaction.SUCCESS:
-            raise RuntimeError(f"insert: {status} {txn.get_error()}")
-        new_uuid = txn.get_insert_uuid(row.uuid)
-        while new_uuid not in azs.rows:
-            idl.run()
-            if new_uuid in azs.rows:
-                break
-            _idl_block(idl)
-        txn = ovs.db.idl.Transaction(idl)
-        azs.rows[new_uuid].delete()
-        status = txn.commit_block()
-        if status != ovs.db.idl.Transaction.SUCCESS:
-            raise RuntimeError(f"delete: {status} {txn.get_error()}")
+    idl_insert_delete(idl, "bench", TXN_ITERATIONS, lambda: _idl_block(idl))
     emit({"txn": time.perf_counter() - t0})
     idl.close()
 

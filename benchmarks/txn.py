@@ -253,6 +253,33 @@ class _StepCounter:
         self.cpu_by_task[name] = self.cpu_by_task.get(name, 0.0) + time.thread_time() - self._t
 
 
+def idl_insert_delete(idl: Any, prefix: str, n: int, block: Any) -> None:
+    """python-ovs: ``n`` times, insert an Availability_Zone row named ``prefix-i``, wait
+    until the Idl holds it, delete it (two commit_block round trips each); ``block``
+    waits for the Idl's next event. (benchmarks/replica_sync.py's phase 3 too.)"""
+    import ovs.db.idl
+
+    azs = idl.tables["Availability_Zone"]
+    for i in range(n):
+        txn = ovs.db.idl.Transaction(idl)
+        row = txn.insert(azs)
+        row.name = f"{prefix}-{i}"
+        status = txn.commit_block()
+        if status != ovs.db.idl.Transaction.SUCCESS:
+            raise RuntimeError(f"insert: {status} {txn.get_error()}")
+        new_uuid = txn.get_insert_uuid(row.uuid)
+        while new_uuid not in azs.rows:
+            idl.run()
+            if new_uuid in azs.rows:
+                break
+            block()
+        txn = ovs.db.idl.Transaction(idl)
+        azs.rows[new_uuid].delete()
+        status = txn.commit_block()
+        if status != ovs.db.idl.Transaction.SUCCESS:
+            raise RuntimeError(f"delete: {status} {txn.get_error()}")
+
+
 def worker_python_ovs(args: argparse.Namespace) -> None:
     import ovs.db.idl
     import ovs.poller
@@ -273,27 +300,9 @@ def worker_python_ovs(args: argparse.Namespace) -> None:
         if idl.has_ever_connected():
             break
         block()
-    azs = idl.tables["Availability_Zone"]
 
     def loop(prefix: str, n: int) -> None:
-        for i in range(n):
-            txn = ovs.db.idl.Transaction(idl)
-            row = txn.insert(azs)
-            row.name = f"{prefix}-{i}"
-            status = txn.commit_block()
-            if status != ovs.db.idl.Transaction.SUCCESS:
-                raise RuntimeError(f"insert: {status} {txn.get_error()}")
-            new_uuid = txn.get_insert_uuid(row.uuid)
-            while new_uuid not in azs.rows:
-                idl.run()
-                if new_uuid in azs.rows:
-                    break
-                block()
-            txn = ovs.db.idl.Transaction(idl)
-            azs.rows[new_uuid].delete()
-            status = txn.commit_block()
-            if status != ovs.db.idl.Transaction.SUCCESS:
-                raise RuntimeError(f"delete: {status} {txn.get_error()}")
+        idl_insert_delete(idl, prefix, n, block)
 
     loop("warm", WARMUP)
     ready_and_wait()
