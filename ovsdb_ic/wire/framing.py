@@ -113,16 +113,14 @@ _CLOSE: Final = frozenset(b"}]")
 class _Run:
     """Row members of one object cut out of the value being received.
 
-    ``begin`` is where the cut-out members were (their bytes are gone, so it is also
-    ``last``, where the first member not cut out yet starts); ``pieces`` are the
-    parsed members, in order.
+    ``at`` is where they were (their bytes are gone, so it is also where the first
+    member not cut out yet starts); ``pieces`` are the parsed members, in order.
     """
 
-    __slots__ = ("begin", "last", "pieces")
+    __slots__ = ("at", "pieces")
 
-    def __init__(self, begin: int) -> None:
-        self.begin = begin
-        self.last = begin
+    def __init__(self, at: int) -> None:
+        self.at = at
         self.pieces: list[dict[str, Any]] = []
 
 
@@ -334,8 +332,8 @@ class JsonFramer:
     def _cut(self, buf: bytearray) -> None:
         """Parse, ahead of the value's end, the row members received since the last cut.
 
-        The unfinished value starts at buf[0]. ``_hunt`` is -1 once cutting failed
-        for this value (it is then parsed in one go).
+        The unfinished value starts at buf[0]. ``_hunt`` is -1 once a piece failed to
+        parse (no more of this value is cut; what was not cut is parsed at its end).
         """
         if self._hunt < 0:
             return
@@ -349,8 +347,8 @@ class JsonFramer:
                     return
                 run = self._run = _Run(m.start() + 1)
                 self._runs.append(run)
-                self._hunt = run.last
-            target = max(run.last + self._piece, self._hunt)
+                self._hunt = run.at
+            target = max(run.at + self._piece, self._hunt)
             if target >= end:
                 return
             m = _MEMBER.search(buf, target, end)
@@ -359,12 +357,12 @@ class JsonFramer:
                 return
             # Did another object of row members open since the last cut? Then this
             # run ends at its last cut, and the new object starts the next run.
-            r = _RUN_START.search(buf, run.last, min(end, m.start() + _ROW_KEY_LEN))
+            r = _RUN_START.search(buf, run.at, min(end, m.start() + _ROW_KEY_LEN))
             if r is not None:
                 self._run = None
                 self._hunt = r.start()
                 continue
-            chunk = b"{" + buf[run.last:m.start()] + b"}"
+            chunk = b"{" + buf[run.at:m.start()] + b"}"
             self.largest_parse = max(self.largest_parse, len(chunk))
             try:
                 with gc_paused(len(chunk) >= _BIG_MESSAGE):
@@ -379,12 +377,12 @@ class JsonFramer:
             self.pieces_parsed += 1
             # Let go of the piece's bytes and its comma: the next member now starts
             # where the run's cut-out members did.
-            gone = m.start() + 1 - run.last
-            del buf[run.last:m.start() + 1]
+            gone = m.start() + 1 - run.at
+            del buf[run.at:m.start() + 1]
             self._dropped += gone
             self._scan -= gone
             end -= gone
-            self._hunt = run.last
+            self._hunt = run.at
 
     def _assemble(self, buf: bytearray, stop: int, runs: list[_Run]) -> Any:
         """The value in buf[0:stop], from its pieces and the parse of the rest."""
@@ -393,9 +391,9 @@ class JsonFramer:
         rest = bytearray()
         pos = 0
         for key, run in zip(keys, runs, strict=True):
-            rest += buf[pos:run.begin]
+            rest += buf[pos:run.at]
             rest += b'"\\u0000' + key[1:].encode() + b'":0,'
-            pos = run.last
+            pos = run.at
         rest += buf[pos:stop]
         self.largest_parse = max(self.largest_parse, len(rest))
         value = _loads(rest)
