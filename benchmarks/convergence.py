@@ -188,6 +188,14 @@ class Counter:
         return prefix in self.rows_by_value
 
 
+def pump_for(selector: selectors.BaseSelector, seconds: float) -> None:
+    """Let the monitor connections registered in ``selector`` read for ``seconds``."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        for key, _ in selector.select(timeout=left):
+            key.data.pump(0)
+
+
 def learned(row: dict[str, Any]) -> bool:
     """Whether a monitored NB static route row is an IC-learned one."""
     ids = row.get("external_ids", ["map", []])
@@ -345,12 +353,6 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
                 key.data.pump(0)
         return time.monotonic()
 
-    def pump_for(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            for key, _ in selector.select(timeout=left):
-                key.data.pump(0)
-
     def wait_idle(timeout: float) -> float:
         """Pump until both agents used at most 10 ms CPU in a 0.5 s window; return when
         that window began (the agents' last work ended before it)."""
@@ -358,7 +360,7 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
         while True:
             start = time.monotonic()
             before = bench.cpu()
-            pump_for(0.5)
+            pump_for(selector, 0.5)
             after = bench.cpu()
             if all(after[az] - before[az] <= 0.011 for az in AZS):
                 return start
@@ -386,7 +388,7 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
         return result
     # (c) idle CPU.
     before = bench.cpu()
-    pump_for(args.idle)
+    pump_for(selector, args.idle)
     after = bench.cpu()
     result["idle_cpu_s"] = {az: after[az] - before[az] for az in AZS}
     # (b) one added route, learned in AZ2; (c) CPU per change.
@@ -418,7 +420,7 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
     before = bench.cpu()
     writer.transact("OVN_Northbound", {"op": "insert", "table": "Logical_Switch",
                                        "row": {"name": "unrelated"}})  # fmt: skip
-    pump_for(0.5)
+    pump_for(selector, 0.5)
     wait_idle(args.timeout)
     after = bench.cpu()
     result["unrelated_cpu_s"] = {az: after[az] - before[az] for az in AZS}

@@ -67,7 +67,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from convergence import Counter, Rpc, in_sandbox, learned
+from convergence import Counter, Rpc, in_sandbox, learned, pump_for
 
 from ovsdb_ic.testing import Cluster, Sandbox, Server, schema_path
 from ovsdb_ic.testing.ovn import (
@@ -288,12 +288,6 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
                 key.data.pump(0)
         return time.monotonic()
 
-    def pump_for(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            for key, _ in selector.select(timeout=left):
-                key.data.pump(0)
-
     def wait_idle(timeout: float) -> float:
         """Pump until the agents are idle; return their idle CPU rate (CPU s per s).
 
@@ -306,7 +300,7 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
         used: list[float] = []
         while True:
             before = fleet.agents_cpu()
-            pump_for(0.5)
+            pump_for(selector, 0.5)
             used.append(fleet.agents_cpu() - before)
             if used[-1] <= 0.021:
                 return used[-1] / 0.5

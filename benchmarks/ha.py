@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from convergence import AZS, Bench, Counter, Rpc, learned
+from convergence import AZS, Bench, Counter, Rpc, learned, pump_for
 
 from ovsdb_ic.testing import Sandbox
 from ovsdb_ic.testing.ovn import start_engine, start_ovn_ic
@@ -78,19 +78,13 @@ def _run_round(sandbox: Sandbox, kind: str, args: argparse.Namespace) -> dict[st
     for conn in (ic, az2):
         selector.register(conn.sock, selectors.EVENT_READ, conn)
 
-    def pump_for(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            for key, _ in selector.select(timeout=left):
-                key.data.pump(0)
-
     def pump_until(done: Callable[[], bool], timeout: float) -> float:
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{kind}: IC-SB routes {len(ic_routes.rows)}")
             bench.check()
-            pump_for(0.05)
+            pump_for(selector, 0.05)
         return time.monotonic()
 
     want = 2 * (args.routes + 1)
@@ -99,7 +93,7 @@ def _run_round(sandbox: Sandbox, kind: str, args: argparse.Namespace) -> dict[st
     starter = start_ovn_ic if kind == "ovn-ic" else start_engine
     standby = starter(sandbox, nb=bench.nb["az1"], sb=bench.sb["az1"], ic_nb=bench.ic_nb,
                       ic_sb=bench.ic_sb, name="az1-standby")
-    pump_for(args.settle)
+    pump_for(selector, args.settle)
     active = bench.agents["az1"]
     writer = Rpc(bench.nb["az1"])
     prefixes = []
@@ -118,10 +112,10 @@ def _run_round(sandbox: Sandbox, kind: str, args: argparse.Namespace) -> dict[st
              "mutations": [["static_routes", "insert", ["named-uuid", "r"]]]},
         )
         t_last = time.monotonic()
-        pump_for(args.interval)
+        pump_for(selector, args.interval)
     t_all = pump_until(lambda: all(ic_routes.has_prefix(p) and learned2.has_prefix(p)
                                    for p in prefixes), args.timeout)
-    pump_for(1.0)  # anything doubled would show up by now
+    pump_for(selector, 1.0)  # anything doubled would show up by now
     bench.check()
     # Exactly once: count the rows of each prefix in IC-SB and in AZ2's NB.
     rows = ic.call("transact", ["OVN_IC_Southbound", {"op": "select", "table": "Route",
