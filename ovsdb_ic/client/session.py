@@ -84,6 +84,10 @@ class _Slot:
         self.task: trio.lowlevel.Task | None = task
         self.outcome: Response | ErrorResponse | BaseException | None = None
 
+    # Both run inside trio's scheduling (resolve reschedules a task, abort is the
+    # abort function of its wait), so a KeyboardInterrupt must not land half-way
+    # through them: as trio's own Event does, they are KI-protected.
+    @trio.lowlevel.enable_ki_protection
     def resolve(self, outcome: Response | ErrorResponse | BaseException) -> None:
         """Record the outcome and wake the caller (once)."""
         self.outcome = outcome
@@ -92,6 +96,7 @@ class _Slot:
             self.task = None
             trio.lowlevel.reschedule(task)
 
+    @trio.lowlevel.enable_ki_protection
     def abort(self, _raise_cancel: Any) -> trio.lowlevel.Abort:
         """The caller was cancelled while waiting: nobody is to be woken."""
         self.task = None
