@@ -31,14 +31,16 @@ Change events go to subscribers through **bounded** trio channels. The feeder
 never waits for a subscriber (that would stall the connection): a subscriber
 whose buffer is full is dropped, its channel closed after what it already
 holds, and its :attr:`Subscription.overflowed` set. It can subscribe again and
-read the replica, which is always complete. Iterating a subscription costs a
-scheduling pass per event; :meth:`Subscription.batches` hands out every event
-already queued at once.
+read the replica, which is always complete. Iterating a subscription takes every
+event already queued at once and hands them out one by one, with a scheduling
+point every 64 events (and a cancellation check at each); :meth:`Subscription.batches`
+hands out the lists themselves.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, final
 from uuid import UUID
@@ -92,30 +94,51 @@ _malloc_trim: Any = None
 
 @final
 class Subscription:
-    """A subscriber's channel of :class:`~ovsdb_ic.replica.Change` events."""
+    """A subscriber's channel of :class:`~ovsdb_ic.replica.Change` events.
+
+    Take the events one way: ``async for change in sub`` (one at a time),
+    :meth:`receive_batch` / :meth:`batches` (lists), or the trio channel
+    :attr:`receive` itself. Iterating takes what is queued in one go and hands it
+    out one event at a time, so events may wait in the subscription as well as in
+    its channel (at most ``size`` in each); :meth:`receive_batch` hands those out
+    first, :attr:`receive` does not see them.
+    """
 
     def __init__(self, size: int) -> None:
         """A bounded channel of ``size`` events; :meth:`LiveReplica.subscribe` makes it."""
         self._send, self.receive = trio.open_memory_channel[Change](size)
         self.overflowed = False
         """True once events were dropped because the buffer was full."""
+        self._held: deque[Change] = deque()
+        self._unyielded = 0
 
-    def __aiter__(self) -> trio.MemoryReceiveChannel[Change]:
-        """Iterate the events."""
-        return self.receive
+    def __aiter__(self) -> _Events:
+        """Iterate the events one by one.
+
+        Every step checks for cancellation; only every 64th event already taken
+        (and each wait for new ones) is a scheduling point, where iterating the
+        channel makes one per event: a trio scheduling pass each, which costs more
+        CPU than a fast stream's events themselves (docs/performance.md).
+        """
+        return _Events(self)
 
     async def receive_batch(self) -> list[Change]:
         """Wait for an event, then return it with every event already queued behind it.
 
-        One checkpoint for the lot, where iterating costs one per event (a trio
-        scheduling pass each): the way to follow a fast stream of small
+        One checkpoint for the lot, where iterating the channel costs one per event
+        (a trio scheduling pass each): the way to follow a fast stream of small
         transactions. Events of one transaction are queued together, so a batch ends
         with a whole transaction, except for transactions of more than 4096 changes,
         which are queued in parts. Raises ``trio.EndOfChannel`` once the subscription
         has ended and everything it held was received.
         """
         receive = self.receive
-        out = [await receive.receive()]
+        if self._held:
+            await trio.lowlevel.checkpoint()
+            out = list(self._held)
+            self._held.clear()
+        else:
+            out = [await receive.receive()]
         take, add = receive.receive_nowait, out.append
         try:
             while True:
@@ -127,6 +150,47 @@ class Subscription:
     def batches(self) -> _Batches:
         """Iterate the events in lists of those already queued (see :meth:`receive_batch`)."""
         return _Batches(self)
+
+
+_YIELD_EVERY: Final = 64
+"""Iterating a subscription makes a scheduling point at least every this many events."""
+
+
+@final
+class _Events:
+    """``async for change in sub``: one event at a time, taken from the channel in lots."""
+
+    __slots__ = ("_sub",)
+
+    def __init__(self, sub: Subscription) -> None:
+        self._sub = sub
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> Change:
+        sub = self._sub
+        held = sub._held
+        if held and sub._unyielded < _YIELD_EVERY:
+            sub._unyielded += 1
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return held.popleft()
+        sub._unyielded = 0
+        if held:
+            await trio.lowlevel.checkpoint()
+            return held.popleft()
+        receive = sub.receive
+        try:
+            first = await receive.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+        take, add = receive.receive_nowait, held.append
+        try:
+            while True:
+                add(take())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            pass
+        return first
 
 
 @final

@@ -249,3 +249,147 @@ def test_modify_shares_only_the_changed_strings() -> None:
     row = narrow.table("Route")[U(1)]
     assert narrow.apply([mod("Route", U(1), origin="static")]) == []
     assert narrow.table("Route")[U(1)] is row
+
+
+# --------------------------------------------------------------------------- iterating
+
+
+def _subscription(size: int) -> Any:
+    from ovsdb_ic.client.live import Subscription
+
+    return Subscription(size)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("send"), st.integers(1, 150)),
+            st.tuples(st.just("each"), st.integers(1, 200)),
+            st.tuples(st.just("batch"), st.just(0)),
+            st.tuples(st.just("cancel"), st.integers(0, 100)),
+        ),
+        max_size=25,
+    )
+)
+def test_iterating_and_batches_mixed_lose_and_reorder_nothing(
+    steps: list[tuple[str, int]],
+) -> None:
+    """Any mix of one-by-one iteration (stopped by ``break`` or by cancellation),
+    ``receive_batch`` and sends hands out every event once, in order: the events an
+    iteration took from the channel but did not hand out yet are the next ones out,
+    whichever way is used next."""
+    sub = _subscription(10_000)
+    sent: list[int] = []
+    got: list[int] = []
+
+    async def main() -> None:
+        for kind, n in steps:
+            if kind == "send":
+                for _ in range(n):
+                    sub._send.send_nowait(len(sent))
+                    sent.append(len(sent))
+            elif kind == "each":
+                if len(got) == len(sent):
+                    continue  # would wait for an event that never comes
+                taken = 0
+                async for change in sub:
+                    got.append(change)
+                    taken += 1
+                    if taken == n or len(got) == len(sent):
+                        break
+            elif kind == "batch":
+                if len(got) < len(sent):
+                    got.extend(await sub.receive_batch())
+            else:  # iterate under a cancel scope cancelled after n events
+                if len(got) == len(sent):
+                    continue
+                with trio.CancelScope() as scope:
+                    async for change in sub:
+                        got.append(change)
+                        if len(got) - before_cancel[0] >= n or len(got) == len(sent):
+                            scope.cancel()
+            before_cancel[0] = len(got)
+        sub._send.close()
+        async for change in sub:
+            got.append(change)
+
+    before_cancel = [0]
+    trio.run(main)
+    assert got == sent
+
+
+def test_iterating_yields_to_other_tasks_at_least_every_64_events() -> None:
+    """One-by-one iteration takes the queued events in one go, but other tasks still
+    run between every 64 of them (and the loop stays cancellable at each)."""
+    sub = _subscription(1000)
+    for i in range(1000):
+        sub._send.send_nowait(i)
+    sub._send.close()
+    runs_between: list[int] = []
+    count = [0]
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def other() -> None:
+                while True:
+                    runs_between.append(count[0])
+                    count[0] = 0
+                    await trio.lowlevel.checkpoint()
+
+            nursery.start_soon(other)
+            await trio.lowlevel.checkpoint()
+            async for _ in sub:
+                count[0] += 1
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert sum(runs_between) + count[0] == 1000
+    # 64 held events, plus the one the wait returned, between scheduling points; trio
+    # runs the tasks of one scheduling batch in random order, so the other task can see
+    # two such runs between two of its own.
+    assert max(runs_between) <= 2 * 65
+    assert len([n for n in runs_between if n]) >= 1000 // (2 * 65)
+
+
+def test_iterating_checks_for_cancellation_at_every_event() -> None:
+    sub = _subscription(100)
+    for i in range(100):
+        sub._send.send_nowait(i)
+    got: list[int] = []
+
+    async def main() -> None:
+        with trio.CancelScope() as scope:
+            async for change in sub:
+                got.append(change)
+                if change == 9:
+                    scope.cancel()  # takes effect at the next step, within the held lot
+        assert got == list(range(10))
+        assert (await sub.receive_batch()) == list(range(10, 100))
+
+    trio.run(main)
+
+
+def test_iterating_ends_after_an_overflow_with_what_was_held() -> None:
+    r = route_replica()
+    mon = Monitor("m1", SB, r.monitor_requests(), "monitor_cond")
+    live = LiveReplica(r, mon)
+    sub = live.subscribe(size=3)
+    got: list[Change] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(live.run)
+            mon._deliver(UpdateBatch(tuple(ins("Route", U(i), route(ip_prefix=f"10.0.{i}.0/24"),
+                                               "initial") for i in range(1, 6)), initial=True))
+            await trio.testing.wait_all_tasks_blocked()
+            async for change in sub:
+                got.append(change)
+            mon.close()
+
+    import trio.testing
+
+    trio.run(main)
+    assert sub.overflowed
+    assert [c.uuid.int for c in got] == [1, 2, 3]
