@@ -21,22 +21,51 @@ One module per group of subcommands, each with an ``add_parsers(sub)``:
 
 Shared pieces (SSL options, log lines on stderr, one-line errors) are in
 :mod:`ovsdb_ic.cli._common`. Building the parser imports no library layer, so every
-command starts without paying for the ones it does not use.
+command starts without paying for the ones it does not use; and a command line that
+starts with a command's name builds (and imports) only that command's group.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from ovsdb_ic.cli import client, demo, icdb, kubeovn, sync
 from ovsdb_ic.cli._common import say
 from ovsdb_ic.errors import OvsdbError
 
+if TYPE_CHECKING:
+    from ovsdb_ic.cli import client, demo, icdb, kubeovn, sync  # noqa: F401
+
 __all__ = ["build_parser", "main", "version"]
+
+# The modules of the groups of subcommands, in the order ``--help`` lists them.
+_GROUPS: Final = ("demo", "client", "sync", "kubeovn", "icdb")
+# Which group adds each command (tests/unit/test_cli_errors.py checks it against the
+# parsers the groups build).
+_COMMANDS: Final[dict[str, str]] = {
+    "demo": "demo",
+    "dump": "client",
+    "monitor": "client",
+    "sync": "sync",
+    "establish": "kubeovn",
+    "teardown": "kubeovn",
+    "reset": "kubeovn",
+    "show": "kubeovn",
+    "routes": "kubeovn",
+    "policies": "kubeovn",
+    "icdb": "icdb",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The group modules (``ovsdb_ic.cli.sync``, ...) are imported on first use."""
+    if name in _GROUPS:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def version() -> str:
@@ -64,8 +93,13 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser of the ``ovsdb-ic`` command (one subparser per command)."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser of the ``ovsdb-ic`` command (one subparser per command).
+
+    With *command* the name of a command, only the subparsers of its group are added:
+    what parsing a command line that starts with that name needs (its help, errors and
+    usage lines are the same), without importing or building the other groups.
+    """
     parser = argparse.ArgumentParser(
         prog="ovsdb-ic",
         description="Pure-Python OVSDB tools for OVN Interconnection.",
@@ -73,15 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction,
                         help="print the version of ovsdb-ic and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (demo, client, sync, kubeovn, icdb):
-        group.add_parsers(sub)
+    group = _COMMANDS.get(command) if command is not None else None
+    for name in _GROUPS if group is None else (group,):
+        importlib.import_module(f"{__name__}.{name}").add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``ovsdb-ic`` command with *argv* (default: ``sys.argv[1:]``); return its
     exit status."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    # The first argument names the command when it is one (the top-level parser has no
+    # option that takes a value): only that command's group is needed to parse the rest.
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -413,3 +413,24 @@ def test_building_the_parser_imports_no_library_layer() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "ovsdb_ic.kubeovn" not in out and "ovsdb_ic.sync" not in out, out
+
+
+def test_each_command_is_built_by_the_group_the_cli_names_for_it() -> None:
+    import argparse
+    import importlib
+
+    from ovsdb_ic import cli
+
+    built: dict[str, str] = {}
+    for group in cli._GROUPS:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"ovsdb_ic.cli.{group}").add_parsers(sub)
+        built |= dict.fromkeys(sub.choices, group)
+    assert built == cli._COMMANDS
+    # Parsing a command line that starts with a command needs only that group, and
+    # gives the same result as the whole parser.
+    argv = ["sync", "--ovnnb-db=tcp:127.0.0.1:1", "--ovnsb-db=tcp:127.0.0.1:2",
+            "--ic-nb-db=tcp:127.0.0.1:3", "--ic-sb-db=tcp:127.0.0.1:4", "--once"]
+    assert vars(cli.build_parser("sync").parse_args(argv)) == vars(
+        cli.build_parser().parse_args(argv))
+    assert cli.sync is importlib.import_module("ovsdb_ic.cli.sync")
