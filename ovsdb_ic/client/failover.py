@@ -16,6 +16,7 @@ import attrs
 
 from ovsdb_ic.client.remotes import Remote
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.wire._attrs import attrs_repr
 
 __all__ = [
     "Backoff",
@@ -40,7 +41,7 @@ def _positive(field: str) -> Any:
     return check
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Backoff:
     """Exponential backoff with jitter between rounds of connection attempts.
 
@@ -74,6 +75,8 @@ class Backoff:
         base = min(self.maximum, self.initial * self.multiplier ** exponent)
         return base * (1.0 - self.jitter * rng.random())
 
+    __repr__ = attrs_repr
+
 
 def round_order(
     remotes: Sequence[Remote],
@@ -101,7 +104,7 @@ def round_order(
     return order
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ServerStatus:
     """Our database's row of the server's ``_Server.Database`` table."""
 
@@ -139,6 +142,8 @@ class ServerStatus:
             sid=row.get("sid"),
         )
 
+    __repr__ = attrs_repr
+
 
 def judge_server(
     status: ServerStatus,
@@ -173,7 +178,7 @@ def judge_server(
     return None, False
 
 
-@attrs.define
+@attrs.define(repr=False)
 class ClientStats:
     """What the client has been through (``client.stats``); counters only grow."""
 
@@ -207,3 +212,5 @@ class ClientStats:
     """Seconds from each lost connection to the next ready one."""
     last_failure: str | None = None
     """Why the last connection or attempt failed."""
+
+    __repr__ = attrs_repr

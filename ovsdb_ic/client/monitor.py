@@ -21,6 +21,7 @@ import trio
 
 from ovsdb_ic.errors import RemoteProtocolError
 from ovsdb_ic.replica import gc_paused
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.monitor import (
     ZERO_TXN_ID,
     MonitorRequest,
@@ -43,7 +44,7 @@ __all__ = ["Lock", "Monitor", "MonitorMethod", "UpdateBatch"]
 MonitorMethod = Literal["monitor", "monitor_cond", "monitor_cond_since"]
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class UpdateBatch:
     """The row changes of one server transaction.
 
@@ -59,6 +60,8 @@ class UpdateBatch:
     raw: Any = None
     """For a monitor started with ``raw_reply``: the reply's ``<table-updates2>`` (or
     v1 ``<table-updates>``) as parsed, not decoded nor checked (``updates`` is empty)."""
+
+    __repr__ = attrs_repr
 
 
 @final

@@ -13,11 +13,12 @@ from typing import Any, Literal
 import attrs
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.wire._attrs import attrs_repr
 
 __all__ = ["Remote", "parse_remote", "parse_remotes", "remote_list_validator"]
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Remote:
     """One place to connect to: ``kind`` tcp/ssl with ``host``/``port``, or unix with ``path``."""
 
@@ -32,6 +33,8 @@ class Remote:
             return f"unix:{self.path}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.kind}:{host}:{self.port}"
+
+    __repr__ = attrs_repr
 
 
 def parse_remote(text: str, *, field: str = "remote") -> Remote:

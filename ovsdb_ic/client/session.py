@@ -47,6 +47,7 @@ from ovsdb_ic.errors import (
     RequestNotSentError,
     RpcError,
 )
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from ovsdb_ic.wire.jsonrpc import (
     NEED_DATA,
@@ -62,12 +63,14 @@ __all__ = ["Inbound", "OrderedResponse", "Session"]
 _RECV_SIZE = 1 << 18
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class OrderedResponse:
     """A response to a request sent with ``ordered=tag``, in stream order."""
 
     tag: Any
     response: Response | ErrorResponse
+
+    __repr__ = attrs_repr
 
 
 Inbound: TypeAlias = "Notification | Request | OrderedResponse"

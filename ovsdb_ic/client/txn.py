@@ -32,6 +32,7 @@ from ovsdb_ic.models.base import FrozenMap, Model
 from ovsdb_ic.models.mapping import server_row, to_row
 from ovsdb_ic.replica import Row
 from ovsdb_ic.wire import ops as wire_ops
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.ops import Condition, Mutation, OpResult
 from ovsdb_ic.wire.schema import DatabaseSchema
@@ -50,7 +51,7 @@ _NO_KEY: Any = object()
 
 
 @final
-@attrs.frozen
+@attrs.frozen(repr=False)
 class TxnResult:
     """The outcome of a committed transaction."""
 
@@ -60,6 +61,8 @@ class TxnResult:
     def uuid(self, named: NamedUUID) -> uuid_module.UUID:
         """The real UUID of a row this transaction inserted."""
         return self.uuids[named.name]
+
+    __repr__ = attrs_repr
 
 
 def _target_uuid(target: Target) -> uuid_module.UUID | NamedUUID:

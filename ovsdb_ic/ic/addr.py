@@ -31,6 +31,8 @@ from typing import Final
 
 import attrs
 
+from ovsdb_ic.wire._attrs import attrs_repr
+
 __all__ = [
     "Cidr",
     "cidr_text",
@@ -56,7 +58,7 @@ _LLA_V6_10: Final = 0xFE80 << 112  # fe80::
 _LLA_V6_64: Final = 0xFE80 << 112
 
 
-@attrs.frozen(order=True, slots=True)
+@attrs.frozen(order=True, slots=True, repr=False)
 class Cidr:
     """A parsed ``address/plen``: IP version (4 or 6), address as an int, prefix length.
 
@@ -127,6 +129,8 @@ class Cidr:
         if self.version == 4:
             return self.plen >= 16 and (self.address & 0xFFFF0000) == _LLA_V4
         return self.plen >= 10 and (self.address >> 118) == (_LLA_V6_10 >> 118)
+
+    __repr__ = attrs_repr
 
 
 def _parse_v4(text: str) -> int | None:

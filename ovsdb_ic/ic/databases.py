@@ -28,6 +28,7 @@ import attrs
 
 from ovsdb_ic.constants import LEARNED_ROUTE_KEY, TS_KEY
 from ovsdb_ic.replica import Index, IndexColumn, Replica, Row, TableView
+from ovsdb_ic.wire._attrs import attrs_repr
 
 __all__ = [
     "DATABASES",
@@ -73,7 +74,7 @@ def index_name(columns: Sequence[IndexColumn]) -> str:
     return ",".join(c if isinstance(c, str) else f"{c[0]}:{c[1]}" for c in columns)
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Snapshot:
     """The four replicas a planning pass reads, at one consistent moment.
 
@@ -90,8 +91,10 @@ class Snapshot:
         replica: Replica = getattr(self, key)
         return replica
 
+    __repr__ = attrs_repr
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class Requirements:
     """What a reader needs: tables (with columns, ``None`` for all) and client indexes.
 
@@ -156,6 +159,8 @@ class Requirements:
             if index_over(replica.table(table), columns) is None:
                 added.append(replica.add_index(table, name, columns))
         return added
+
+    __repr__ = attrs_repr
 
 
 _ABSENT: Final = object()

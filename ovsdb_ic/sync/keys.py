@@ -34,6 +34,7 @@ from typing import Any, Final
 import attrs
 
 from ovsdb_ic.sync.plan import Insert, Plan
+from ovsdb_ic.wire._attrs import attrs_repr
 
 __all__ = [
     "DP_KEY_MAX",
@@ -98,7 +99,7 @@ def allocate_tnlid(used: AbstractSet[int], lo: int, hi: int, hint: int) -> int |
     return None
 
 
-@attrs.define
+@attrs.define(repr=False)
 class KeyAllocator:
     """Hands out unused keys of one range, moving its hint like C does.
 
@@ -118,8 +119,10 @@ class KeyAllocator:
             self.hint = key
         return key
 
+    __repr__ = attrs_repr
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class KeyHints:
     """Where the next tunnel key searches start (C's static hints), as a value.
 
@@ -143,3 +146,5 @@ class KeyHints:
                 elif op.table == "Port_Binding":
                     port = key
         return KeyHints(datapath=datapath, port=port)
+
+    __repr__ = attrs_repr

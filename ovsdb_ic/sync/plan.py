@@ -26,6 +26,7 @@ import attrs
 from ovsdb_ic.errors import OvsdbError
 from ovsdb_ic.ic.databases import DatabaseKey, Snapshot
 from ovsdb_ic.replica import Replica, Row
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.monitor import RowUpdate
 from ovsdb_ic.wire.schema import ColumnType, DatabaseSchema
@@ -62,7 +63,7 @@ def _fmt_values(values: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={_fmt(v)}" for k, v in sorted(values.items()))
 
 
-@attrs.frozen(hash=False)
+@attrs.frozen(hash=False, repr=False)
 class Insert:
     """Insert a row into ``db``'s ``table``; ``name`` lets other ops refer to it."""
 
@@ -76,8 +77,10 @@ class Insert:
         named = f" as @{self.name}" if self.name else ""
         return f"{self.db}: insert {self.table}{named} {_fmt_values(self.values)}"
 
+    __repr__ = attrs_repr
 
-@attrs.frozen(hash=False)
+
+@attrs.frozen(hash=False, repr=False)
 class Update:
     """Set ``values`` (whole column values) on one row."""
 
@@ -90,8 +93,10 @@ class Update:
         """One human-readable line (dry-run output)."""
         return f"{self.db}: update {self.table} {self.uuid} {_fmt_values(self.values)}"
 
+    __repr__ = attrs_repr
 
-@attrs.frozen(hash=False)
+
+@attrs.frozen(hash=False, repr=False)
 class Mutate:
     """Add to or remove from a set or map column of one row.
 
@@ -116,8 +121,10 @@ class Mutate:
             parts.append(f"-{_fmt(self.delete)}")
         return f"{self.db}: mutate {self.table} {self.uuid} {self.column} {' '.join(parts)}"
 
+    __repr__ = attrs_repr
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class Delete:
     """Delete one row."""
 
@@ -129,12 +136,14 @@ class Delete:
         """One human-readable line (dry-run output)."""
         return f"{self.db}: delete {self.table} {self.uuid}"
 
+    __repr__ = attrs_repr
+
 
 Op: TypeAlias = Insert | Update | Mutate | Delete
 """One planned operation."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Plan:
     """An ordered tuple of operations; empty when there is nothing to do."""
 
@@ -166,6 +175,8 @@ class Plan:
     def describe(self) -> list[str]:
         """One line per operation (what ``--dry-run`` prints)."""
         return [op.describe() for op in self.ops]
+
+    __repr__ = attrs_repr
 
 
 # ---------------------------------------------------------------------------- simulate

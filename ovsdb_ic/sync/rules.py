@@ -28,6 +28,7 @@ from typing import Final
 import attrs
 
 from ovsdb_ic.errors import ConfigError
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -79,7 +80,7 @@ def _vtuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class IcRules:
     """What the planners and the runner do differently per OVN release.
 
@@ -115,6 +116,8 @@ class IcRules:
     route_filters: bool = False
     """Beyond 25.03: LR/LRP ``options:ic-route-filter-adv``/``-learn`` allow-lists
     (25.09) and ``ic-route-deny-adv``/``-learn`` deny-lists (26.03)."""
+
+    __repr__ = attrs_repr
 
 
 def rules_for(release: str) -> IcRules:

@@ -49,6 +49,7 @@ from ovsdb_ic.sync.session import (
     open_databases,
 )
 from ovsdb_ic.sync.waiting import bump_nb_ic_cfg, wait_sb_ic_cfg
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -99,7 +100,7 @@ _MAX_PASSES_ONCE: Final = 20
 _REPLAN_PAUSE: Final = 0.5  # after a conflict or failure, the longest wait for a replica to move
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class SyncConfig(AzRemotes):
     """Where the four databases are (the :class:`~ovsdb_ic.sync.session.AzRemotes`
     fields) and how the engine behaves.
@@ -151,8 +152,10 @@ class SyncConfig(AzRemotes):
             comment="ovsdb-ic sync",
         )
 
+    __repr__ = attrs_repr
 
-@attrs.define
+
+@attrs.define(repr=False)
 class SyncStats:
     """What the engine has done (``engine.stats``)."""
 
@@ -184,6 +187,8 @@ class SyncStats:
         """The last non-empty plan, described (one line per operation; made when asked:
         describing thousands of operations at every commit cost as much as planning)."""
         return tuple(self.last_plan_ops.describe())
+
+    __repr__ = attrs_repr
 
 
 @final

@@ -31,6 +31,7 @@ import attrs
 from ovsdb_ic.ic.databases import Requirements, Snapshot, first_row
 from ovsdb_ic.sync.az import local_az
 from ovsdb_ic.sync.plan import Insert, Op, Plan, Update
+from ovsdb_ic.wire._attrs import attrs_repr
 
 __all__ = ["REQUIREMENTS", "IcCfg", "plan_sequence_numbers"]
 
@@ -46,7 +47,7 @@ REQUIREMENTS: Final = Requirements(
 IC-SB 1.2.0, OVN 24.03)."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class IcCfg:
     """The agent's own sequence state: C's ``ovsdb_idl_loop`` ``cur_cfg`` and
     ``next_cfg`` of the IC-SB connection (both 0 when the agent starts)."""
@@ -59,6 +60,8 @@ class IcCfg:
     def committed(self) -> IcCfg:
         """The state after the IC-SB transaction of a pass committed (or was empty)."""
         return IcCfg(self.next, self.next)
+
+    __repr__ = attrs_repr
 
 
 def plan_sequence_numbers(snap: Snapshot, cfg: IcCfg | None = None) -> tuple[Plan, IcCfg]:

@@ -53,6 +53,7 @@ from ovsdb_ic.replica import Replica
 from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.wire import ops as wire_ops
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -132,7 +133,7 @@ class _IcRemoteSource(Protocol):
     def ic_sb_remotes(self, scheme: Literal["tcp", "ssl"] = ...) -> str: ...
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class AzRemotes:
     """Where one AZ's four databases are (OVSDB remote lists in the C tools' syntax,
     ``tcp:``, ``ssl:``, ``unix:``, comma-separated for clusters).
@@ -179,9 +180,11 @@ class AzRemotes:
         return {"nb": self.ovnnb_db, "sb": self.ovnsb_db, "ic_nb": self.ic_nb_db,
                 "ic_sb": self.ic_sb_db}
 
+    __repr__ = attrs_repr
+
 
 @final
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ConnectOptions:
     """How :func:`open_databases` connects."""
 
@@ -206,9 +209,11 @@ class ConnectOptions:
     database is connected, while its tables are copied (``Databases.locks``), one
     round trip less before the caller can act (the sync engine's ``ovn_ic`` on SB)."""
 
+    __repr__ = attrs_repr
+
 
 @final
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CommitPolicy:
     """What the users of :func:`commit_plan` and :func:`converge` differ in."""
 
@@ -232,9 +237,11 @@ class CommitPolicy:
     max_conflicts: int = 5
     """:func:`converge`: conflicts tolerated before giving up."""
 
+    __repr__ = attrs_repr
+
 
 @final
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CommitResult:
     """What :func:`commit_plan` did."""
 
@@ -252,9 +259,11 @@ class CommitResult:
         """True when every transaction committed and every replica caught up."""
         return not (self.conflicts or self.failures or self.lock_lost)
 
+    __repr__ = attrs_repr
+
 
 @final
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ConvergeResult:
     """What :func:`converge` did."""
 
@@ -266,6 +275,8 @@ class ConvergeResult:
     """Plan operations committed."""
     conflicts: int
     """Conflicts met (each followed by reading again and planning again)."""
+
+    __repr__ = attrs_repr
 
 
 # ------------------------------------------------------------------------- databases

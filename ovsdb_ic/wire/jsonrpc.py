@@ -35,6 +35,7 @@ from typing import Any, Final, final
 import attrs
 
 from ovsdb_ic.errors import LocalProtocolError, RemoteProtocolError
+from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, JsonFramer
 
 try:
@@ -64,7 +65,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, repr=False)
 class Request:
     """A request: ``method`` with ``params``, answered by a response with ``id``."""
 
@@ -72,16 +73,20 @@ class Request:
     params: list[Any]
     id: Any
 
+    __repr__ = attrs_repr
 
-@attrs.frozen(slots=True)
+
+@attrs.frozen(slots=True, repr=False)
 class Notification:
     """A notification (a request with a null id): no response is expected."""
 
     method: str
     params: list[Any]
 
+    __repr__ = attrs_repr
 
-@attrs.frozen(slots=True)
+
+@attrs.frozen(slots=True, repr=False)
 class Response:
     """A successful response to request ``id``, with its ``result``.
 
@@ -92,14 +97,18 @@ class Response:
     result: Any
     method: str | None = None
 
+    __repr__ = attrs_repr
 
-@attrs.frozen(slots=True)
+
+@attrs.frozen(slots=True, repr=False)
 class ErrorResponse:
     """An error response to request ``id``; ``error`` is the server's error value."""
 
     id: Any
     error: Any
     method: str | None = None
+
+    __repr__ = attrs_repr
 
 
 Event = Request | Notification | Response | ErrorResponse
