@@ -36,14 +36,14 @@ from ovsdb_ic.ic.databases import (
     index_over,
     nb_global,
 )
-from ovsdb_ic.ic.requirements import (
-    REQUIREMENTS,
-    MissingRequirementError,
-    database_key,
-    install_indexes,
-)
 
 if TYPE_CHECKING:
+    from ovsdb_ic.ic.requirements import (
+        REQUIREMENTS,
+        MissingRequirementError,
+        database_key,
+        install_indexes,
+    )
     from ovsdb_ic.ic.show import render_show
     from ovsdb_ic.ic.views import (
         AvailabilityZoneView,
@@ -88,9 +88,13 @@ __all__ = [
 
 # The views and the show renderer build typed model classes (ovsdb_ic.models.ic_nb and
 # ic_sb): imported on first use, so that a program using only the database vocabulary
-# (the sync engine) does not pay for them.
+# (the sync engine) does not pay for them; so are the views' requirements.
 _LAZY: dict[str, str] = {
     "render_show": "ovsdb_ic.ic.show",
+    **dict.fromkeys(
+        ("REQUIREMENTS", "MissingRequirementError", "database_key", "install_indexes"),
+        "ovsdb_ic.ic.requirements",
+    ),
     **dict.fromkeys(
         ("AvailabilityZoneView", "AzRef", "GatewayView", "Interconnection", "PortBindingView",
          "RouteKey", "RouteView", "TransitSwitchView"),
@@ -100,7 +104,7 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import the views and ``render_show`` on first use."""
+    """Import the views, their requirements and ``render_show`` on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ovsdb_ic.ic' has no attribute {name!r}")

@@ -17,7 +17,7 @@ See docs/sync.md.
 """
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, empty_snapshot
 from ovsdb_ic.sync.az import plan_az
@@ -35,7 +35,9 @@ from ovsdb_ic.sync.runner import (
     run_sync,
 )
 from ovsdb_ic.sync.transit_switches import plan_transit_switches
-from ovsdb_ic.sync.waiting import wait_ic_synced
+
+if TYPE_CHECKING:
+    from ovsdb_ic.sync.waiting import wait_ic_synced
 
 __all__ = [
     "DATABASES",
@@ -72,7 +74,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``ovsdb_ic.sync.metrics``, imported on first use."""
+    """``ovsdb_ic.sync.metrics``, and ``wait_ic_synced`` (from ``ovsdb_ic.sync.waiting``,
+    which only ``--wait=sb`` needs), imported on first use."""
     if name == "metrics":
         return importlib.import_module("ovsdb_ic.sync.metrics")
+    if name == "wait_ic_synced":
+        value = importlib.import_module("ovsdb_ic.sync.waiting").wait_ic_synced
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'ovsdb_ic.sync' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazy ones included."""
+    return sorted(set(globals()) | set(__all__))

@@ -48,7 +48,6 @@ from ovsdb_ic.sync.session import (
     commit_plan,
     open_databases,
 )
-from ovsdb_ic.sync.waiting import bump_nb_ic_cfg, wait_sb_ic_cfg
 from ovsdb_ic.wire._attrs import attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
@@ -297,6 +296,8 @@ class SyncEngine:
             raise ConfigError("IC_NB_Global", self.rules.release,
                               "the IC databases have no nb_ic_cfg/sb_ic_cfg (OVN 24.03 or "
                               "newer needed)")
+        from ovsdb_ic.sync.waiting import bump_nb_ic_cfg, wait_sb_ic_cfg  # --wait=sb only
+
         target = await bump_nb_ic_cfg(self.clients["ic_nb"])
         await wait_sb_ic_cfg(self.replicas["ic_nb"], target)
         return target
