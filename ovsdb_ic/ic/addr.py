@@ -300,14 +300,16 @@ def is_link_local_nexthop(version: int, address: int) -> bool:
 
 # ------------------------------------------------------ what ovn-nbctl reads and prints
 
-_NB_V4: Final = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
-_NB_V4_CIDR: Final = re.compile(r"(\d+\.\d+\.\d+\.\d+)(?:/(?:(\d+\.\d+\.\d+\.\d+)|([+-]?\d+)))?")
-_NB_V6_TEXT: Final = re.compile(r"[0-9a-fA-F:.]{1,46}")
-_NB_NUMBER: Final = re.compile(r"[+-]?\d+")
+# Compiled on first use (``re.compile`` keeps them): only the Kube-OVN route commands
+# read prefixes this way, and the sync engine need not compile them at start-up.
+_NB_V4: Final = r"(\d+)\.(\d+)\.(\d+)\.(\d+)"
+_NB_V4_CIDR: Final = r"(\d+\.\d+\.\d+\.\d+)(?:/(?:(\d+\.\d+\.\d+\.\d+)|([+-]?\d+)))?"
+_NB_V6_TEXT: Final = r"[0-9a-fA-F:.]{1,46}"
+_NB_NUMBER: Final = r"[+-]?\d+"
 
 
 def _nb_v4_int(text: str) -> int:
-    match = _NB_V4.fullmatch(text)
+    match = re.compile(_NB_V4).fullmatch(text)
     assert match is not None
     value = 0
     for part in match.groups():
@@ -316,7 +318,7 @@ def _nb_v4_int(text: str) -> int:
 
 
 def _nb_parse_v4(text: str) -> Cidr | None:
-    match = _NB_V4_CIDR.fullmatch(text)
+    match = re.compile(_NB_V4_CIDR).fullmatch(text)
     if match is None:
         return None
     addr = _nb_v4_int(match.group(1))
@@ -334,7 +336,7 @@ def _nb_parse_v4(text: str) -> Cidr | None:
 
 
 def _nb_parse_v6(text: str) -> Cidr | None:
-    match = _NB_V6_TEXT.match(text)
+    match = re.compile(_NB_V6_TEXT).match(text)
     if match is None:
         return None
     try:
@@ -346,13 +348,13 @@ def _nb_parse_v6(text: str) -> Cidr | None:
         return Cidr(6, addr, 128)
     if rest[0] != "/":
         return None
-    number = _NB_NUMBER.match(rest, 1)
+    number = re.compile(_NB_NUMBER).match(rest, 1)
     if number is not None:
         plen = int(number.group())
         if number.end() != len(rest) or not 0 <= plen <= 128:
             return None
         return Cidr(6, addr, plen)
-    mask = _NB_V6_TEXT.fullmatch(rest, 1)
+    mask = re.compile(_NB_V6_TEXT).fullmatch(rest, 1)
     if mask is None:
         return None
     try:
