@@ -68,6 +68,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The module's names, the group modules included."""
+    return sorted(set(globals()) | set(_GROUPS))
+
+
 def version() -> str:
     """The installed distribution's version (``ovsdb_ic.__version__``)."""
     from importlib.metadata import PackageNotFoundError
