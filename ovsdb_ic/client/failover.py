@@ -16,7 +16,7 @@ import attrs
 
 from ovsdb_ic.client.remotes import Remote
 from ovsdb_ic.errors import ConfigError
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 
 __all__ = [
     "Backoff",
@@ -41,7 +41,7 @@ def _positive(field: str) -> Any:
     return check
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Backoff:
     """Exponential backoff with jitter between rounds of connection attempts.
 
@@ -76,6 +76,8 @@ class Backoff:
         return base * (1.0 - self.jitter * rng.random())
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 def round_order(
@@ -104,7 +106,7 @@ def round_order(
     return order
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ServerStatus:
     """Our database's row of the server's ``_Server.Database`` table."""
 
@@ -143,6 +145,8 @@ class ServerStatus:
         )
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 def judge_server(
@@ -178,7 +182,7 @@ def judge_server(
     return None, False
 
 
-@attrs.define(repr=False)
+@attrs.define(repr=False, eq=False)
 class ClientStats:
     """What the client has been through (``client.stats``); counters only grow."""
 
@@ -214,3 +218,4 @@ class ClientStats:
     """Why the last connection or attempt failed."""
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq

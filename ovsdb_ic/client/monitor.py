@@ -21,7 +21,7 @@ import trio
 
 from ovsdb_ic.errors import RemoteProtocolError
 from ovsdb_ic.replica import gc_paused
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.monitor import (
     ZERO_TXN_ID,
     MonitorRequest,
@@ -44,7 +44,7 @@ __all__ = ["Lock", "Monitor", "MonitorMethod", "UpdateBatch"]
 MonitorMethod = Literal["monitor", "monitor_cond", "monitor_cond_since"]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class UpdateBatch:
     """The row changes of one server transaction.
 
@@ -62,6 +62,8 @@ class UpdateBatch:
     v1 ``<table-updates>``) as parsed, not decoded nor checked (``updates`` is empty)."""
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 @final

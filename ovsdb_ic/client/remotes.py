@@ -13,12 +13,12 @@ from typing import Any, Literal
 import attrs
 
 from ovsdb_ic.errors import ConfigError
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 
 __all__ = ["Remote", "parse_remote", "parse_remotes", "remote_list_validator"]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Remote:
     """One place to connect to: ``kind`` tcp/ssl with ``host``/``port``, or unix with ``path``."""
 
@@ -35,6 +35,8 @@ class Remote:
         return f"{self.kind}:{host}:{self.port}"
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 def parse_remote(text: str, *, field: str = "remote") -> Remote:

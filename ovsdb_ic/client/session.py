@@ -47,7 +47,7 @@ from ovsdb_ic.errors import (
     RequestNotSentError,
     RpcError,
 )
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from ovsdb_ic.wire.jsonrpc import (
     NEED_DATA,
@@ -63,7 +63,7 @@ __all__ = ["Inbound", "OrderedResponse", "Session"]
 _RECV_SIZE = 1 << 18
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class OrderedResponse:
     """A response to a request sent with ``ordered=tag``, in stream order."""
 
@@ -71,6 +71,8 @@ class OrderedResponse:
     response: Response | ErrorResponse
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 Inbound: TypeAlias = "Notification | Request | OrderedResponse"

@@ -32,7 +32,7 @@ from ovsdb_ic.models.base import FrozenMap, Model
 from ovsdb_ic.models.mapping import server_row, to_row
 from ovsdb_ic.replica import Row
 from ovsdb_ic.wire import ops as wire_ops
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.ops import Condition, Mutation, OpResult
 from ovsdb_ic.wire.schema import DatabaseSchema
@@ -51,7 +51,7 @@ _NO_KEY: Any = object()
 
 
 @final
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class TxnResult:
     """The outcome of a committed transaction."""
 
@@ -63,6 +63,8 @@ class TxnResult:
         return self.uuids[named.name]
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 def _target_uuid(target: Target) -> uuid_module.UUID | NamedUUID:

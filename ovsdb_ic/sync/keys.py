@@ -34,7 +34,7 @@ from typing import Any, Final
 import attrs
 
 from ovsdb_ic.sync.plan import Insert, Plan
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 
 __all__ = [
     "DP_KEY_MAX",
@@ -99,7 +99,7 @@ def allocate_tnlid(used: AbstractSet[int], lo: int, hi: int, hint: int) -> int |
     return None
 
 
-@attrs.define(repr=False)
+@attrs.define(repr=False, eq=False)
 class KeyAllocator:
     """Hands out unused keys of one range, moving its hint like C does.
 
@@ -120,9 +120,10 @@ class KeyAllocator:
         return key
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class KeyHints:
     """Where the next tunnel key searches start (C's static hints), as a value.
 
@@ -148,3 +149,5 @@ class KeyHints:
         return KeyHints(datapath=datapath, port=port)
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash

@@ -28,7 +28,7 @@ from typing import Final
 import attrs
 
 from ovsdb_ic.errors import ConfigError
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -80,7 +80,7 @@ def _vtuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class IcRules:
     """What the planners and the runner do differently per OVN release.
 
@@ -118,6 +118,8 @@ class IcRules:
     (25.09) and ``ic-route-deny-adv``/``-learn`` deny-lists (26.03)."""
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 def rules_for(release: str) -> IcRules:

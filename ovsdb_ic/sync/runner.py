@@ -48,7 +48,7 @@ from ovsdb_ic.sync.session import (
     commit_plan,
     open_databases,
 )
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -99,7 +99,7 @@ _MAX_PASSES_ONCE: Final = 20
 _REPLAN_PAUSE: Final = 0.5  # after a conflict or failure, the longest wait for a replica to move
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class SyncConfig(AzRemotes):
     """Where the four databases are (the :class:`~ovsdb_ic.sync.session.AzRemotes`
     fields) and how the engine behaves.
@@ -152,9 +152,11 @@ class SyncConfig(AzRemotes):
         )
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
-@attrs.define(repr=False)
+@attrs.define(repr=False, eq=False)
 class SyncStats:
     """What the engine has done (``engine.stats``)."""
 
@@ -188,6 +190,7 @@ class SyncStats:
         return tuple(self.last_plan_ops.describe())
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
 
 
 @final

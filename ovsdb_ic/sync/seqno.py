@@ -31,7 +31,7 @@ import attrs
 from ovsdb_ic.ic.databases import Requirements, Snapshot, first_row
 from ovsdb_ic.sync.az import local_az
 from ovsdb_ic.sync.plan import Insert, Op, Plan, Update
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 
 __all__ = ["REQUIREMENTS", "IcCfg", "plan_sequence_numbers"]
 
@@ -47,7 +47,7 @@ REQUIREMENTS: Final = Requirements(
 IC-SB 1.2.0, OVN 24.03)."""
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class IcCfg:
     """The agent's own sequence state: C's ``ovsdb_idl_loop`` ``cur_cfg`` and
     ``next_cfg`` of the IC-SB connection (both 0 when the agent starts)."""
@@ -62,6 +62,8 @@ class IcCfg:
         return IcCfg(self.next, self.next)
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 def plan_sequence_numbers(snap: Snapshot, cfg: IcCfg | None = None) -> tuple[Plan, IcCfg]:

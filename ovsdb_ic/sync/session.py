@@ -53,7 +53,7 @@ from ovsdb_ic.replica import Replica
 from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.wire import ops as wire_ops
-from ovsdb_ic.wire._attrs import attrs_repr
+from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -133,7 +133,7 @@ class _IcRemoteSource(Protocol):
     def ic_sb_remotes(self, scheme: Literal["tcp", "ssl"] = ...) -> str: ...
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class AzRemotes:
     """Where one AZ's four databases are (OVSDB remote lists in the C tools' syntax,
     ``tcp:``, ``ssl:``, ``unix:``, comma-separated for clusters).
@@ -181,10 +181,12 @@ class AzRemotes:
                 "ic_sb": self.ic_sb_db}
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 @final
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ConnectOptions:
     """How :func:`open_databases` connects."""
 
@@ -210,10 +212,12 @@ class ConnectOptions:
     round trip less before the caller can act (the sync engine's ``ovn_ic`` on SB)."""
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 @final
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CommitPolicy:
     """What the users of :func:`commit_plan` and :func:`converge` differ in."""
 
@@ -238,10 +242,12 @@ class CommitPolicy:
     """:func:`converge`: conflicts tolerated before giving up."""
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 @final
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CommitResult:
     """What :func:`commit_plan` did."""
 
@@ -260,10 +266,12 @@ class CommitResult:
         return not (self.conflicts or self.failures or self.lock_lost)
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 @final
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ConvergeResult:
     """What :func:`converge` did."""
 
@@ -277,6 +285,8 @@ class ConvergeResult:
     """Conflicts met (each followed by reading again and planning again)."""
 
     __repr__ = attrs_repr
+    __eq__ = attrs_eq
+    __hash__ = attrs_hash
 
 
 # ------------------------------------------------------------------------- databases
