@@ -32,6 +32,7 @@ __all__ = [
     "UUID_COLUMN",
     "VERSION_COLUMN",
     "parse_schema",
+    "parse_schema_cached",
     "parse_column_type",
 ]
 
@@ -253,9 +254,17 @@ class DatabaseSchema:
 # --------------------------------------------------------------------------- parsing
 
 
+_SCHEMA_MEMBERS: Final = frozenset({"name", "version", "cksum", "tables", "doc"})
+_TABLE_MEMBERS: Final = frozenset({"columns", "maxRows", "isRoot", "indexes"})
+_COLUMN_MEMBERS: Final = frozenset({"type", "ephemeral", "mutable"})
+_TYPE_MEMBERS: Final = frozenset({"key", "value", "min", "max"})
+
+
 def _obj(value: Any, path: str, allowed: frozenset[str], what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SchemaError(path, f"{what} must be a JSON object, not {_kind(value)}")
+    if value.keys() <= allowed:
+        return value
     extra = sorted(set(value) - allowed)
     if extra:
         raise SchemaError(
@@ -367,6 +376,10 @@ def _parse_base(value: Any, path: str) -> BaseType:
 
 _TYPE_CACHE: Final[dict[Any, ColumnType]] = {}
 _TYPE_CACHE_MAX: Final = 4096
+# Equal column types parsed from different JSON (``{"key": "integer", "min": 0}`` and
+# ``{"key": "integer", "max": 1, "min": 0}``) are one object: comparing a server's
+# schema with the models' is then mostly ``is``.
+_INTERNED: Final[dict[ColumnType, ColumnType]] = {}
 
 
 def _type_key(value: Any) -> Any:
@@ -384,7 +397,8 @@ def parse_column_type(value: Any, path: str = "type") -> ColumnType:
 
     Types that parsed once are remembered by their JSON (the same few types make up
     most columns, and the clients parse the server's schema and the models' at every
-    start): a type already seen is not validated again. Errors are never cached.
+    start): a type already seen is not validated again, and equal types are the same
+    object. Errors are never cached.
     """
     key = _type_key(value)
     cached = _TYPE_CACHE.get(key) if key is not None else None
@@ -392,6 +406,7 @@ def parse_column_type(value: Any, path: str = "type") -> ColumnType:
         return cached
     ctype = _parse_column_type(value, path)
     if key is not None and len(_TYPE_CACHE) < _TYPE_CACHE_MAX:
+        ctype = _INTERNED.setdefault(ctype, ctype)
         _TYPE_CACHE[key] = ctype
     return ctype
 
@@ -399,7 +414,7 @@ def parse_column_type(value: Any, path: str = "type") -> ColumnType:
 def _parse_column_type(value: Any, path: str) -> ColumnType:
     if isinstance(value, str):
         return ColumnType(_parse_base(value, path))
-    obj = _obj(value, path, frozenset({"key", "value", "min", "max"}), "column type")
+    obj = _obj(value, path, _TYPE_MEMBERS, "column type")
     if "key" not in obj:
         raise SchemaError(path, "missing member 'key'")
     key = _parse_base(obj["key"], f"{path}.key")
@@ -417,7 +432,7 @@ def _parse_column_type(value: Any, path: str) -> ColumnType:
 
 
 def _parse_column(name: str, value: Any, path: str) -> ColumnSchema:
-    obj = _obj(value, path, frozenset({"type", "ephemeral", "mutable"}), "column")
+    obj = _obj(value, path, _COLUMN_MEMBERS, "column")
     if "type" not in obj:
         raise SchemaError(path, "missing member 'type'")
     ctype = parse_column_type(obj["type"], f"{path}.type")
@@ -427,14 +442,28 @@ def _parse_column(name: str, value: Any, path: str) -> ColumnSchema:
 
 
 def _parse_table(name: str, value: Any, path: str) -> TableSchema:
-    obj = _obj(value, path, frozenset({"columns", "maxRows", "isRoot", "indexes"}), "table")
+    obj = _obj(value, path, _TABLE_MEMBERS, "table")
     cols_json = obj.get("columns")
     if not isinstance(cols_json, dict):
         raise SchemaError(f"{path}.columns", "a table needs a \"columns\" object")
     if not cols_json:
         raise SchemaError(f"{path}.columns", "a table needs at least one column")
     columns: dict[str, ColumnSchema] = {}
+    cache = _TYPE_CACHE
     for cname, cjson in cols_json.items():
+        # The usual column, {"type": <a type seen before>} with valid flags, takes no
+        # path string and no checks that cannot fail; anything else the full way.
+        if type(cjson) is dict and cjson.keys() <= _COLUMN_MEMBERS and (
+            _ID_RE.match(cname) and cname[0] != "_"
+        ):
+            tjson = cjson.get("type")
+            ctype = cache.get(tjson if type(tjson) is str else _type_key(tjson))
+            if ctype is not None:
+                eph = cjson.get("ephemeral", False)
+                mut = cjson.get("mutable", True)
+                if (eph is True or eph is False) and (mut is True or mut is False):
+                    columns[cname] = ColumnSchema(cname, ctype, eph, mut)
+                    continue
         cpath = f"{path}.columns.{cname}"
         if not _ID_RE.match(cname):
             raise SchemaError(cpath, f"{cname!r} is not a valid column name")
@@ -471,7 +500,7 @@ def parse_schema(value: Any) -> DatabaseSchema:
 
     Raises :class:`~ovsdb_ic.errors.SchemaError` naming the offending element.
     """
-    obj = _obj(value, "", frozenset({"name", "version", "cksum", "tables", "doc"}), "schema")
+    obj = _obj(value, "", _SCHEMA_MEMBERS, "schema")
     name = obj.get("name")
     if not isinstance(name, str) or not _ID_RE.match(name):
         raise SchemaError("name", f"must be a database name, not {name!r}")
@@ -492,7 +521,11 @@ def parse_schema(value: Any) -> DatabaseSchema:
         tables[tname] = _parse_table(tname, tjson, tpath)
     for table in tables.values():
         for col in table.columns.values():
-            for part, base in (("key", col.type.key), ("value", col.type.value)):
+            ctype = col.type
+            if ctype.key.ref_table is None and (ctype.value is None
+                                                or ctype.value.ref_table is None):
+                continue
+            for part, base in (("key", ctype.key), ("value", ctype.value)):
                 if base is not None and base.ref_table is not None and (
                     base.ref_table not in tables
                 ):
@@ -505,3 +538,32 @@ def parse_schema(value: Any) -> DatabaseSchema:
         # table is in the root set, every table is (as ovsdb-server and python-ovs do).
         tables = {n: attrs.evolve(t, is_root=True) for n, t in tables.items()}
     return DatabaseSchema(name, version, MappingProxyType(tables), cksum)
+
+
+_SCHEMA_CACHE: Final[dict[bytes, DatabaseSchema]] = {}
+_SCHEMA_CACHE_MAX: Final = 16
+
+
+def parse_schema_cached(value: Any) -> DatabaseSchema:
+    """:func:`parse_schema` of JSON decoded from text (a ``get_schema`` reply, a file),
+    remembered: the same JSON, members in the same order, gives the same
+    :class:`DatabaseSchema` object, parsed once per process.
+
+    A client parses the schema of its database and ``_Server``'s on every connection,
+    and every server of a deployment answers with the same ``_Server`` schema: each is
+    parsed once. *value* must hold JSON values only (``dict``, ``list``, ``str``,
+    ``int``, ``float``, ``bool``, ``None``), as a JSON decoder makes them; otherwise use
+    :func:`parse_schema`. Errors are never remembered: a bad schema raises the same
+    :class:`~ovsdb_ic.errors.SchemaError` every time.
+    """
+    try:
+        key = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: not plain JSON (a huge integer...)
+        return parse_schema(value)
+    schema = _SCHEMA_CACHE.get(key)
+    if schema is None:
+        schema = parse_schema(value)
+        if len(_SCHEMA_CACHE) >= _SCHEMA_CACHE_MAX:
+            del _SCHEMA_CACHE[next(iter(_SCHEMA_CACHE))]
+        _SCHEMA_CACHE[key] = schema
+    return schema
