@@ -63,7 +63,7 @@ from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire.jsonrpc import Notification, Request, Response
 from ovsdb_ic.wire.monitor import ZERO_TXN_ID, MonitorRequest, decode_update2, monitor_params
 from ovsdb_ic.wire.ops import Condition, OpResult
-from ovsdb_ic.wire.schema import DatabaseSchema, parse_schema
+from ovsdb_ic.wire.schema import DatabaseSchema, parse_schema_cached
 
 __all__ = ["Client", "connect", "open_stream"]
 
@@ -316,7 +316,7 @@ class Client:
 
     async def get_schema(self, database: str) -> DatabaseSchema:
         """Fetch and parse the schema of ``database``."""
-        return parse_schema(await self.request("get_schema", [database]))
+        return parse_schema_cached(await self.request("get_schema", [database]))
 
     async def transact(
         self,
@@ -612,33 +612,44 @@ class Client:
         return link
 
     async def _handshake(self, link: _Link) -> None:
+        """Check a new connection and restore the client's state on it.
+
+        Round trips: our database's schema, ``_Server``'s (first connection only) and
+        db-change-awareness are asked for at once; our database's row of
+        ``_Server.Database`` as soon as ``_Server``'s schema is known (at once on a
+        reconnect), while ours is parsed and checked; then the locks and monitors being
+        restored, all at once.
+        """
         session = link.session
         remote = link.remote
         database = self.database
         if database is None:
             return
-        # Our schema and (first connection) _Server's are asked for at once: one round
-        # trip, not two, before the checks.
-        calls = [("get_schema", [database])]
-        if self._server_schema is None:
-            calls.append(("get_schema", ["_Server"]))
-        answers = await _requests(session, calls)
-        try:
-            schema = parse_schema(_result(answers[0]))
-        except RpcError as exc:
-            raise ConnectError(f"{remote}: {database}: {exc.error_name}") from exc
-        except (ConnectionClosedError, InactivityTimeoutError) as exc:
-            raise ConnectError(f"{remote}: {exc}") from exc
-        try:
-            warnings = _check_models(schema)
-        except SchemaError as exc:
-            raise ConnectError(f"{remote}: {database}: {exc}") from exc
-        server_schema: Any = None
-        if len(answers) > 1:
-            server_schema = answers[1]
-            if isinstance(server_schema, RpcError):
-                server_schema = _NO_SERVER_DB  # a server without _Server (very old)
-        await self._watch_server(link, database, server_schema)
+        watch = _Watch()
+        aware: list[Any] = [None]
+        checked: tuple[DatabaseSchema, list[str]] | BaseException
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_server, link, database, watch)
+            # Be told about schema changes (monitor_canceled) instead of being
+            # disconnected; servers older than OVS 2.11 refuse, which is fine.
+            nursery.start_soon(_ask, session, "set_db_change_aware", [True], aware, 0)
+            try:
+                answer: Any = await session.request("get_schema", [database])
+            except Exception as exc:  # raised below, once the other requests are done
+                answer = exc
+            # Our database's _Server row is asked for before ours is parsed, so that
+            # the server answers while we parse.
+            await watch.asked.wait()
+            checked = _check_schema(remote, database, answer)
+            if isinstance(checked, BaseException):
+                nursery.cancel_scope.cancel()
+        if isinstance(checked, BaseException):
+            raise checked
+        schema, warnings = checked
+        if watch.error is not None:
+            raise watch.error
+        if isinstance(aware[0], Exception) and not isinstance(aware[0], RpcError):
+            raise aware[0]
         status = link.server
         if status is not None:
             reason, transient = judge_server(
@@ -653,45 +664,55 @@ class Client:
                 self.schema.version != schema.version:
             self.schema = schema
             self.schema_warnings = warnings
-        # Be told about schema changes (monitor_canceled) instead of being
-        # disconnected; servers older than OVS 2.11 refuse, which is fine.
-        with contextlib.suppress(RpcError):
-            await session.request("set_db_change_aware", [True])
-        for name, lk in list(self._locks.items()):
-            result = await session.request("lock", [name])
-            if isinstance(result, dict) and result.get("locked") is True:
-                lk._set_held()
+        calls: list[tuple[str, list[Any], object]] = []
+        locks = list(self._locks.items())
+        for name, _lk in locks:
+            calls.append(("lock", [name], None))
         for mon in list(self._live_monitors):
             if mon.schema.name == schema.name and mon.schema.cksum != schema.cksum:
                 mon.schema = schema
                 mon._decoders.clear()
             self._monitors[mon.id] = mon
             self._resuming.add(mon)
-            await session.request(mon.method, mon.params(), ordered=mon)
+            calls.append((mon.method, mon.params(), mon))
+        if not calls:
+            return
+        # Locks and monitors are restored at once (one round trip, not one each).
+        answers = await _requests(session, calls)
+        for (_name, lk), result in zip(locks, answers, strict=False):
+            result = _result(result)
+            if isinstance(result, dict) and result.get("locked") is True:
+                lk._set_held()
+        for result in answers[len(locks):]:
+            _result(result)
 
-    async def _watch_server(self, link: _Link, database: str, answer: Any = None) -> None:
-        """Monitor our database's row of ``_Server.Database`` (only that row).
-
-        ``answer``: the reply to ``get_schema _Server`` when the caller sent it already
-        (a failure as the exception)."""
+    async def _watch_server(self, link: _Link, database: str, watch: _Watch) -> None:
+        """Monitor our database's row of ``_Server.Database`` (only that row), and
+        wait for it; ``watch.asked`` is set once that is asked for (or cannot be), and
+        an error is kept in ``watch.error`` (a server without ``_Server``, very old, is
+        not one: there is nothing to check then)."""
         session = link.session
-        if self._server_schema is None:
-            try:
-                if answer is None:
+        try:
+            if self._server_schema is None:
+                try:
                     answer = await session.request("get_schema", ["_Server"])
-                if answer is _NO_SERVER_DB:
+                except RpcError:
                     return  # a server without _Server (very old): nothing to check
-                self._server_schema = parse_schema(_result(answer))
-            except RpcError:
-                return  # a server without _Server (very old): nothing to check
-        schema = self._server_schema
-        cols = tuple(c for c in _SERVER_COLUMNS if c in schema.tables["Database"].columns)
-        link.server_rows = Replica(schema, {"Database": cols})
-        request = MonitorRequest("Database", columns=cols,
-                                 where=(Condition("name", "==", database),))
-        params = monitor_params(schema, _SERVER_MONITOR_ID, [request], method="monitor_cond")
-        await session.request("monitor_cond", params, ordered=link)
-        await link.server_seen.wait()
+                self._server_schema = parse_schema_cached(answer)
+            schema = self._server_schema
+            cols = tuple(c for c in _SERVER_COLUMNS if c in schema.tables["Database"].columns)
+            link.server_rows = Replica(schema, {"Database": cols})
+            request = MonitorRequest("Database", columns=cols,
+                                     where=(Condition("name", "==", database),))
+            params = monitor_params(schema, _SERVER_MONITOR_ID, [request],
+                                    method="monitor_cond")
+            watch.asked.set()
+            await session.request("monitor_cond", params, ordered=link)
+            await link.server_seen.wait()
+        except Exception as exc:  # raised by _handshake
+            watch.error = exc
+        finally:
+            watch.asked.set()
 
     def _server_update(self, link: _Link, table_updates: Any) -> None:
         """Apply a _Server update on ``link``; drop the link when it stops qualifying."""
@@ -1003,29 +1024,72 @@ def _check_models(schema: DatabaseSchema) -> list[str]:
     return check_compatible(schema.name, schema)
 
 
-_NO_SERVER_DB: Final = object()
+_CHECKED: dict[str, tuple[DatabaseSchema, list[str]]] = {}
 
 
-async def _requests(session: Session, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-    """Send every request at once; each one's result, or the exception it raised
-    (not raised here: see :func:`_result`), in order."""
-    if len(calls) == 1:
-        method, params = calls[0]
-        try:
-            return [await session.request(method, params)]
-        except Exception as exc:  # handed back to the caller
-            return [exc]
+def _check_schema(
+    remote: Remote, database: str, answer: Any
+) -> tuple[DatabaseSchema, list[str]] | BaseException:
+    """Our database's schema from the ``get_schema`` answer (or the exception it
+    raised) and its check against the models: (schema, warnings), or the
+    ConnectError to raise."""
+    try:
+        schema = parse_schema_cached(_result(answer))
+    except RpcError as exc:
+        return _chained(ConnectError(f"{remote}: {database}: {exc.error_name}"), exc)
+    except (ConnectionClosedError, InactivityTimeoutError) as exc:
+        return _chained(ConnectError(f"{remote}: {exc}"), exc)
+    except Exception as exc:  # a bad schema (SchemaError), ...
+        return exc
+    # The same schema (the same JSON: a reconnect, another member of the cluster, a
+    # second client of the database) was checked already.
+    last = _CHECKED.get(database)
+    if last is not None and last[0] is schema:
+        return schema, list(last[1])
+    try:
+        warnings = _check_models(schema)
+    except SchemaError as exc:
+        return _chained(ConnectError(f"{remote}: {database}: {exc}"), exc)
+    _CHECKED[database] = (schema, warnings)
+    return schema, list(warnings)
+
+
+def _chained(error: BaseException, cause: BaseException) -> BaseException:
+    error.__cause__ = cause
+    return error
+
+
+@final
+class _Watch:
+    """How the ``_Server`` part of a handshake went (see ``Client._watch_server``)."""
+
+    def __init__(self) -> None:
+        self.asked = trio.Event()
+        self.error: Exception | None = None
+
+
+async def _ask(session: Session, method: str, params: list[Any], answers: list[Any], i: int,
+               ordered: object = None) -> None:
+    """``answers[i]``: the result of one request, or the exception it raised."""
+    try:
+        answers[i] = await session.request(method, params, ordered=ordered)
+    except Exception as exc:  # handed back to the caller
+        answers[i] = exc
+
+
+async def _requests(
+    session: Session, calls: Sequence[tuple[str, list[Any], object]]
+) -> list[Any]:
+    """Send every request (method, params, ``ordered`` tag) at once; each one's result,
+    or the exception it raised (not raised here: see :func:`_result`), in order."""
     answers: list[Any] = [None] * len(calls)
-
-    async def one(i: int, method: str, params: list[Any]) -> None:
-        try:
-            answers[i] = await session.request(method, params)
-        except Exception as exc:  # handed back to the caller
-            answers[i] = exc
-
+    if len(calls) == 1:
+        method, params, ordered = calls[0]
+        await _ask(session, method, params, answers, 0, ordered)
+        return answers
     async with trio.open_nursery() as nursery:
-        for i, (method, params) in enumerate(calls):
-            nursery.start_soon(one, i, method, params)
+        for i, (method, params, ordered) in enumerate(calls):
+            nursery.start_soon(_ask, session, method, params, answers, i, ordered)
     return answers
 
 
