@@ -32,7 +32,13 @@ from ovsdb_ic.models._schemas import SCHEMA_JSON
 from ovsdb_ic.models.base import FrozenMap, Model, trusted_rows
 from ovsdb_ic.wire.data import column_codec, datum_to_json
 from ovsdb_ic.wire.monitor import default_value
-from ovsdb_ic.wire.schema import BaseType, ColumnType, DatabaseSchema, parse_schema
+from ovsdb_ic.wire.schema import (
+    BaseType,
+    ColumnType,
+    DatabaseSchema,
+    parse_schema_lazy,
+    same_column_types,
+)
 
 __all__ = [
     "validate",
@@ -113,7 +119,10 @@ def _module_of(models: str | ModelModule | ModuleType) -> ModelModule:
 
 @functools.cache
 def _schema_of_text(text: str) -> DatabaseSchema:
-    return parse_schema(json.loads(text))
+    # Generated from a schema that parse_schema accepted: each table is parsed when
+    # first used (the clients check a server's tables against these at every start,
+    # mostly without parsing them: see check_compatible).
+    return parse_schema_lazy(json.loads(text))
 
 
 def model_schema(models: str | ModelModule | ModuleType) -> DatabaseSchema:
@@ -378,13 +387,15 @@ def check_compatible(
     for tname in names:
         if tname not in ours.tables:
             raise LookupError(f"{ours.name} has no model for table {tname!r}")
-        otable = ours.tables[tname]
         stable = server.tables.get(tname)
         if stable is None:
             if explicit:
                 raise SchemaError(tname, f"the server's {server.name} has no table {tname}")
             warnings.append(f"{tname}: the server has no such table")
             continue
+        if same_column_types(ours, tname, stable):
+            continue  # nothing to say, found without parsing the model's table
+        otable = ours.tables[tname]
         for cname, ocol in otable.columns.items():
             where = f"{tname}.{cname}"
             scol = stable.columns.get(cname)

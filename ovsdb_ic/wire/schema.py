@@ -10,9 +10,9 @@ for example ``tables.Route.columns.origin.type.key.enum``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeAlias, cast
+from typing import Any, Final, Literal, TypeAlias, cast, final
 
 import attrs
 import orjson
@@ -33,6 +33,8 @@ __all__ = [
     "VERSION_COLUMN",
     "parse_schema",
     "parse_schema_cached",
+    "parse_schema_lazy",
+    "same_column_types",
     "parse_column_type",
 ]
 
@@ -370,7 +372,7 @@ def _parse_base(value: Any, path: str) -> BaseType:
             raise SchemaError(f"{path}.enum", exc.reason) from None
         if not enum:
             raise SchemaError(f"{path}.enum", "an enum must allow at least one value")
-        base = attrs.evolve(base, enum=enum)
+        base = BaseType(t, enum, **kw)  # not attrs.evolve: several times slower
     return base
 
 
@@ -401,14 +403,55 @@ def parse_column_type(value: Any, path: str = "type") -> ColumnType:
     object. Errors are never cached.
     """
     key = _type_key(value)
-    cached = _TYPE_CACHE.get(key) if key is not None else None
+    if key is None:
+        return _parse_column_type(value, path)
+    cached = _TYPE_CACHE.get(key)
     if cached is not None:
         return cached
-    ctype = _parse_column_type(value, path)
-    if key is not None and len(_TYPE_CACHE) < _TYPE_CACHE_MAX:
-        ctype = _INTERNED.setdefault(ctype, ctype)
+    # Another spelling of a type seen before (the models' schemas and a server's spell
+    # defaults differently): looked up only when the JSON itself is new.
+    short = _short_type_key(value)
+    ctype = _TYPE_CACHE.get(short) if short is not None else None
+    if ctype is None:
+        ctype = _parse_column_type(value, path)
+        if len(_INTERNED) < _TYPE_CACHE_MAX:
+            ctype = _INTERNED.setdefault(ctype, ctype)
+    if len(_TYPE_CACHE) < _TYPE_CACHE_MAX:
         _TYPE_CACHE[key] = ctype
+        if short is not None:
+            _TYPE_CACHE[short] = ctype
     return ctype
+
+
+def _short_type_key(value: Any) -> Any:
+    """The key of a column type's JSON written without its defaults (``None``: none).
+
+    Left out: ``"min": 1`` and ``"max": 1``, ``"refType": "strong"`` (with a
+    ``refTable``); a base type ``{"type": T}`` is written ``T``, a column type
+    ``{"key": T}`` too. Each spelling parses exactly as the short one does (the same
+    type, or the same failure: only integers equal to 1 are defaults, never ``true``
+    or ``1.0``), so they may share a cache entry.
+    """
+    if type(value) is not dict:
+        return None
+    out = dict(value)
+    for member in ("min", "max"):
+        v = out.get(member)
+        if type(v) is int and v == 1:
+            del out[member]
+    for member in ("key", "value"):
+        base = out.get(member)
+        if type(base) is dict:
+            if "refTable" in base and type(base.get("refType")) is str and (
+                base["refType"] == "strong"
+            ):
+                base = {k: v for k, v in base.items() if k != "refType"}
+            if len(base) == 1 and type(base.get("type")) is str:
+                base = base["type"]
+            out[member] = base
+    if len(out) == 1 and type(out.get("key")) is str:
+        return out["key"]
+    return _type_key(out)
 
 
 def _parse_column_type(value: Any, path: str) -> ColumnType:
@@ -567,3 +610,121 @@ def parse_schema_cached(value: Any) -> DatabaseSchema:
             del _SCHEMA_CACHE[next(iter(_SCHEMA_CACHE))]
         _SCHEMA_CACHE[key] = schema
     return schema
+
+
+# --------------------------------------------------------------------------- lazily
+
+
+@final
+class _LazyTables(Mapping[str, TableSchema]):
+    """The tables of a schema known to be valid, each parsed when first used."""
+
+    __slots__ = ("_all_root", "_parsed", "_raw")
+
+    def __init__(self, raw: dict[str, Any], all_root: bool) -> None:
+        self._raw = raw
+        self._parsed: dict[str, TableSchema] = {}
+        self._all_root = all_root
+
+    def __getitem__(self, name: str) -> TableSchema:
+        table = self._parsed.get(name)
+        if table is None:
+            table = _parse_table(name, self._raw[name], f"tables.{name}")
+            if self._all_root and not table.is_root:
+                table = attrs.evolve(table, is_root=True)
+            table = self._parsed.setdefault(name, table)
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __repr__(self) -> str:
+        return f"mappingproxy({dict(self.items())!r})"
+
+    def same_types(self, name: str, other: TableSchema) -> bool:
+        """:func:`same_column_types` without parsing table *name*."""
+        table = self._parsed.get(name)
+        if table is not None:
+            return _same_types(table, other)
+        columns = self._raw[name]["columns"]
+        theirs = other.columns
+        if len(columns) != len(theirs):
+            return False
+        cache = _TYPE_CACHE
+        for cname, cjson in columns.items():
+            col = theirs.get(cname)
+            if col is None:
+                return False
+            tjson = cjson["type"]
+            ctype = cache.get(tjson if type(tjson) is str else _type_key(tjson))
+            if ctype is None:
+                ctype = parse_column_type(tjson, f"tables.{name}.columns.{cname}.type")
+            if ctype is not col.type:
+                return False
+        return True
+
+
+def _same_types(table: TableSchema, other: TableSchema) -> bool:
+    theirs = other.columns
+    if len(table.columns) != len(theirs):
+        return False
+    for cname, col in table.columns.items():
+        their = theirs.get(cname)
+        if their is None or (their.type is not col.type and their.type != col.type):
+            return False
+    return True
+
+
+def same_column_types(schema: DatabaseSchema, name: str, other: TableSchema) -> bool:
+    """Whether table *name* of *schema* has exactly the columns of *other*, each of an
+    equal type (flags and indexes are not compared): comparing their columns one by one
+    would find no difference.
+
+    For a schema of :func:`parse_schema_lazy` the table is not parsed for this (its
+    column types are looked up by their JSON). Raises ``KeyError`` when *schema* has no
+    table *name*.
+    """
+    tables = schema.tables
+    if isinstance(tables, _LazyTables):
+        return tables.same_types(name, other)
+    return _same_types(tables[name], other)
+
+
+def parse_schema_lazy(value: Any) -> DatabaseSchema:
+    """:func:`parse_schema` for the JSON of a schema known to be valid (the models' own,
+    checked when they were generated): the name, version, checksum and table names are
+    checked now, each table is parsed when it is first used.
+
+    The result behaves as :func:`parse_schema`'s does (equality, iteration order,
+    ``to_json``), but a malformed table raises its
+    :class:`~ovsdb_ic.errors.SchemaError` when it is used, not here, and references to
+    unknown tables are not looked for: for schemas from elsewhere (a server) use
+    :func:`parse_schema`.
+    """
+    obj = _obj(value, "", _SCHEMA_MEMBERS, "schema")
+    name = obj.get("name")
+    if not isinstance(name, str) or not _ID_RE.match(name):
+        raise SchemaError("name", f"must be a database name, not {name!r}")
+    version = obj.get("version")
+    if not isinstance(version, str) or not _VERSION_RE.match(version):
+        raise SchemaError("version", f"must look like \"x.y.z\", not {version!r}")
+    cksum = obj.get("cksum")
+    if cksum is not None and not isinstance(cksum, str):
+        raise SchemaError("cksum", f"must be a string, not {_kind(cksum)}")
+    tables_json = obj.get("tables")
+    if not isinstance(tables_json, dict):
+        raise SchemaError("tables", "a schema needs a \"tables\" object")
+    for tname, tjson in tables_json.items():
+        if not isinstance(tname, str) or not _ID_RE.match(tname) or tname.startswith("_"):
+            raise SchemaError(f"tables.{tname}", f"{tname!r} is not a valid table name")
+        if not isinstance(tjson, dict):
+            raise SchemaError(f"tables.{tname}",
+                              f"table must be a JSON object, not {_kind(tjson)}")
+    all_root = not any(t.get("isRoot") is True for t in tables_json.values())
+    return DatabaseSchema(name, version, _LazyTables(tables_json, all_root), cksum)
