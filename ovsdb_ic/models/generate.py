@@ -60,6 +60,7 @@ __all__ = [
     "type_sentence",
     "render_module",
     "render_schemas",
+    "server_spelling",
     "schema_text",
     "load_schemas",
     "render_all",
@@ -829,6 +830,26 @@ def schema_text(raw: Mapping[str, Any]) -> str:
     return json.dumps(raw, sort_keys=True, separators=(",", ":"))
 
 
+def server_spelling(schema: DatabaseSchema) -> dict[str, Any]:
+    """The JSON of *schema* as ``ovsdb-server`` spells it in a ``get_schema`` reply:
+    :meth:`DatabaseSchema.to_json` (defaults left out, enum atoms sorted), with an enum
+    of one atom written as that atom. The models' schemas are kept in this spelling
+    (:mod:`ovsdb_ic.models._schemas`) so that a server's table that is the models' is
+    the same JSON, and is recognised without being parsed
+    (:func:`~ovsdb_ic.wire.schema.parse_schema_cached` with ``like``)."""
+    out = schema.to_json()
+    for table in out["tables"].values():
+        for column in table["columns"].values():
+            ctype = column["type"]
+            if not isinstance(ctype, dict):
+                continue
+            for part in ("key", "value"):
+                base = ctype.get(part)
+                if isinstance(base, dict) and "enum" in base and len(base["enum"][1]) == 1:
+                    base["enum"] = base["enum"][1][0]
+    return out
+
+
 def render_schemas(raws: Mapping[str, Mapping[str, Any]], sources: Mapping[str, str]) -> str:
     """The Python source of :mod:`ovsdb_ic.models._schemas`: each database's schema
     text (:func:`schema_text`) by name. It is kept apart from the model classes so that
@@ -910,8 +931,8 @@ def render_all(
         source = sources[name] = f"{label}/{stem}.ovsschema"
         files[f"{module}.py"] = render_module(schema, docs.get(name), source, raw,
                                               shared_schema=True)
-    files["_schemas.py"] = render_schemas({name: raw for name, (_s, raw) in loaded.items()},
-                                          sources)
+    files["_schemas.py"] = render_schemas(
+        {name: server_spelling(schema) for name, (schema, _raw) in loaded.items()}, sources)
     snap = {name: docs[name].to_json() for name in schemas if name in docs}
     files[SNAPSHOT.name] = json.dumps(snap, indent=1, sort_keys=True) + "\n"
     return files
