@@ -56,7 +56,7 @@ from ovsdb_ic.errors import (
     TransactionError,
     WaitTimedOutError,
 )
-from ovsdb_ic.models.mapping import MODULES, check_compatible
+from ovsdb_ic.models.mapping import MODULES, check_compatible, model_schema
 from ovsdb_ic.models.releases import newest_release, ovn_releases
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.wire import ops as wire_ops
@@ -1034,7 +1034,11 @@ def _check_schema(
     raised) and its check against the models: (schema, warnings), or the
     ConnectError to raise."""
     try:
-        schema = parse_schema_cached(_result(answer))
+        # The models' schema of the database (when there are models): the server's
+        # tables that are exactly the models' are not parsed (a server of the models'
+        # release: almost none is), and the check below skips them.
+        like = model_schema(database) if database in MODULES else None
+        schema = parse_schema_cached(_result(answer), like)
     except RpcError as exc:
         return _chained(ConnectError(f"{remote}: {database}: {exc.error_name}"), exc)
     except (ConnectionClosedError, InactivityTimeoutError) as exc:

@@ -38,6 +38,7 @@ from ovsdb_ic.wire.schema import (
     DatabaseSchema,
     parse_schema_lazy,
     same_column_types,
+    same_table,
 )
 
 __all__ = [
@@ -387,6 +388,8 @@ def check_compatible(
     for tname in names:
         if tname not in ours.tables:
             raise LookupError(f"{ours.name} has no model for table {tname!r}")
+        if same_table(server, ours, tname):
+            continue  # the models' own table (the same JSON): nothing to say
         stable = server.tables.get(tname)
         if stable is None:
             if explicit:

@@ -35,6 +35,7 @@ __all__ = [
     "parse_schema_cached",
     "parse_schema_lazy",
     "same_column_types",
+    "same_table",
     "parse_column_type",
 ]
 
@@ -543,6 +544,12 @@ def parse_schema(value: Any) -> DatabaseSchema:
 
     Raises :class:`~ovsdb_ic.errors.SchemaError` naming the offending element.
     """
+    return _parse_schema(value, None)
+
+
+def _parse_schema(value: Any, like: _LazyTables | None) -> DatabaseSchema:
+    """:func:`parse_schema`; a table whose JSON is exactly that of the same table of
+    *like* (tables known to be valid) is not parsed: it is *like*'s, when used."""
     obj = _obj(value, "", _SCHEMA_MEMBERS, "schema")
     name = obj.get("name")
     if not isinstance(name, str) or not _ID_RE.match(name):
@@ -557,37 +564,69 @@ def parse_schema(value: Any) -> DatabaseSchema:
     if not isinstance(tables_json, dict):
         raise SchemaError("tables", "a schema needs a \"tables\" object")
     tables: dict[str, TableSchema] = {}
+    shared: dict[str, _LazyTables] = {}
     for tname, tjson in tables_json.items():
         tpath = f"tables.{tname}"
         if not isinstance(tname, str) or not _ID_RE.match(tname) or tname.startswith("_"):
             raise SchemaError(tpath, f"{tname!r} is not a valid table name")
+        if like is not None and like.same_json(tname, tjson):
+            shared[tname] = like  # valid: the same JSON as a valid table
+            continue
         tables[tname] = _parse_table(tname, tjson, tpath)
-    for table in tables.values():
-        for col in table.columns.values():
-            ctype = col.type
-            if ctype.key.ref_table is None and (ctype.value is None
-                                                or ctype.value.ref_table is None):
-                continue
-            for part, base in (("key", ctype.key), ("value", ctype.value)):
-                if base is not None and base.ref_table is not None and (
-                    base.ref_table not in tables
-                ):
-                    raise SchemaError(
-                        f"tables.{table.name}.columns.{col.name}.type.{part}.refTable",
-                        f"refers to unknown table {base.ref_table!r}",
-                    )
-    if not any(t.is_root for t in tables.values()):
-        # Schemas from before "isRoot" existed have no garbage collection: when no
-        # table is in the root set, every table is (as ovsdb-server and python-ovs do).
-        tables = {n: attrs.evolve(t, is_root=True) for n, t in tables.items()}
-    return DatabaseSchema(name, version, MappingProxyType(tables), cksum)
+    for tname in tables_json:
+        table = tables.get(tname)
+        refs = _refs_of_json(tname, tables_json[tname]) if table is None else _refs(table)
+        for where, ref in refs:
+            if ref not in tables_json:
+                raise SchemaError(where, f"refers to unknown table {ref!r}")
+    if not shared:
+        if not any(t.is_root for t in tables.values()):
+            # Schemas from before "isRoot" existed have no garbage collection: when no
+            # table is in the root set, every table is (as ovsdb-server and python-ovs
+            # do).
+            tables = {n: attrs.evolve(t, is_root=True) for n, t in tables.items()}
+        return DatabaseSchema(name, version, MappingProxyType(tables), cksum)
+    if not any(t.get("isRoot") is True for t in tables_json.values()):
+        return _parse_schema(value, None)  # every table a root: not like's tables
+    tables_now = dict(tables_json)  # the names and their order, as they are now
+    return DatabaseSchema(name, version, _LazyTables(tables_now, False, tables, shared), cksum)
+
+
+def _refs(table: TableSchema) -> list[tuple[str, str]]:
+    """(path, table) of each reference of *table*, in column order."""
+    out = []
+    for col in table.columns.values():
+        ctype = col.type
+        if ctype.key.ref_table is None and (ctype.value is None
+                                            or ctype.value.ref_table is None):
+            continue
+        for part, base in (("key", ctype.key), ("value", ctype.value)):
+            if base is not None and base.ref_table is not None:
+                out.append((f"tables.{table.name}.columns.{col.name}.type.{part}.refTable",
+                            base.ref_table))
+    return out
+
+
+def _refs_of_json(name: str, table: dict[str, Any]) -> list[tuple[str, str]]:
+    """:func:`_refs` of the JSON of a valid table, without parsing it."""
+    out = []
+    for cname, column in table["columns"].items():
+        ctype = column["type"]
+        if type(ctype) is not dict:
+            continue
+        for part in ("key", "value"):
+            base = ctype.get(part)
+            if type(base) is dict and "refTable" in base:
+                out.append((f"tables.{name}.columns.{cname}.type.{part}.refTable",
+                            base["refTable"]))
+    return out
 
 
 _SCHEMA_CACHE: Final[dict[bytes, DatabaseSchema]] = {}
 _SCHEMA_CACHE_MAX: Final = 16
 
 
-def parse_schema_cached(value: Any) -> DatabaseSchema:
+def parse_schema_cached(value: Any, like: DatabaseSchema | None = None) -> DatabaseSchema:
     """:func:`parse_schema` of JSON decoded from text (a ``get_schema`` reply, a file),
     remembered: the same JSON, members in the same order, gives the same
     :class:`DatabaseSchema` object, parsed once per process.
@@ -598,14 +637,23 @@ def parse_schema_cached(value: Any) -> DatabaseSchema:
     ``int``, ``float``, ``bool``, ``None``), as a JSON decoder makes them; otherwise use
     :func:`parse_schema`. Errors are never remembered: a bad schema raises the same
     :class:`~ovsdb_ic.errors.SchemaError` every time.
+
+    *like*, a schema of :func:`parse_schema_lazy` (the models' schema of the database):
+    a table whose JSON is exactly (key order aside) that of *like*'s table is not
+    parsed here; it is valid, and is *like*'s table when first used (the models'
+    schemas are kept in the spelling of ``ovsdb-server``'s ``get_schema``, so a server
+    of the models' release parses almost nothing). The result equals
+    :func:`parse_schema`'s in every way but speed.
     """
+    tables = like.tables if like is not None else None
+    lazy = tables if isinstance(tables, _LazyTables) and not tables._all_root else None
     try:
         key = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError: not plain JSON (a huge integer...)
         return parse_schema(value)
     schema = _SCHEMA_CACHE.get(key)
     if schema is None:
-        schema = parse_schema(value)
+        schema = _parse_schema(value, lazy)
         if len(_SCHEMA_CACHE) >= _SCHEMA_CACHE_MAX:
             del _SCHEMA_CACHE[next(iter(_SCHEMA_CACHE))]
         _SCHEMA_CACHE[key] = schema
@@ -619,16 +667,42 @@ def parse_schema_cached(value: Any) -> DatabaseSchema:
 class _LazyTables(Mapping[str, TableSchema]):
     """The tables of a schema known to be valid, each parsed when first used."""
 
-    __slots__ = ("_all_root", "_parsed", "_raw")
+    __slots__ = ("_all_root", "_json", "_parsed", "_raw", "_shared")
 
-    def __init__(self, raw: dict[str, Any], all_root: bool) -> None:
+    def __init__(
+        self, raw: dict[str, Any], all_root: bool,
+        parsed: dict[str, TableSchema] | None = None,
+        shared: dict[str, _LazyTables] | None = None,
+    ) -> None:
         self._raw = raw
-        self._parsed: dict[str, TableSchema] = {}
+        self._parsed: dict[str, TableSchema] = {} if parsed is None else parsed
+        self._shared: dict[str, _LazyTables] = {} if shared is None else shared
         self._all_root = all_root
+        self._json: dict[str, bytes] = {}
+
+    def same_json(self, name: str, table: Any) -> bool:
+        """Whether *table* is exactly (key order aside) the JSON of table *name*."""
+        raw = self._raw.get(name)
+        if raw is None or type(table) is not dict:
+            return False
+        mine = self._json.get(name)
+        if mine is None:
+            mine = self._json[name] = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+        try:
+            return orjson.dumps(table, option=orjson.OPT_SORT_KEYS) == mine
+        except TypeError:  # not plain JSON
+            return False
+
+    def shares(self, name: str, other: _LazyTables) -> bool:
+        """Whether table *name* is *other*'s (the same JSON), parsed or not."""
+        return self._shared.get(name) is other
 
     def __getitem__(self, name: str) -> TableSchema:
         table = self._parsed.get(name)
         if table is None:
+            source = self._shared.get(name)
+            if source is not None:
+                return self._parsed.setdefault(name, source[name])
             table = _parse_table(name, self._raw[name], f"tables.{name}")
             if self._all_root and not table.is_root:
                 table = attrs.evolve(table, is_root=True)
@@ -694,6 +768,22 @@ def same_column_types(schema: DatabaseSchema, name: str, other: TableSchema) -> 
     if isinstance(tables, _LazyTables):
         return tables.same_types(name, other)
     return _same_types(tables[name], other)
+
+
+def same_table(a: DatabaseSchema, b: DatabaseSchema, name: str) -> bool:
+    """Whether both schemas have table *name* and it is known, without parsing it, to
+    be the same (``False`` when unsure): one schema took it from the other
+    (:func:`parse_schema_cached` with ``like``), or it is the same object."""
+    ta, tb = a.tables, b.tables
+    if isinstance(ta, _LazyTables) and isinstance(tb, _LazyTables):
+        if ta.shares(name, tb) or tb.shares(name, ta):
+            return True
+        one, other = ta._parsed.get(name), tb._parsed.get(name)
+        return one is not None and one is other
+    if isinstance(ta, _LazyTables) or isinstance(tb, _LazyTables):
+        return False
+    one = ta.get(name)
+    return one is not None and one is tb.get(name)
 
 
 def parse_schema_lazy(value: Any) -> DatabaseSchema:

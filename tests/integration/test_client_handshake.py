@@ -1,13 +1,17 @@
-"""The connection checks against a real ovsdb-server: what goes out together.
+"""The connection checks against a real ovsdb-server: what goes out together, and what
+is parsed.
 
 On a first connection our schema, ``_Server``'s and db-change-awareness are asked for
 at once, then our database's ``_Server`` row; on a reconnect the ``_Server`` row is
 asked for with the schema, and the locks and monitors being restored go out together.
-A schema seen before is neither parsed nor checked against the models again.
+A schema seen before is neither parsed nor checked against the models again, and a
+server's table that is the models' own JSON is not parsed at all.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +20,15 @@ import trio
 from ovsdb_ic.client import connect
 from ovsdb_ic.client import connection as conn_mod
 from ovsdb_ic.client.session import Session
-from ovsdb_ic.testing import Server
+from ovsdb_ic.models import mapping
+from ovsdb_ic.models.mapping import model_schema
+from ovsdb_ic.testing import Sandbox, Server
 from ovsdb_ic.wire import ops
+from ovsdb_ic.wire import schema as schema_mod
+from ovsdb_ic.wire.schema import same_table
 
 DB = "OVN_IC_Southbound"
+MODELS_RELEASE = "25.03"  # schemas/25.03: what the models were generated from
 
 
 def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
@@ -129,5 +138,31 @@ def test_a_server_without_the_database_is_refused_without_waiting(
                                    reconnect=False):
                     pass
         assert "Nope" in str(exc.value)
+
+    trio.run(main)
+
+
+@pytest.mark.parametrize("stem", ["ic-nb", "ic-sb", "nb", "sb"])
+def test_a_server_of_the_models_release_parses_no_table(sandbox: Sandbox, stem: str) -> None:
+    """The models' schemas are kept as ovsdb-server spells them: a server of their
+    release sends the same JSON, table for table, and connecting parses none of them
+    (and checks none: nothing differs)."""
+    path = (Path(__file__).resolve().parents[2] / "schemas" / MODELS_RELEASE
+            / f"ovn-{stem}.ovsschema")
+    db = json.loads(path.read_text(encoding="utf-8"))["name"]
+    server = sandbox.start_server(path, name=f"models-{stem}")
+    mapping._schema_of_text.cache_clear()
+    schema_mod._SCHEMA_CACHE.clear()
+
+    async def main() -> None:
+        async with connect(server.remote, database=db) as client:
+            models = model_schema(db)
+            assert client.schema is not None
+            assert all(same_table(client.schema, models, t) for t in client.schema.tables)
+            assert client.schema_warnings == []
+            assert not models.tables._parsed  # type: ignore[attr-defined]
+            # Used, a table is parsed once, for both.
+            some = next(iter(client.schema.tables))
+            assert client.schema.table(some) is models.table(some)
 
     trio.run(main)

@@ -6,6 +6,8 @@ the first against the models' schemas; these paths make that cheap:
 * :func:`parse_schema_cached`: the same JSON gives the same schema object;
 * :func:`parse_schema_lazy` (the models' own schemas): tables parsed when first used;
 * :func:`same_column_types`: a table with nothing to say, without parsing it;
+* :func:`parse_schema_cached` with ``like``: a server's table that is the models' own
+  JSON is not parsed, and :func:`same_table` says so;
 * column types spelled with their defaults share the short spelling's cache entry;
 * the usual column (a known type, plain flags) skips the checks that cannot fail.
 """
@@ -24,7 +26,8 @@ from hypothesis import strategies as st
 from ovsdb_ic.errors import SchemaError
 from ovsdb_ic.models import mapping
 from ovsdb_ic.models._schemas import SCHEMA_JSON
-from ovsdb_ic.models.mapping import MODULES, check_compatible
+from ovsdb_ic.models.generate import server_spelling
+from ovsdb_ic.models.mapping import MODULES, check_compatible, model_schema
 from ovsdb_ic.wire import schema as ws
 from ovsdb_ic.wire.schema import (
     DatabaseSchema,
@@ -33,6 +36,7 @@ from ovsdb_ic.wire.schema import (
     parse_schema_cached,
     parse_schema_lazy,
     same_column_types,
+    same_table,
 )
 from tests.strategies import column_type_json
 from tests.unit.test_schema import _schemas_json
@@ -299,8 +303,9 @@ def test_the_usual_column_path_is_the_full_one(col: tuple[str, Any]) -> None:
 
 
 @st.composite
-def _server_edit(draw: st.DrawFn, db: str) -> dict[str, Any]:
-    """The models' schema of *db*, changed as an older or newer server's would be."""
+def _server_edit(draw: st.DrawFn, db: str, dangling: bool = False) -> dict[str, Any]:
+    """The models' schema of *db*, changed as an older or newer server's would be
+    (*dangling*: a dropped table may still be referred to, as no valid schema is)."""
     raw = json.loads(SCHEMA_JSON[db])
     tables = raw["tables"]
     names = sorted(tables)
@@ -310,7 +315,7 @@ def _server_edit(draw: st.DrawFn, db: str) -> dict[str, Any]:
         action = draw(st.sampled_from(["drop_table", "drop_column", "add_column",
                                        "retype", "respell", "respell"]))
         if action == "drop_table" and len(tables) > 1:
-            for other in tables.values():  # no dangling references
+            for other in ([] if dangling and draw(st.booleans()) else tables.values()):
                 for cj in other["columns"].values():
                     t = cj["type"]
                     if isinstance(t, dict) and any(
@@ -333,6 +338,16 @@ def _server_edit(draw: st.DrawFn, db: str) -> dict[str, Any]:
             table["columns"][col]["type"] = draw(_respelled(table["columns"][col]["type"]))
     if draw(st.booleans()):
         tables["Zz_New_Table"] = {"columns": {"x": {"type": "string"}}}
+    if not draw(st.integers(0, 5)):
+        for table in tables.values():
+            table.pop("isRoot", None)  # a legacy schema: every table a root
+    if dangling and not draw(st.integers(0, 4)):
+        name = draw(st.sampled_from(sorted(tables)))
+        tables[name]["columns"]["zz_bad"] = draw(st.sampled_from([
+            {"type": "strin"}, {"type": "string", "mutable": 1}, {"type": {"key": "string",
+                                                                            "max": 0}}]))
+    items = list(tables.items())
+    raw["tables"] = dict(draw(st.permutations(items)))  # a server's own order
     return raw
 
 
@@ -343,11 +358,73 @@ def test_check_compatible_equals_the_check_on_fully_parsed_models(data: st.DataO
     raw = data.draw(_server_edit(db))
     tables = data.draw(st.none() | st.lists(st.sampled_from(sorted(json.loads(
         SCHEMA_JSON[db])["tables"])), max_size=3, unique=True))
-    server = parse_schema(raw)
     mapping._schema_of_text.cache_clear()
+    ws._SCHEMA_CACHE.clear()
+    server = parse_schema_cached(_jsonify(raw), model_schema(db))  # as the clients do
     fast = _outcome(lambda: check_compatible(db, server, tables))
+    server = parse_schema(raw)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(mapping, "_schema_of_text", lambda text: parse_schema(json.loads(text)))
         mp.setattr(mapping, "same_column_types", lambda *_: False)
+        mp.setattr(mapping, "same_table", lambda *_: False)
         full = _outcome(lambda: check_compatible(db, server, tables))
     assert fast == full
+
+
+# --------------------------------------------------------------------------- like
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_parse_like_the_models_is_the_full_parse(data: st.DataObject) -> None:
+    db = data.draw(st.sampled_from(sorted(MODULES)))
+    raw = data.draw(_server_edit(db, dangling=True))
+    ws._SCHEMA_CACHE.clear()
+    mapping._schema_of_text.cache_clear()
+    models = model_schema(db)
+    expected = _outcome(lambda: parse_schema(copy.deepcopy(raw)))
+    got = _outcome(lambda: parse_schema_cached(_jsonify(raw), models))
+    if isinstance(expected, tuple):
+        assert got == expected  # the same error, naming the same field
+        return
+    assert isinstance(got, DatabaseSchema)
+    for name in raw["tables"]:
+        if same_table(got, models, name):  # taken from the models: the same JSON
+            assert ws._LazyTables.same_json(models.tables, name,  # type: ignore[arg-type]
+                                            raw["tables"][name])
+            assert name not in models.tables._parsed  # type: ignore[attr-defined]
+    _same_schema(got, expected)
+    for name in raw["tables"]:
+        if name in models.tables and same_table(got, models, name):
+            assert got.table(name) is models.table(name)
+
+
+@pytest.mark.parametrize("db", sorted(SCHEMA_JSON))
+def test_the_models_schemas_are_kept_in_the_servers_spelling(db: str) -> None:
+    full = parse_schema(json.loads(SCHEMA_JSON[db]))
+    assert json.loads(SCHEMA_JSON[db]) == server_spelling(full)
+    # Their own JSON, like themselves: every table taken, none parsed.
+    ws._SCHEMA_CACHE.clear()
+    mapping._schema_of_text.cache_clear()
+    models = model_schema(db)
+    server = parse_schema_cached(json.loads(SCHEMA_JSON[db]), models)
+    assert all(same_table(server, models, t) for t in full.tables)
+    assert check_compatible(db, server) == []
+    assert not models.tables._parsed  # type: ignore[attr-defined]
+    _same_schema(server, full)
+
+
+@settings(max_examples=60, deadline=None)
+@given(j=_schemas_json())
+def test_server_spelling_parses_to_the_same_schema(j: dict[str, Any]) -> None:
+    s = parse_schema(copy.deepcopy(j))
+    _same_schema(parse_schema(_jsonify(server_spelling(s))), s)
+
+
+def test_same_table_is_false_when_unsure() -> None:
+    a = parse_schema(json.loads(SCHEMA_JSON["OVN_IC_Northbound"]))
+    b = parse_schema(json.loads(SCHEMA_JSON["OVN_IC_Northbound"]))
+    assert not same_table(a, b, "SSL")  # equal, but not known without comparing
+    assert same_table(a, a, "SSL") and not same_table(a, a, "Nope")
+    lazy = parse_schema_lazy(json.loads(SCHEMA_JSON["OVN_IC_Northbound"]))
+    assert not same_table(a, lazy, "SSL") and not same_table(lazy, a, "SSL")
