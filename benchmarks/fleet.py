@@ -36,6 +36,15 @@ Measured per (agent kind, N):
 Timestamps come from monitors of each NB's static routes, read by this process; inserts
 go over persistent connections.
 
+With ``--trace DIR`` each engine process (``engine`` kind) writes a timeline of its cold
+start into ``DIR/<kind>-N<n>-R<r>/`` (``benchmarks/fleet_trace/sitecustomize.py``: CPU at
+the end of the imports, each connection attempt, plan and commit, conflicts), and the
+case's result gets ``trace``: per engine (median) the CPU of the interpreter and
+imports, of connecting and copying the four databases, and of the passes until the
+agents are idle, with the conflicts, refused connections (cluster followers) and
+passes counted over all engines. ``FLEET_TRACE_PROFILE=1`` adds a ``cProfile`` per
+engine.
+
 Usage::
 
     PYTHONPATH=. python benchmarks/fleet.py --azs 4,10 --routes 100
@@ -56,6 +65,7 @@ import functools
 import json
 import os
 import platform
+import re
 import selectors
 import statistics
 import sys
@@ -67,7 +77,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from convergence import Counter, Rpc, in_sandbox, learned, pump_for
+from convergence import Counter, Rpc, compile_checkout, in_sandbox, learned, pump_for
 
 from ovsdb_ic.testing import Cluster, Sandbox, Server, schema_path
 from ovsdb_ic.testing.ovn import (
@@ -85,6 +95,7 @@ from ovsdb_ic.testing.ovn import (
 
 IC_SB = "OVN_IC_Southbound"
 AGENTS = ("ovn-ic", "engine", "embedded")
+TRACE_HOOK = Path(__file__).resolve().parent / "fleet_trace"
 
 
 def route_prefix(az: int, k: int) -> str:
@@ -251,6 +262,42 @@ class Fleet:
 
 
 # --------------------------------------------------------------------------------------
+# Engine timelines (--trace)
+# --------------------------------------------------------------------------------------
+
+
+def trace_summary(directory: Path, until: float) -> dict[str, Any]:
+    """Summarise the engines' timelines in *directory* up to Unix time *until* (the end
+    of the cold start): per engine (median) the CPU ms of the interpreter and imports,
+    of connecting and copying (to the first plan), of the passes (to the last plan
+    before *until*); over all engines the conflicts, refused connections and plans."""
+    phases: dict[str, list[float]] = {"imports_ms": [], "connect_copy_ms": [],
+                                      "passes_ms": [], "total_ms": []}
+    counts = {"conflicts": 0, "refused": 0, "plans": 0}
+    for path in sorted(directory.glob("engine-*.txt")):
+        events = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = re.match(r"(\S+) (\S+) (\S+) (.*)", line)
+            if m and float(m[1]) <= until:
+                events.append((float(m[3]), m[4]))
+        imports = next((cpu for cpu, what in events if what == "imports done"), None)
+        plans = [cpu for cpu, what in events if what.startswith("plan ")]
+        if imports is None or not plans:
+            continue
+        phases["imports_ms"].append(imports)
+        phases["connect_copy_ms"].append(plans[0] - imports)
+        phases["passes_ms"].append(plans[-1] - plans[0])
+        phases["total_ms"].append(plans[-1])
+        counts["plans"] += len(plans)
+        counts["conflicts"] += sum(1 for _, what in events
+                                   if what.startswith("commit done") and "conflicts={}" not in what)
+        counts["refused"] += sum(1 for _, what in events if what.startswith("connect refused"))
+    out: dict[str, Any] = {k: round(statistics.median(v), 1) for k, v in phases.items() if v}
+    out.update(counts, engines=len(phases["total_ms"]))
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # One case
 # --------------------------------------------------------------------------------------
 
@@ -317,11 +364,19 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
                               "relays": args.relays}
     ic_cpu0 = {m.name: proc_cpu(m.pid) for m in members}
     relay_cpu0 = sum(proc_cpu(r.pid) for r in fleet.relays)
+    trace_dir = None
+    if args.trace is not None and kind == "engine":
+        trace_dir = args.trace / f"{kind}-N{n}-R{args.routes}"
+        trace_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["FLEET_TRACE"] = str(trace_dir)
     t0 = time.monotonic()
     fleet.start_agents(kind)
+    os.environ.pop("FLEET_TRACE", None)
     t1 = pump_until(lambda: all(len(c.rows) >= want for c in learned_in.values()), args.timeout)
     result["all_learned_s"] = t1 - t0
     wait_idle(args.timeout)
+    if trace_dir is not None:
+        result["trace"] = trace_summary(trace_dir, time.time())
     result["cold_agents_cpu_s"] = fleet.agents_cpu()
     ic_cpu1 = {m.name: proc_cpu(m.pid) for m in members}
     result["cold_leader_cpu_s"] = ic_cpu1[leader.name] - ic_cpu0[leader.name]
@@ -387,6 +442,20 @@ def report(results: list[dict[str, Any]]) -> str:
             f"{r.get('idle_agents_cpu_per_s', float('nan')):.2f} | "
             f"{r['agents_rss_mib']:.0f} |"
         )
+    traced = [r for r in results if "trace" in r]
+    if traced:
+        lines += [
+            "",
+            "| N AZs | R | agent | per engine (median CPU ms): imports | connect + copy | "
+            "passes | total | conflicts | refused connections | passes planned |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in traced:
+            t = r["trace"]
+            lines.append(
+                f"| {r['azs']} | {r['routes']} | {r['agent']} | {t.get('imports_ms', '')} | "
+                f"{t.get('connect_copy_ms', '')} | {t.get('passes_ms', '')} | "
+                f"{t.get('total_ms', '')} | {t['conflicts']} | {t['refused']} | {t['plans']} |")
     return "\n".join(lines)
 
 
@@ -457,10 +526,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the results as JSON here (appends to a "
                     "list already in the file)")
     ap.add_argument("--plots", type=Path, help="write SVG plots (from --json's results) here")
+    ap.add_argument("--trace", type=Path, help="write a timeline per engine process here "
+                    "and summarise where each engine's cold CPU went (engine kind only)")
     ap.add_argument("--embedded-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.embedded_worker:
         return embedded_worker(args.embedded_worker)
+    if args.trace is not None:
+        # Python imports the hook (sitecustomize) from the agents' PYTHONPATH; it does
+        # nothing unless FLEET_TRACE is set, which only the engines' start sees.
+        args.trace = args.trace.resolve()
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(TRACE_HOOK), os.environ.get("PYTHONPATH", "")) if p)
     agents = [a for a in args.agents.split(",") if a]
     for a in agents:
         if a not in AGENTS:
@@ -471,6 +548,10 @@ def main(argv: list[str] | None = None) -> int:
     route_counts = [int(x) for x in args.routes.split(",") if x]
     print(f"# {platform.node()} {platform.python_version()}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}; R={args.routes}, relays={args.relays}", flush=True)
+    # As benchmarks/convergence.py: an installed engine has its byte-code; without this,
+    # with PYTHONDONTWRITEBYTECODE set, every engine process compiled the library from
+    # source at start (about 0.1 s of CPU each, counted in its cold start).
+    compile_checkout()
     results = []
     for r in route_counts:
         for n in sizes:
