@@ -40,6 +40,7 @@ def _process_start() -> float:
 def _install(directory: str) -> None:
     import collections
     import cProfile
+    import gc
     import importlib.abc
     import importlib.util
     import logging
@@ -56,6 +57,20 @@ def _install(directory: str) -> None:
                   f"{what}\n")
 
     mark("python up")
+    collected = {"ms": 0.0, "n": 0, "t": 0.0, "ms2": 0.0, "n2": 0}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collected["t"] = time.thread_time()
+        else:
+            took = (time.thread_time() - collected["t"]) * 1000
+            collected["ms"] += took
+            collected["n"] += 1
+            if info.get("generation") == 2:
+                collected["ms2"] += took
+                collected["n2"] += 1
+
+    gc.callbacks.append(on_gc)
 
     class Handler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -85,7 +100,9 @@ def _install(directory: str) -> None:
 
         def traced_plan(self: Any) -> Any:
             plan = plan_method(self)
-            mark(f"plan ops={len(plan.ops)} {summary(plan)}")
+            mark(f"plan ops={len(plan.ops)} gc={collected['n']}/{collected['ms']:.1f}ms "
+                 f"full={collected['n2']}/{collected['ms2']:.1f}ms "
+                 f"{summary(plan)}")
             if not plan and profile is not None:
                 profile.dump_stats(f"{directory}/engine-{pid}.prof")
                 profile.enable()
