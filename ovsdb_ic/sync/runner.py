@@ -8,8 +8,9 @@ are chosen from the servers' schemas before anything is replicated), takes the
 other), and then loops: plan a pass on the current replicas, commit it with
 :func:`~ovsdb_ic.sync.session.commit_plan` (each database's part as one transaction
 guarded by ``wait`` checks and, on SB, an ``assert`` of the lock, all four at once, as
-the C daemon; then a wait until the replicas show the commit), plan again; when a pass
-plans nothing, sleep until a replica changes. A conflict (a failed guard, a
+the C daemon, except that IC-SB inserts allocating a tunnel key go in a transaction of
+their own beside it; then a wait until the replicas show the commit), plan again; when
+a pass plans nothing, sleep until a replica changes. A conflict (a failed guard, a
 unique-index violation: another AZ allocated the same key at the same time) makes the
 runner wait for its replicas to move and plan again. Without the lock it only watches
 (a standby). The engine owns everything it keeps between passes (the planners' memo,
@@ -95,6 +96,12 @@ def probe_seconds(options: Any, default: float | None, remote: str) -> float | N
         return None
     return max(ms, 1000) / 1000.0
 
+_KEYED_INSERTS: Final[frozenset[tuple[DatabaseKey, str]]] = frozenset(
+    {("ic_sb", "Datapath_Binding"), ("ic_sb", "Port_Binding")})
+"""IC-SB inserts that allocate a tunnel key (unique index), committed in a transaction of
+their own (:attr:`~ovsdb_ic.sync.session.CommitPolicy.apart`): AZs starting together race
+for the same keys (the C daemon's allocation rule), and a lost race then costs a retry
+of those inserts alone, not of the pass's route advertisements, which stay committed."""
 _MAX_PASSES_ONCE: Final = 20
 _REPLAN_PAUSE: Final = 0.5  # after a conflict or failure, the longest wait for a replica to move
 
@@ -148,7 +155,7 @@ class SyncConfig(AzRemotes):
         return CommitPolicy(
             order=None, lock=LOCK_NAME if self.take_lock else None,
             outcome_unknown_is_conflict=False, catch_up_timeout=self.catch_up_timeout,
-            comment="ovsdb-ic sync",
+            comment="ovsdb-ic sync", apart=_KEYED_INSERTS,
         )
 
     __repr__ = attrs_repr

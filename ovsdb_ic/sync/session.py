@@ -11,7 +11,8 @@ routes).
   client indexes installed. It yields a :class:`Databases` once every replica holds its
   initial copy, or raises :class:`UnreachableError` naming every remote that failed.
 * :func:`commit_plan` commits a :class:`~ovsdb_ic.sync.plan.Plan`: one transaction per
-  database, guarded by ``wait`` checks (:func:`~ovsdb_ic.sync.commit.transaction_ops`)
+  database (two where :attr:`CommitPolicy.apart` sets inserts apart), guarded by
+  ``wait`` checks (:func:`~ovsdb_ic.sync.commit.transaction_ops`)
   and, with a lock in the policy, an ``assert`` of it on SB; then it waits until each
   replica shows its commit. What a conflict is (:func:`~ovsdb_ic.errors.is_conflict`)
   and what an unknown outcome counts as are decided here, once.
@@ -51,9 +52,10 @@ from ovsdb_ic.errors import (
 from ovsdb_ic.ic.databases import DATABASES, LABELS, DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.sync.commit import transaction_ops
-from ovsdb_ic.sync.plan import Plan
+from ovsdb_ic.sync.plan import Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.wire import ops as wire_ops
 from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
+from ovsdb_ic.wire.data import NamedUUID
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
@@ -236,6 +238,16 @@ class CommitPolicy:
     failure (:class:`CatchUpTimeoutError`). ``None``: no bound."""
     comment: str | None = None
     """An OVSDB ``comment`` added to every transaction (shown in the server's log)."""
+    apart: frozenset[tuple[DatabaseKey, str]] = frozenset()
+    """``(database key, table)`` pairs whose inserts :func:`commit_plan` sends in a
+    transaction of their own, beside the rest of that database's part (built from the
+    same snapshot and sent at once; ``order=None`` only). Inserts that allocate a
+    unique key race with other agents: losing the race then fails only them, not the
+    rest of the pass. The sync engine sets IC-SB ``Datapath_Binding`` and
+    ``Port_Binding``: when N AZs start together they all take the same next tunnel key,
+    and one transaction per database would hold every loser's route advertisements
+    back for a round per lost key. A database part where the table is also updated,
+    mutated or deleted, or where named UUIDs cross between the two, stays whole."""
     max_passes: int = 10
     """:func:`converge`: plans (committed, or abandoned after a conflict) before giving up."""
     max_conflicts: int = 5
@@ -530,8 +542,9 @@ async def commit_plan(
     *,
     report: Report = _ignore,
 ) -> CommitResult:
-    """Commit ``plan``: one guarded transaction per database it writes to, in the
-    policy's order (or all at once), each followed by a wait until the replica shows it.
+    """Commit ``plan``: one guarded transaction per database it writes to (and one more
+    for the inserts :attr:`CommitPolicy.apart` sets apart), in the policy's order (or
+    all at once), each followed by a wait until the replica shows it.
 
     Every transaction is built before the first await, so all of them read the same
     snapshot. ``report`` receives one line per committed transaction. Never raises for
@@ -540,14 +553,13 @@ async def commit_plan(
     time) and a lost lock come back in the :class:`CommitResult`.
     """
     txns: list[tuple[DatabaseKey, list[dict[str, Any]], int]] = []
-    order = policy.order if policy.order is not None else plan.databases()
-    for db in order:
-        ops = transaction_ops(dbs.replicas[db].replica, plan, db, comment=policy.comment)
+    for db, part in _parts(plan, policy):
+        ops = transaction_ops(dbs.replicas[db].replica, part, db, comment=policy.comment)
         if not ops:
             continue
         if db == "sb" and policy.lock is not None:
             ops.insert(0, wire_ops.assert_lock(policy.lock))
-        txns.append((db, ops, len(plan.for_db(db))))
+        txns.append((db, ops, len(part)))
     committed: dict[DatabaseKey, int] = {}
     conflicts: dict[DatabaseKey, OvsdbError] = {}
     failures: dict[DatabaseKey, OvsdbError] = {}
@@ -567,7 +579,7 @@ async def commit_plan(
             else:
                 failures[db] = exc
             return False
-        committed[db] = n
+        committed[db] = committed.get(db, 0) + n
         report(f"{LABELS[db]}: committed {n} operation(s)")
         try:
             if policy.catch_up_timeout is None:
@@ -592,6 +604,60 @@ async def commit_plan(
             if not await one(db, ops, n):
                 break
     return CommitResult(committed, conflicts, failures, lock_lost)
+
+
+def _parts(plan: Plan, policy: CommitPolicy) -> list[tuple[DatabaseKey, Plan]]:
+    """The transactions of ``plan``: per database in the policy's order, its part, or
+    two (:attr:`CommitPolicy.apart`): the rest, then the inserts kept apart."""
+    order = policy.order if policy.order is not None else plan.databases()
+    out: list[tuple[DatabaseKey, Plan]] = []
+    for db in order:
+        ops = plan.for_db(db)
+        if not ops:
+            continue
+        if policy.order is None and policy.apart:
+            alone = tuple(op for op in ops
+                          if isinstance(op, Insert) and (db, op.table) in policy.apart)
+            rest = tuple(op for op in ops
+                         if not (isinstance(op, Insert) and (db, op.table) in policy.apart))
+            if alone and rest and _separable(db, alone, rest, policy.apart):
+                out += [(db, Plan(rest)), (db, Plan(alone))]
+                continue
+        out.append((db, Plan(ops)))
+    return out
+
+
+def _separable(db: DatabaseKey, alone: tuple[Op, ...], rest: tuple[Op, ...],
+               apart: frozenset[tuple[DatabaseKey, str]]) -> bool:
+    """Whether the inserts ``alone`` can commit apart from ``rest``: the rest neither
+    touches their tables nor refers to their named UUIDs, and they refer to none."""
+    if any((db, op.table) in apart for op in rest):
+        return False
+    names = {op.name for op in alone if isinstance(op, Insert) and op.name}
+    if any(_named(op, None) for op in alone):
+        return False
+    return not names or not any(_named(op, names) for op in rest)
+
+
+def _named(op: Op, names: set[str] | None) -> bool:
+    """Whether ``op``'s values refer to a named UUID (one of ``names``, or any)."""
+    stack: list[Any] = []
+    if isinstance(op, Insert | Update):
+        stack += op.values.values()
+    elif isinstance(op, Mutate):
+        for value in (op.insert, op.delete):
+            stack += [*value.keys(), *value.values()] if isinstance(value, Mapping) \
+                else list(value)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, NamedUUID):
+            if names is None or value.name in names:
+                return True
+        elif isinstance(value, Mapping):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, frozenset | set | tuple | list):
+            stack += value
+    return False
 
 
 async def _caught_up_all(dbs: Databases, policy: CommitPolicy) -> None:

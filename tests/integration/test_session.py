@@ -5,6 +5,7 @@ keeps nothing once stopped."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,50 @@ def test_open_commit_and_conflict(sandbox: Sandbox, ic_sb_server: Server) -> Non
             assert not result.failures and result.committed == {}
             nb = dbs.replicas["ic_nb"].replica
             assert [r["name"] for r in nb.table("Transit_Switch")] == ["ts1"]
+
+    trio.run(main)
+
+
+def test_keyed_inserts_apart_do_not_hold_back_the_rest(ic_sb_server: Server) -> None:
+    """``CommitPolicy.apart``: a lost race for a unique key (another agent took the
+    tunnel key) fails only the keyed insert; the route beside it commits. Without it,
+    one transaction per database: nothing commits."""
+    reads = Requirements({"ic_sb": {"Availability_Zone": None, "Route": None,
+                                    "Port_Binding": None}})
+    apart = CommitPolicy(apart=frozenset({("ic_sb", "Port_Binding")}))
+
+    def port(name: str, az: uuid.UUID) -> Insert:
+        return Insert("ic_sb", "Port_Binding", {"transit_switch": "ts1", "logical_port": name,
+                                                "tunnel_key": 1, "availability_zone": az})
+
+    def route(prefix: str, az: uuid.UUID) -> Insert:
+        return Insert("ic_sb", "Route", {"transit_switch": "ts1", "availability_zone": az,
+                                         "ip_prefix": prefix, "nexthop": "169.254.0.1",
+                                         "origin": "static"})
+
+    async def main() -> None:
+        async with open_databases({"ic_sb": ic_sb_server.remote}, reads) as dbs:
+            sb = dbs.replicas["ic_sb"].replica
+            await commit_plan(dbs, Plan((Insert("ic_sb", "Availability_Zone",
+                                                {"name": "az1"}),)), apart)
+            az = next(iter(sb.table("Availability_Zone"))).uuid
+            first = await commit_plan(dbs, Plan((port("p1", az), route("10.0.1.0/24", az))),
+                                      apart)
+            assert first.ok and first.committed == {"ic_sb": 2}
+            # Key 1 is taken: the next port's insert conflicts, alone.
+            lines: list[str] = []
+            raced = await commit_plan(dbs, Plan((port("p2", az), route("10.0.2.0/24", az))),
+                                      apart, report=lines.append)
+            assert set(raced.conflicts) == {"ic_sb"} and not raced.failures
+            assert raced.committed == {"ic_sb": 1}
+            assert lines == ["IC-SB: committed 1 operation(s)"]
+            assert sorted(r["ip_prefix"] for r in sb.table("Route")) == [
+                "10.0.1.0/24", "10.0.2.0/24"]
+            assert [r["logical_port"] for r in sb.table("Port_Binding")] == ["p1"]
+            # One transaction for the database: the route waits for the key.
+            whole = await commit_plan(dbs, Plan((port("p3", az), route("10.0.3.0/24", az))))
+            assert set(whole.conflicts) == {"ic_sb"} and whole.committed == {}
+            assert len(sb.table("Route")) == 2
 
     trio.run(main)
 
