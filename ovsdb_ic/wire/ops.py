@@ -22,7 +22,7 @@ from typing import Any, Final, Literal, TypeAlias
 import attrs
 
 from ovsdb_ic.errors import DataError, LocalProtocolError, RemoteProtocolError, transaction_error
-from ovsdb_ic.wire.data import NamedUUID, column_codec, parse_uuid
+from ovsdb_ic.wire.data import _ID_RE, NamedUUID, column_codec, parse_uuid
 from ovsdb_ic.wire.schema import ColumnSchema, ColumnType, DatabaseSchema, TableSchema
 
 __all__ = [
@@ -175,15 +175,48 @@ def _where(table: TableSchema, where: Iterable[Condition]) -> list[Any]:
 
 
 def _row(table: TableSchema, row: Mapping[str, Any], *, for_update: bool) -> dict[str, Any]:
+    writable = _writable(table)
     out: dict[str, Any] = {}
     for name, value in row.items():
-        col = _column(table, name)
-        if name.startswith("_"):
-            raise LocalProtocolError(f"{table.name}.{name} cannot be written")
-        if for_update and not col.mutable:
-            raise LocalProtocolError(f"{table.name}.{name} is immutable and cannot be updated")
-        out[name] = _encode(table, col, col.type, value)
+        found = writable.get(name)
+        if found is None or (for_update and not found[1]):
+            raise _row_error(table, name, for_update)
+        out[name] = found[0](value)
     return out
+
+
+def _row_error(table: TableSchema, name: str, for_update: bool) -> LocalProtocolError:
+    """The error of writing column ``name`` of ``table``: unknown (raised here), implicit,
+    or immutable in an update."""
+    col = _column(table, name)
+    if name.startswith("_"):
+        return LocalProtocolError(f"{table.name}.{name} cannot be written")
+    if for_update and not col.mutable:
+        return LocalProtocolError(f"{table.name}.{name} is immutable and cannot be updated")
+    raise AssertionError(f"{table.name}.{name} is writable")  # pragma: no cover
+
+
+_WRITABLE: dict[int, tuple[TableSchema, dict[str, tuple[Any, bool]]]] = {}
+_WRITABLE_SIZE: Final = 256
+
+
+def _writable(table: TableSchema) -> dict[str, tuple[Any, bool]]:
+    """``column -> (encoder, mutable)`` of the columns of ``table`` a row may write.
+
+    Cached per table object (by ``id``; the entry holds the table, so the id cannot be
+    reused while it is cached); bounded, cleared when full.
+    """
+    found = _WRITABLE.get(id(table))
+    if found is not None and found[0] is table:
+        return found[1]
+    cols = {
+        name: (column_codec(col.type, f"{table.name}.{name}").encode, col.mutable)
+        for name, col in table.columns.items() if not name.startswith("_")
+    }
+    if len(_WRITABLE) >= _WRITABLE_SIZE:
+        _WRITABLE.clear()
+    _WRITABLE[id(table)] = (table, cols)
+    return cols
 
 
 def insert(
@@ -202,7 +235,9 @@ def insert(
     t = _table(schema, table)
     op: dict[str, Any] = {"op": "insert", "table": table, "row": _row(t, row, for_update=False)}
     if uuid_name is not None:
-        op["uuid-name"] = NamedUUID(uuid_name).name
+        # NamedUUID checks the name; a valid one is used as it is.
+        op["uuid-name"] = (uuid_name if type(uuid_name) is str and _ID_RE.match(uuid_name)
+                           else NamedUUID(uuid_name).name)
     if uuid is not None:
         op["uuid"] = str(uuid)
     return op
