@@ -15,7 +15,10 @@ changes into channel messages.
 
 from __future__ import annotations
 
+from collections import deque as _consume
 from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
+from itertools import groupby, repeat
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, final
 from uuid import UUID
@@ -609,8 +612,88 @@ def _stage_updates(
     """Stage the rows ``updates`` touch (one transaction's, or a slice of it) into ``stages``.
 
     Raises :class:`~ovsdb_ic.errors.RemoteProtocolError` for an update that does
-    not fit; the replica itself is never changed here.
+    not fit; the replica itself is never changed here. A run of at least
+    :data:`_RUN_MIN` inserts of new rows into one table (the echo of a big
+    transaction) is built a column at a time (:func:`_stage_inserts`); the result is
+    the same.
     """
+    if type(updates) is not list or len(updates) < _RUN_MIN:
+        _stage_each(tables, stages, updates)
+        return
+    for table, group in groupby(updates, _table_of):
+        run = list(group)
+        if len(run) < _RUN_MIN or not _stage_inserts(tables, stages, table, run):
+            _stage_each(tables, stages, run)
+
+
+_RUN_MIN: Final = 64
+"""Inserts of one table in a row from which :func:`_stage_updates` builds them a column
+at a time."""
+_INSERT_KINDS: Final = frozenset({"initial", "insert"})
+_table_of = itemgetter(0)
+_uuid_of = itemgetter(1)
+_kind_of = itemgetter(2)
+_new_of = itemgetter(3)
+_int_of = attrgetter("int")
+# Setters of Row's slots, for filling many rows with C-level loops.
+_set_uuid = Row.__dict__["uuid"].__set__
+_set_layout = Row.__dict__["_layout"].__set__
+_set_values = Row.__dict__["_values"].__set__
+
+
+def _stage_inserts(tables: Mapping[str, TableView], stages: dict[str, _Stage], table: str,
+                   run: list[RowUpdate]) -> bool:
+    """Stage ``run`` (updates of ``table``) when all are inserts of rows that neither the
+    table nor the stage holds, each once; False (nothing staged) otherwise."""
+    view = tables.get(table)
+    if view is None or not _INSERT_KINDS.issuperset(map(_kind_of, run)):
+        return False
+    fulls = list(map(_new_of, run))
+    if None in fulls:
+        return False
+    keys = list(map(_int_of, map(_uuid_of, run)))
+    st = stages.get(table)
+    if (len(set(keys)) != len(keys) or not view._rows.keys().isdisjoint(keys)
+            or (st is not None and not st.news.keys().isdisjoint(keys))):
+        return False
+    if st is None:
+        st = stages[table] = _Stage(view)
+    st.origs.update(dict.fromkeys(keys))
+    st.news.update(zip(keys, _rows_of(view, run, fulls), strict=True))
+    st.initial.update(key for key, u in zip(keys, run, strict=True) if u.kind == "initial")
+    return True
+
+
+def _rows_of(view: TableView, run: Sequence[RowUpdate], fulls: list[Mapping[str, Any]],
+             owned: bool = False) -> list[Row]:
+    """The rows of ``view`` built from the full rows ``fulls`` of ``run``, column by column.
+
+    One C-level pass per column extracts its values and shares its strings (see
+    ``_intern``), then the value tuples are zipped into rows. ``owned``: the updates
+    are given up, their maps may be kept (:meth:`Interner.columns`).
+    """
+    layout = view._layout
+    cols: list[list[Any]] = []
+    for column, default in zip(layout.columns, layout.defaults, strict=True):
+        try:
+            cols.append(list(map(itemgetter(column), fulls)))
+        except KeyError:
+            cols.append([full.get(column, default) for full in fulls])
+    if view._interner.active:
+        view._interner.columns(cols, owned=owned)
+    values = zip(*cols, strict=True) if cols else repeat((), len(run))
+    # Rows made and filled by C-level loops (a third faster than one Python loop).
+    rows: list[Row] = list(map(_new_row, repeat(Row, len(run))))
+    _consume(map(_set_uuid, rows, map(_uuid_of, run)), maxlen=0)
+    _consume(map(_set_layout, rows, repeat(layout)), maxlen=0)
+    _consume(map(_set_values, rows, values), maxlen=0)
+    return rows
+
+
+def _stage_each(
+    tables: Mapping[str, TableView], stages: dict[str, _Stage], updates: Iterable[RowUpdate]
+) -> None:
+    """:func:`_stage_updates`, update by update."""
     last: str | None = None
     st: _Stage | None = None
     rows: dict[int, Row] = {}
