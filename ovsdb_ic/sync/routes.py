@@ -220,10 +220,10 @@ class RouteOptions:
 _LearnKey: TypeAlias = tuple[int, int, int, int, int, str, str]
 # An IC-SB row's unique key within this AZ: (transit_switch, route_table, ip_prefix, nexthop)
 _AdKey: TypeAlias = tuple[str, str, str, str]
-# One advertisement: (origin rank, lr uuid int, nb uuid int, origin, nb uuid, lr-id, route
-# tag); the smallest wins a key: connected beats static, then the lowest router and NB uuid
-# (ECMP).
-_Ad: TypeAlias = tuple[int, int, int, str, uuid.UUID, str, str]
+# One advertisement: (origin rank, lr uuid int, nb uuid int, origin, nb-id (the nb uuid's
+# text), lr-id, route tag); the smallest wins a key: connected beats static, then the lowest
+# router and NB uuid (ECMP).
+_Ad: TypeAlias = tuple[int, int, int, str, str, str, str]
 # A local route as the learning side compares it: (route_table, ip_prefix)
 _LocalKey: TypeAlias = tuple[str, str]
 
@@ -580,7 +580,7 @@ class _Offer:
     router-independent learning checks (fields copied out of the row once)."""
 
     __slots__ = ("cidr", "key", "lr_id", "nexthop", "origin", "own_az", "prefix", "route_table",
-                 "row", "tag", "ts", "uid")
+                 "row", "tag", "text", "ts", "uid")
 
     def __init__(self, row: Row, key: _LearnKey, lr_id: int | None, own_az: bool,
                  fields: tuple[str, str, str, str, str], cidr: Cidr, tag: str | None) -> None:
@@ -592,6 +592,15 @@ class _Offer:
         self.ts, self.route_table, self.prefix, self.nexthop, self.origin = fields
         self.cidr = cidr
         self.tag = tag  # external_ids:ic-route-tag (None: no such key)
+        self.text: str | None = None  # the row's uuid as text, once asked (_offer_text)
+
+
+def _offer_text(offer: _Offer) -> str:
+    """The offer's row uuid as text (what a learned route's ``ic-learned-route`` holds)."""
+    text = offer.text
+    if text is None:
+        text = offer.text = str(offer.row.uuid)
+    return text
 
 
 def _offer_order(offer: _Offer) -> tuple[str, int]:
@@ -711,6 +720,13 @@ class _State:
         self.ts_version = self.ts_view.version
         self.sr = _Tracker(nb.table("Logical_Router_Static_Route"))
         self.rt = _Tracker(snap.ic_sb.table("Route"))
+        # The columns the hot paths read, a row at a time (see RowLayout.getter).
+        self.sr_cols = self.sr.view.layout.getter("route_table", "ip_prefix", "nexthop")
+        self.rt_key = self.rt.view.layout.getter(
+            "availability_zone", "transit_switch", "route_table", "ip_prefix", "nexthop")
+        self.rt_offer = self.rt.view.layout.getter(
+            "external_ids", "ip_prefix", "nexthop", "transit_switch", "route_table", "origin",
+            "availability_zone")
         self.routers: dict[int, _Router] = {}
         self.by_ts: dict[str, list[_Router]] = {}  # transit switches of interest
         self.offers: dict[int, _Offer] = {}
@@ -754,6 +770,7 @@ def _ads(st: _State, router: _Router, src: _Source) -> tuple[tuple[_AdKey, _Ad],
     adv_filter = st.adv_filter
     cfg = router.cfg
     prefix_s = cidr_text(src.prefix)
+    nb_text = str(src.nb_id)
     v4 = src.prefix.version == 4
     for port in cfg.ports:
         if not port.usable:
@@ -771,7 +788,7 @@ def _ads(st: _State, router: _Router, src: _Source) -> tuple[tuple[_AdKey, _Ad],
             continue
         out.append(((port.ts, src.route_table, prefix_s, nexthop_s),
                     (_ORIGIN_RANK[src.origin], router.lr_int, src.nb_id.int, src.origin,
-                     src.nb_id, router.lr_text, port.route_tag)))
+                     nb_text, router.lr_text, port.route_tag)))
     return tuple(out)
 
 
@@ -806,9 +823,12 @@ def _set_ad_row(st: _State, uid: int, row: Row | None) -> None:
         _bucket_remove(st.ad_rows, key, old)
         del st.ad_row_of[uid]
         st.dirty_ads.add(key)
-    if row is None or row["availability_zone"] != st.az_uuid:
+    if row is None:
         return
-    key = (row["transit_switch"], row["route_table"], row["ip_prefix"], row["nexthop"])
+    az, ts, route_table, prefix, nexthop = st.rt_key(row)
+    if az != st.az_uuid:
+        return
+    key = (ts, route_table, prefix, nexthop)
     _bucket_add(st.ad_rows, key, row)
     st.ad_row_of[uid] = (key, row)
     st.dirty_ads.add(key)
@@ -833,7 +853,7 @@ def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
     if rows:
         if want is not None and not _ts_exists(st, key[0]):
             want = None
-        nb_id = "" if want is None else str(want[4])
+        nb_id = "" if want is None else want[4]
         for row in sorted(rows, key=_uuid_int) if len(rows) > 1 else rows:
             if want is None or matched or want[3] != row["origin"]:
                 deletes.append(row.uuid)
@@ -862,8 +882,8 @@ def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
             "ip_prefix": prefix,
             "nexthop": nexthop,
             "origin": want[3],
-            "external_ids": ({"nb-id": str(want[4]), "lr-id": want[5], ROUTE_TAG_KEY: want[6]}
-                             if tags and want[6] else {"nb-id": str(want[4]), "lr-id": want[5]}),
+            "external_ids": ({"nb-id": want[4], "lr-id": want[5], ROUTE_TAG_KEY: want[6]}
+                             if tags and want[6] else {"nb-id": want[4], "lr-id": want[5]}),
         })
     if deletes or update is not None or insert is not None:
         return _AdOps(tuple(deletes), update, insert)
@@ -875,20 +895,19 @@ def _ad_ops(st: _State, key: _AdKey) -> _AdOps | None:
 
 def _make_offer(st: _State, row: Row) -> _Offer | None:
     """The offer of an IC-SB row, or ``None`` when no router may learn it."""
-    lr_text = row["external_ids"].get("lr-id")
+    ext, prefix, nexthop, ts, route_table, origin, az = st.rt_offer(row)
+    lr_text = ext.get("lr-id")
     lr_id: int | None = None
     if lr_text is not None:
         lr_id = _lr_id(lr_text)
         if lr_id is None:
             return None  # OVN skips rows whose lr-id is not a uuid
-    prefix, nexthop = row["ip_prefix"], row["nexthop"]
     parsed = _parse_route(prefix, nexthop)
     if parsed is None or not st.opts.may_learn(parsed[0]):
         return None
-    ts, route_table, origin = row["transit_switch"], row["route_table"], row["origin"]
     key = _learn_key(parsed[0], parsed[1], origin, route_table)
-    tag = row["external_ids"].get(ROUTE_TAG_KEY) if st.rules.route_tags else None
-    return _Offer(row, key, lr_id, row["availability_zone"] == st.az_uuid,
+    tag = ext.get(ROUTE_TAG_KEY) if st.rules.route_tags else None
+    return _Offer(row, key, lr_id, az == st.az_uuid,
                   (ts, route_table, prefix, nexthop, origin), parsed[0], tag)
 
 
@@ -1004,7 +1023,13 @@ def _learn_ops(router: _Router, key: _LearnKey) -> _LearnOps | None:
     if not olds:
         return _LearnOps(None, cands[0].row, ())
     rows = sorted(olds, key=_uuid_int) if len(olds) > 1 else olds
-    cand_ids = {str(o.row.uuid) for o in cands}
+    if len(rows) == 1 and len(cands) == 1:  # the usual case, without the sets
+        ext = rows[0]["external_ids"]
+        if ext.get(LEARNED_ROUTE_KEY) == _offer_text(cands[0]):
+            return None
+        return _LearnOps(Update("nb", "Logical_Router_Static_Route", rows[0].uuid, {
+            "external_ids": {**ext, LEARNED_ROUTE_KEY: _offer_text(cands[0])}}), None, ())
+    cand_ids = {_offer_text(o) for o in cands}
     keeper = next((r for r in rows if r["external_ids"].get(LEARNED_ROUTE_KEY) in cand_ids),
                   rows[0])
     update: Update | None = None
@@ -1022,11 +1047,12 @@ def _learn_ops(router: _Router, key: _LearnKey) -> _LearnOps | None:
 
 
 def _add_own(st: _State, router: _Router, uid: int, row: Row, *, flip: bool) -> None:
-    local = (row["route_table"], row["ip_prefix"])
+    route_table, prefix, nexthop = st.sr_cols(row)
+    local = (route_table, prefix)
     ads: tuple[tuple[_AdKey, _Ad], ...] = ()
     opts = st.opts
     if opts.advertise and row.get("policy") != "src-ip":
-        parsed = _parse_route(local[1], row["nexthop"])
+        parsed = _parse_route(prefix, nexthop)
         if parsed is not None and opts.may_advertise(parsed[0]):
             ads = _ads(st, router, _Source(parsed[0], "static", local[0], row.uuid))
             _contribute(st, ads)
@@ -1048,14 +1074,14 @@ def _remove_own(st: _State, router: _Router, uid: int, own: _Own) -> None:
         _local_flipped(st, router, own.local)
 
 
-def _add_learned(router: _Router, uid: int, row: Row) -> None:
-    parsed = _parse_route(row["ip_prefix"], row["nexthop"])
+def _add_learned(st: _State, router: _Router, uid: int, row: Row) -> None:
+    route_table, prefix, nexthop = st.sr_cols(row)
+    parsed = _parse_route(prefix, nexthop)
     if parsed is None:
         router.learned[uid] = _Learned(row, None)
         router.bad[uid] = row
         return
-    key = _learn_key(parsed[0], parsed[1], row["options"].get("origin", ""),
-                     row["route_table"])
+    key = _learn_key(parsed[0], parsed[1], row["options"].get("origin", ""), route_table)
     router.learned[uid] = _Learned(row, key)
     _bucket_add(router.existing, key, row)
     router.dirty.add(key)
@@ -1094,7 +1120,7 @@ def _set_member(st: _State, router: _Router, uid: int, member: bool, row: Row | 
         return
     router.missing.discard(uid)
     if LEARNED_ROUTE_KEY in row["external_ids"]:
-        _add_learned(router, uid, row)
+        _add_learned(st, router, uid, row)
     else:
         _add_own(st, router, uid, row, flip=True)
 
@@ -1134,7 +1160,7 @@ def _build_router(st: _State, row: Row, cfg: _RouterConfig) -> _Router:
         if r is None:
             router.missing.add(u.int)
         elif LEARNED_ROUTE_KEY in r["external_ids"]:
-            _add_learned(router, u.int, r)
+            _add_learned(st, router, u.int, r)
         else:
             _add_own(st, router, u.int, r, flip=False)
     for ts in router.ports_by_ts:

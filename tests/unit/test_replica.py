@@ -1474,3 +1474,36 @@ def test_insert_runs_built_column_wise_equal_row_by_row(data: st.DataObject) -> 
     event(f"runs built column-wise: {min(sum(built), 3)}")
     assert got == expected
     assert observe(columnwise) == observe(each)
+
+
+# --------------------------------------------------------------------------- getters
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_layout_getter_equals_row_lookups(data: st.DataObject) -> None:
+    """Property: ``layout.getter(*cols)(row)`` is ``tuple(row[c] for c in cols)`` for any
+    columns (maps read-only, as ``row[...]`` gives them), for rows of its layout and of
+    another layout of the same table; an unknown column is a KeyError."""
+    r = route_replica()
+    r.apply([ins("Route", U(1), draw_row(data, "Route"))])
+    row = r.table("Route").get(U(1))
+    assert row is not None
+    layout = row.layout
+    cols = data.draw(st.lists(st.sampled_from(layout.columns), max_size=5))
+    get = layout.getter(*cols)
+    got = get(row)
+    assert got == tuple(row[c] for c in cols)
+    for c, v in zip(cols, got, strict=True):
+        assert type(v) is type(row[c])
+        if layout.is_map[layout.positions[c]]:
+            with pytest.raises(TypeError):
+                v["x"] = "y"  # read-only
+    # A row of another layout of the table (other columns held): looked up by name.
+    other = Replica(SB, {"Route": tuple(reversed(layout.columns))})
+    other.apply([ins("Route", U(1), dict(row.to_dict()))])
+    orow = other.table("Route").get(U(1))
+    assert orow is not None and orow.layout is not layout
+    assert get(orow) == got
+    with pytest.raises(KeyError, match="nope"):
+        layout.getter("ip_prefix", "nope")
