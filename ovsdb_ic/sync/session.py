@@ -50,7 +50,7 @@ from ovsdb_ic.errors import (
     is_conflict,
 )
 from ovsdb_ic.ic.databases import DATABASES, LABELS, DatabaseKey, Requirements, Snapshot
-from ovsdb_ic.replica import Replica
+from ovsdb_ic.replica import Replica, gc_paused
 from ovsdb_ic.sync.commit import transaction_ops
 from ovsdb_ic.sync.plan import Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.wire import ops as wire_ops
@@ -551,7 +551,23 @@ async def commit_plan(
     what a transaction meets: conflicts (:func:`~ovsdb_ic.errors.is_conflict`), other
     failures (a transaction error, a lost connection, a replica not catching up in
     time) and a lost lock come back in the :class:`CommitResult`.
+
+    A plan of at least :data:`_BIG_PLAN` operations is committed with the cyclic
+    garbage collector paused (:func:`~ovsdb_ic.replica.gc_paused`): building its
+    operations and then decoding and applying their echo allocate a few objects per
+    row, none of them in a cycle, and the collections they set off (a full one among
+    them, walking every replica) were 20 to 35 ms of CPU of a 2,011-operation commit.
     """
+    with gc_paused(len(plan.ops) >= _BIG_PLAN, promote=True):
+        return await _commit_plan(dbs, plan, policy, report)
+
+
+_BIG_PLAN: Final = 256
+"""Plans with this many operations are committed with the cyclic collector paused."""
+
+
+async def _commit_plan(dbs: Databases, plan: Plan, policy: CommitPolicy,
+                       report: Report) -> CommitResult:
     txns: list[tuple[DatabaseKey, list[dict[str, Any]], int]] = []
     for db, part in _parts(plan, policy):
         ops = transaction_ops(dbs.replicas[db].replica, part, db, comment=policy.comment)

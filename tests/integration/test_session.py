@@ -133,3 +133,36 @@ def test_unreachable_databases_are_named(ic_sb_server: Server, tmp_path: Path) -
         assert "nobody.sock" in str(info.value)
 
     trio.run(main)
+
+
+def test_a_big_plan_is_committed_with_the_collector_paused(ic_sb_server: Server) -> None:
+    """A plan of at least _BIG_PLAN operations: the collector is off while its
+    transaction is sent and its echo applied, and on again afterwards; a small plan
+    leaves it alone."""
+    import gc
+
+    from ovsdb_ic.sync import session
+
+    async def main() -> None:
+        async with open_databases({"ic_sb": ic_sb_server.remote}, READS) as dbs:
+            client = dbs.clients["ic_sb"]
+            seen: list[bool] = []
+            transact = client.transact
+
+            async def spy(ops: object) -> object:
+                seen.append(gc.isenabled())
+                return await transact(ops)  # type: ignore[arg-type]
+
+            client.transact = spy  # type: ignore[method-assign]
+            n = session._BIG_PLAN
+            big = Plan(tuple(Insert("ic_sb", "Availability_Zone", {"name": f"az{i}"})
+                             for i in range(n)))
+            small = Plan((Insert("ic_sb", "Availability_Zone", {"name": "small"}),))
+            assert gc.isenabled()
+            assert (await commit_plan(dbs, big, CommitPolicy())).ok
+            assert gc.isenabled()
+            assert (await commit_plan(dbs, small, CommitPolicy())).ok
+            assert seen == [False, True]
+            assert len(dbs.replicas["ic_sb"].replica.table("Availability_Zone")) == n + 1
+
+    trio.run(main)
