@@ -24,14 +24,14 @@ from __future__ import annotations
 import uuid
 from collections import deque as _consume
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import attrs
 
 from ovsdb_ic.errors import DataError, LocalProtocolError, RemoteProtocolError
 from ovsdb_ic.wire._gc import gc_paused
-from ovsdb_ic.wire.data import ColumnCodec, column_codec, parse_uuid
+from ovsdb_ic.wire.data import _UUID_RE, ColumnCodec, column_codec, parse_uuid
 from ovsdb_ic.wire.ops import Condition, condition_to_json
 from ovsdb_ic.wire.schema import ColumnType, DatabaseSchema, TableSchema
 
@@ -281,8 +281,11 @@ def _decode_update2(
         dec = _decoders(schema, cache, table, columns)
         if type(rows) is not dict:
             raise DataError("table-update2 must be a JSON object", value=rows, where=table)
-        for key, upd in rows.items():
-            u = _uuid_key(key, table)
+        # The row keys: parsed together (C-level loops) when there are many, else one by
+        # one as the loop reaches them (the first bad key raises in its turn).
+        keys = _row_keys(rows) if len(rows) >= _MANY_KEYS else None
+        for u, upd in zip(keys or map(_uuid_key, rows, repeat(table)), rows.values(),
+                          strict=True):
             if type(upd) is not dict or len(upd) != 1:
                 raise DataError(
                     "row-update2 must have exactly one of initial/insert/modify/delete",
@@ -299,6 +302,31 @@ def _decode_update2(
                 append(_new_update(RowUpdate, (table, u, "delete", None, old, None)))
             else:
                 raise DataError(f"unknown row-update2 kind {kind!r}", value=upd, where=table)
+    return out
+
+
+_MANY_KEYS: Final = 16
+"""From this many rows of a table in one update, their keys are parsed together."""
+_STR_TYPES: Final = frozenset({str})
+_UUID_MATCH: Final = _UUID_RE.match
+_UUID = uuid.UUID
+_new_object = object.__new__
+_set_attr = object.__setattr__
+_SAFE_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _row_keys(rows: dict[Any, Any]) -> list[uuid.UUID] | None:
+    """:func:`parse_uuid` of every key of ``rows``, with C-level loops; ``None`` when a
+    key is not a UUID (the caller then parses them one by one, which raises)."""
+    keys = list(rows)
+    if not set(map(type, keys)) <= _STR_TYPES or not all(map(_UUID_MATCH, keys)):
+        return None
+    n = len(keys)
+    out = list(map(_new_object, repeat(_UUID, n)))
+    _consume(map(_set_attr, out, repeat("int", n),
+                 map(int, map(str.replace, keys, repeat("-", n), repeat("", n)),
+                     repeat(16, n))), maxlen=0)
+    _consume(map(_set_attr, out, repeat("is_safe", n), repeat(_SAFE_UNKNOWN, n)), maxlen=0)
     return out
 
 

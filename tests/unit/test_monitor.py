@@ -521,3 +521,48 @@ def test_take_table_updates_passes_malformed_input_through() -> None:
     assert list(take_table_updates({"Route": 3}, 10)) == [{"Route": 3}]
     with pytest.raises(ValueError):
         list(take_table_updates({}, 0))
+
+
+# --------------------------------------------------------------------------- many row keys
+
+_KEY = st.one_of(
+    st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()),
+    st.sampled_from(["nope", "", "0" * 32, "{" + str(uuid.UUID(int=1)) + "}",
+                     str(uuid.UUID(int=2)) + "\n", str(uuid.UUID(int=3))[:-1] + "g"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_many_row_keys_parsed_together_decode_as_one_by_one(data: st.DataObject) -> None:
+    """Property: the row keys of a big table update, parsed together, give the same
+    updates (equal UUIDs, same order), and the same first error, as parsing them one by
+    one; also with bad row bodies among them."""
+    from ovsdb_ic.wire import monitor
+
+    keys = data.draw(st.lists(st.uuids().map(str), min_size=1, max_size=40, unique=True))
+    if data.draw(st.booleans()):  # a bad or odd key somewhere
+        keys.insert(data.draw(st.integers(0, len(keys))), data.draw(_KEY))
+    rows: dict[str, Any] = {}
+    for k in keys:
+        body = {"name": data.draw(st.sampled_from(["az1", "az2"]))}
+        rows[k] = data.draw(st.sampled_from([
+            {"initial": body}, {"insert": body}, {"delete": {}}, {"modify": body},
+            {"initial": body}, {"initial": body}, {"bad": body}, [],
+        ]))
+
+    def outcome(many: int) -> Any:
+        saved = monitor._MANY_KEYS
+        monitor._MANY_KEYS = many  # type: ignore[misc]
+        try:
+            return decode_update2(SB, {"Availability_Zone": dict(rows)})
+        except DataError as exc:
+            return str(exc), exc.where, repr(exc.value)
+        finally:
+            monitor._MANY_KEYS = saved  # type: ignore[misc]
+
+    together, one_by_one = outcome(1), outcome(10**9)
+    assert together == one_by_one
+    if isinstance(together, list):
+        assert [type(u.uuid) for u in together] == [uuid.UUID] * len(together)
+        assert [u.uuid.is_safe for u in together] == [u.uuid.is_safe for u in one_by_one]
