@@ -617,7 +617,7 @@ def _stage_updates(
     transaction) is built a column at a time (:func:`_stage_inserts`); the result is
     the same.
     """
-    if type(updates) is not list or len(updates) < _RUN_MIN:
+    if type(updates) not in _SEQUENCES or len(updates) < _RUN_MIN:  # type: ignore[arg-type]
         _stage_each(tables, stages, updates)
         return
     for table, group in groupby(updates, _table_of):
@@ -630,6 +630,7 @@ _RUN_MIN: Final = 64
 """Inserts of one table in a row from which :func:`_stage_updates` builds them a column
 at a time."""
 _INSERT_KINDS: Final = frozenset({"initial", "insert"})
+_SEQUENCES: Final = (list, tuple)  # a monitor's UpdateBatch holds a tuple
 _table_of = itemgetter(0)
 _uuid_of = itemgetter(1)
 _kind_of = itemgetter(2)

@@ -1444,12 +1444,15 @@ def test_insert_runs_built_column_wise_equal_row_by_row(data: st.DataObject) -> 
         at = data.draw(st.integers(0, len(batch)))
         batch[at:at] = run
 
+    as_tuple = data.draw(st.booleans())  # a monitor's batch holds a tuple
+
     def outcome(replica: Replica, run_min: int) -> Any:
         before = observe(replica)
         saved = replica_mod._RUN_MIN
         replica_mod._RUN_MIN = run_min  # type: ignore[misc]
         try:
-            return replica.apply(copy_updates(batch))
+            updates = copy_updates(batch)
+            return replica.apply(tuple(updates) if as_tuple else updates)
         except RemoteProtocolError as exc:
             assert observe(replica) == before
             return str(exc)
