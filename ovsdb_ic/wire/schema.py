@@ -547,9 +547,8 @@ def parse_schema(value: Any) -> DatabaseSchema:
     return _parse_schema(value, None)
 
 
-def _parse_schema(value: Any, like: _LazyTables | None) -> DatabaseSchema:
-    """:func:`parse_schema`; a table whose JSON is exactly that of the same table of
-    *like* (tables known to be valid) is not parsed: it is *like*'s, when used."""
+def _schema_header(value: Any) -> tuple[str, str, str | None, dict[str, Any]]:
+    """The name, version, checksum and ``tables`` object of a schema's JSON, checked."""
     obj = _obj(value, "", _SCHEMA_MEMBERS, "schema")
     name = obj.get("name")
     if not isinstance(name, str) or not _ID_RE.match(name):
@@ -563,6 +562,13 @@ def _parse_schema(value: Any, like: _LazyTables | None) -> DatabaseSchema:
     tables_json = obj.get("tables")
     if not isinstance(tables_json, dict):
         raise SchemaError("tables", "a schema needs a \"tables\" object")
+    return name, version, cksum, tables_json
+
+
+def _parse_schema(value: Any, like: _LazyTables | None) -> DatabaseSchema:
+    """:func:`parse_schema`; a table whose JSON is exactly that of the same table of
+    *like* (tables known to be valid) is not parsed: it is *like*'s, when used."""
+    name, version, cksum, tables_json = _schema_header(value)
     tables: dict[str, TableSchema] = {}
     shared: dict[str, _LazyTables] = {}
     for tname, tjson in tables_json.items():
@@ -797,19 +803,7 @@ def parse_schema_lazy(value: Any) -> DatabaseSchema:
     unknown tables are not looked for: for schemas from elsewhere (a server) use
     :func:`parse_schema`.
     """
-    obj = _obj(value, "", _SCHEMA_MEMBERS, "schema")
-    name = obj.get("name")
-    if not isinstance(name, str) or not _ID_RE.match(name):
-        raise SchemaError("name", f"must be a database name, not {name!r}")
-    version = obj.get("version")
-    if not isinstance(version, str) or not _VERSION_RE.match(version):
-        raise SchemaError("version", f"must look like \"x.y.z\", not {version!r}")
-    cksum = obj.get("cksum")
-    if cksum is not None and not isinstance(cksum, str):
-        raise SchemaError("cksum", f"must be a string, not {_kind(cksum)}")
-    tables_json = obj.get("tables")
-    if not isinstance(tables_json, dict):
-        raise SchemaError("tables", "a schema needs a \"tables\" object")
+    name, version, cksum, tables_json = _schema_header(value)
     for tname, tjson in tables_json.items():
         if not isinstance(tname, str) or not _ID_RE.match(tname) or tname.startswith("_"):
             raise SchemaError(f"tables.{tname}", f"{tname!r} is not a valid table name")
