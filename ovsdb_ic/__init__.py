@@ -24,10 +24,10 @@ first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ovsdb_ic import errors
+from ovsdb_ic._lazy import lazy_attributes
 from ovsdb_ic.errors import OvsdbError
 
 if TYPE_CHECKING:
@@ -73,16 +73,5 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the re-exported names on first use (keeps ``import ovsdb_ic`` cheap)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ovsdb_ic' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's names, the lazy ones included."""
-    return sorted(set(globals()) | set(__all__))
+# The re-exported names are imported on first use (keeps ``import ovsdb_ic`` cheap).
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

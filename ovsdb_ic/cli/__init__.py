@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from ovsdb_ic._lazy import lazy_attributes
 from ovsdb_ic.cli._common import say
 from ovsdb_ic.errors import OvsdbError
 
@@ -61,16 +62,9 @@ _COMMANDS: Final[dict[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The group modules (``ovsdb_ic.cli.sync``, ...) are imported on first use."""
-    if name in _GROUPS:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """The module's names, the group modules included."""
-    return sorted(set(globals()) | set(_GROUPS))
+# The group modules (``ovsdb_ic.cli.sync``, ...) are imported on first use.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {group: f"{__name__}.{group}" for group in _GROUPS}, globals())
 
 
 def version() -> str:

@@ -12,9 +12,9 @@
 See docs/client.md.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ovsdb_ic._lazy import lazy_attributes
 from ovsdb_ic.client.connection import Client, connect, open_stream
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.live import LiveReplica, Subscription
@@ -47,13 +47,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """``blocking`` (the threaded client) is imported on first use."""
-    if name == "blocking":
-        return importlib.import_module("ovsdb_ic.client.blocking")
-    raise AttributeError(f"module 'ovsdb_ic.client' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """The module's names, the lazy ones included."""
-    return sorted(set(globals()) | set(__all__))
+# ``blocking`` (the threaded client) is imported on first use.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {"blocking": "ovsdb_ic.client.blocking"}, globals())

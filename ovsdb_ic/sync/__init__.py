@@ -16,9 +16,9 @@
 See docs/sync.md.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ovsdb_ic._lazy import lazy_attributes
 from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, empty_snapshot
 from ovsdb_ic.sync.az import plan_az
 from ovsdb_ic.sync.gateways import plan_gateways
@@ -73,18 +73,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """``ovsdb_ic.sync.metrics``, and ``wait_ic_synced`` (from ``ovsdb_ic.sync.waiting``,
-    which only ``--wait=sb`` needs), imported on first use."""
-    if name == "metrics":
-        return importlib.import_module("ovsdb_ic.sync.metrics")
-    if name == "wait_ic_synced":
-        value = importlib.import_module("ovsdb_ic.sync.waiting").wait_ic_synced
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ovsdb_ic.sync' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """The module's names, the lazy ones included."""
-    return sorted(set(globals()) | set(__all__))
+# ``ovsdb_ic.sync.metrics``, and ``wait_ic_synced`` (from ``ovsdb_ic.sync.waiting``,
+# which only ``--wait=sb`` needs), are imported on first use.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {"metrics": "ovsdb_ic.sync.metrics", "wait_ic_synced": "ovsdb_ic.sync.waiting"},
+    globals(),
+)

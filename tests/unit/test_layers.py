@@ -1,6 +1,6 @@
 """The import direction of docs/architecture.md, checked by reading every module's imports.
 
-Layers, lowest first: constants <- errors <- wire <- replica <- models <- client <- ic
+Layers, lowest first: _lazy <- constants <- errors <- wire <- replica <- models <- client <- ic
 <- sync <- kubeovn <- demo <- cli. A module may import its own layer and the layers below it,
 never one above.
 ``ovsdb_ic/__init__.py`` and ``ovsdb_ic/__main__.py`` sit on top and may import any layer;
@@ -24,6 +24,7 @@ PACKAGE = "ovsdb_ic"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / PACKAGE
 
 LAYERS: tuple[str, ...] = (
+    "_lazy",
     "constants",
     "errors",
     "wire",
