@@ -141,6 +141,18 @@ def test_live_replica_keeps_the_stream_order_when_batches_queue(ic_sb_server: Se
     trio.run(main)
 
 
+async def _replicate_a_poisoned_row(remote: str) -> None:
+    """Replicate ``Availability_Zone``, insert a row named "poison", and wait: the
+    tests make its update fail on the client and expect the error out of ``connect()``
+    (the client's nursery is cancelled by the error before the wait ends)."""
+    async with connect(remote, database=DB) as client:
+        s = client.schema
+        assert s is not None
+        await client.replicate(["Availability_Zone"])
+        await client.transact([ops.insert(s, "Availability_Zone", {"name": "poison"})])
+        await trio.sleep(10)
+
+
 def test_an_update_the_replica_cannot_apply_still_fails_the_client(
     ic_sb_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -155,16 +167,8 @@ def test_an_update_the_replica_cannot_apply_still_fails_the_client(
 
     monkeypatch.setattr(Replica, "apply", failing_apply)
 
-    async def main() -> None:
-        async with connect(ic_sb_server.remote, database=DB) as client:
-            s = client.schema
-            assert s is not None
-            await client.replicate(["Availability_Zone"])
-            await client.transact([ops.insert(s, "Availability_Zone", {"name": "poison"})])
-            await trio.sleep(10)  # the client's nursery is cancelled by the error first
-
     with pytest.raises(RemoteProtocolError, match="poisoned update"):
-        trio.run(main)
+        trio.run(_replicate_a_poisoned_row, ic_sb_server.remote)
 
 
 def test_an_update_the_monitor_cannot_decode_still_fails_the_client(
@@ -181,13 +185,5 @@ def test_an_update_the_monitor_cannot_decode_still_fails_the_client(
 
     monkeypatch.setattr(Monitor, "handle_notification", failing_handle)
 
-    async def main() -> None:
-        async with connect(ic_sb_server.remote, database=DB) as client:
-            s = client.schema
-            assert s is not None
-            await client.replicate(["Availability_Zone"])
-            await client.transact([ops.insert(s, "Availability_Zone", {"name": "poison"})])
-            await trio.sleep(10)
-
     with pytest.raises(RemoteProtocolError, match="undecodable update"):
-        trio.run(main)
+        trio.run(_replicate_a_poisoned_row, ic_sb_server.remote)
