@@ -92,6 +92,16 @@ def _return_free_memory() -> None:
 _malloc_trim: Any = None
 
 
+def _drain(receive: trio.MemoryReceiveChannel[Change], add: Callable[[Change], None]) -> None:
+    """Pass every event already queued in *receive* to *add*, without waiting."""
+    take = receive.receive_nowait
+    try:
+        while True:
+            add(take())
+    except (trio.WouldBlock, trio.EndOfChannel):
+        pass
+
+
 @final
 class Subscription:
     """A subscriber's channel of :class:`~ovsdb_ic.replica.Change` events.
@@ -139,12 +149,7 @@ class Subscription:
             self._held.clear()
         else:
             out = [await receive.receive()]
-        take, add = receive.receive_nowait, out.append
-        try:
-            while True:
-                add(take())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            pass
+        _drain(receive, out.append)
         return out
 
     def batches(self) -> _Batches:
@@ -184,12 +189,7 @@ class _Events:
             first = await receive.receive()
         except trio.EndOfChannel:
             raise StopAsyncIteration from None
-        take, add = receive.receive_nowait, held.append
-        try:
-            while True:
-                add(take())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            pass
+        _drain(receive, held.append)
         return first
 
 
