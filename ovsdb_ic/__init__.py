@@ -9,6 +9,7 @@ The names a program usually needs, in one import::
   for typed transactions;
 * :class:`Interconnection`: the IC object model over replicas (:mod:`ovsdb_ic.ic`);
 * :class:`SyncConfig`, :class:`SyncEngine`, :class:`SyncStats`, :func:`run_sync`,
+  :func:`run_syncs` (many AZs' engines over one shared IC pair),
   :class:`RouteFilters`: the IC sync engine (:mod:`ovsdb_ic.sync`);
 * :mod:`ovsdb_ic.errors` and its root :class:`OvsdbError`.
 
@@ -34,7 +35,14 @@ if TYPE_CHECKING:
     from ovsdb_ic.client import Client, LiveReplica, connect
     from ovsdb_ic.client.txn import Txn, TxnResult
     from ovsdb_ic.ic import Interconnection
-    from ovsdb_ic.sync import RouteFilters, SyncConfig, SyncEngine, SyncStats, run_sync
+    from ovsdb_ic.sync import (
+        RouteFilters,
+        SyncConfig,
+        SyncEngine,
+        SyncStats,
+        run_sync,
+        run_syncs,
+    )
     from ovsdb_ic.wire import NamedUUID
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "connect",
     "errors",
     "run_sync",
+    "run_syncs",
 ]
 
 __version__ = "0.1.0"
@@ -70,6 +79,7 @@ _LAZY: dict[str, str] = {
     "SyncEngine": "ovsdb_ic.sync",
     "SyncStats": "ovsdb_ic.sync",
     "run_sync": "ovsdb_ic.sync",
+    "run_syncs": "ovsdb_ic.sync",
 }
 
 

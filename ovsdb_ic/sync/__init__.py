@@ -3,6 +3,8 @@
 * :class:`SyncEngine`, :func:`run_sync`, :class:`SyncConfig`, :class:`SyncStats`: one
   availability zone's IC agent (what ``ovn-ic`` does), holding the ``ovn_ic`` lock;
   :class:`RouteFilters` adds an embedder's policy to route advertisement and learning;
+  :func:`run_syncs` runs many AZs' engines in one task over one shared IC-NB/IC-SB pair
+  (:func:`open_shared_ic`, :class:`SharedIc`);
 * the planners, pure functions from a :class:`Snapshot` to a :class:`Plan`:
   :func:`plan_az`, :func:`plan_transit_switches`, :func:`plan_gateways`,
   :func:`plan_port_bindings`, :func:`plan_routes`, and :func:`plan_pass` (all of them,
@@ -33,7 +35,9 @@ from ovsdb_ic.sync.runner import (
     SyncEngine,
     SyncStats,
     run_sync,
+    run_syncs,
 )
+from ovsdb_ic.sync.session import SharedIc, open_shared_ic
 from ovsdb_ic.sync.transit_switches import plan_transit_switches
 
 if TYPE_CHECKING:
@@ -54,12 +58,14 @@ __all__ = [
     "Requirements",
     "RouteFilters",
     "RouteInfo",
+    "SharedIc",
     "Snapshot",
     "SyncConfig",
     "SyncEngine",
     "SyncStats",
     "Update",
     "empty_snapshot",
+    "open_shared_ic",
     "plan_az",
     "plan_gateways",
     "plan_pass",
@@ -67,6 +73,7 @@ __all__ = [
     "plan_routes",
     "plan_transit_switches",
     "run_sync",
+    "run_syncs",
     "metrics",
     "simulate",
     "wait_ic_synced",

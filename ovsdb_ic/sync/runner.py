@@ -14,7 +14,14 @@ a pass plans nothing, sleep until a replica changes. A conflict (a failed guard,
 unique-index violation: another AZ allocated the same key at the same time) makes the
 runner wait for its replicas to move and plan again. Without the lock it only watches
 (a standby). The engine owns everything it keeps between passes (the planners' memo,
-the key hints, the route planner's cache): nothing is shared between engines.
+the key hints, the route planner's cache).
+
+Engines of one process may share their IC-NB and IC-SB connections and replicas
+(:func:`~ovsdb_ic.sync.session.open_shared_ic`, ``SyncEngine(config, ic=shared)``, or
+:func:`run_syncs`, which groups configs by their IC remotes): the lock is on each AZ's
+own SB, so nothing on the IC connections belongs to one AZ, and N engines then copy
+and decode IC-SB once instead of N times. Only the connections and replicas are
+shared; each engine still plans with its own memo, hints and route cache.
 
 See docs/sync.md.
 """
@@ -39,28 +46,35 @@ from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.sync import passes, routes, seqno
 from ovsdb_ic.sync.keys import KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Plan
-from ovsdb_ic.sync.rules import IcRules, detect_rules
+from ovsdb_ic.sync.rules import FEATURES, IcRules, detect_rules
 from ovsdb_ic.sync.session import (
     LOCK_NAME,
     AzRemotes,
     CommitPolicy,
     ConnectOptions,
     Databases,
+    SharedIc,
     commit_plan,
     open_databases,
+    open_shared_ic,
 )
 from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
     "LOCK_NAME",
+    "ALL_RULES_REQUIREMENTS",
     "REQUIREMENTS",
     "SyncConfig",
     "SyncEngine",
     "SyncStats",
+    "check_shared",
+    "group_configs",
     "probe_seconds",
     "requirements_for",
     "run_sync",
+    "run_syncs",
+    "shared_options",
 ]
 
 log = logging.getLogger("ovsdb_ic.sync")
@@ -83,6 +97,13 @@ def requirements_for(rules: IcRules) -> Requirements:
     if rules.probe_interval_option:
         req = req | _PROBE_REQUIREMENTS
     return req
+
+
+ALL_RULES_REQUIREMENTS: Final[Requirements] = requirements_for(
+    IcRules(release="25.03", **dict.fromkeys(FEATURES, True)))
+"""What the engine replicates under any rules (every switch on): the union
+:func:`~ovsdb_ic.sync.session.open_shared_ic` replicates of IC-NB and IC-SB, so that
+engines of different releases can share it."""
 
 
 def probe_seconds(options: Any, default: float | None, remote: str) -> float | None:
@@ -209,13 +230,23 @@ class SyncEngine:
         config: SyncConfig,
         *,
         report: Callable[[str], None] | None = None,
+        ic: SharedIc | None = None,
     ) -> None:
         """Configure; nothing connects until :meth:`run`.
 
         ``report`` receives one line per planned operation in dry-run mode and a
         line per committed transaction otherwise (default: the ``ovsdb_ic.sync`` logger).
+        ``ic``: IC-NB and IC-SB connections shared with other engines
+        (:func:`~ovsdb_ic.sync.session.open_shared_ic`); the engine then opens only its
+        NB and SB, and must run inside the block that opened ``ic``. Its config must
+        name the same IC remotes and connect options (:func:`check_shared`).
         """
+        if ic is not None:
+            check_shared(config, ic.remotes, ic.options)
         self.config = config
+        self.ic = ic
+        """The shared IC connections, or None when the engine opens its own."""
+        self._required: Requirements | None = None
         self.stats = SyncStats()
         self._report = report or log.info
         self.clients: dict[DatabaseKey, Client] = {}
@@ -371,18 +402,29 @@ class SyncEngine:
             (("sb", LOCK_NAME),) if cfg.take_lock and not cfg.dry_run else ())
         options = ConnectOptions(ssl_context=cfg.ssl_context, probe_interval=cfg.probe_interval,
                                  backoff=cfg.backoff, leader_only=cfg.leader_only, locks=locks)
+        shared = self.ic
+        remotes: AzRemotes | dict[DatabaseKey, str] = cfg
+        if shared is not None:
+            remotes = {"nb": cfg.ovnnb_db, "sb": cfg.ovnsb_db}
 
         def choose(schemas: Mapping[DatabaseKey, DatabaseSchema]) -> Requirements:
-            # The rules come from the servers' schemas, before anything is replicated.
+            # The rules come from the servers' schemas, before anything is replicated
+            # (with shared IC connections, from their schemas and the AZ's own).
+            if shared is not None:
+                schemas = {**shared.schemas, **schemas}
             rules = cfg.rules
             if rules is None:
                 rules = detect_rules({str(k): v for k, v in schemas.items()})
             self._set_rules(rules)
             log.info("following the rules of ovn-ic %s", rules.release)
-            return cfg.requirements(rules)
+            self._required = cfg.requirements(rules)
+            return self._required
 
         try:
-            async with open_databases(cfg, choose, options=options) as dbs:
+            async with open_databases(remotes, choose, options=options) as dbs:
+                if shared is not None:
+                    assert self._required is not None
+                    shared.attach(dbs, self._required)
                 self._dbs = dbs
                 self.clients = dbs.clients
                 self.replicas = dbs.replicas
@@ -476,7 +518,11 @@ class SyncEngine:
 
     def _apply_probe_intervals(self) -> None:
         """``options:ic_probe_interval`` of NB_Global (NB, SB clients) and IC_NB_Global
-        (IC clients), as the C daemon applies them on every loop (23.06+ rules)."""
+        (IC clients), as the C daemon applies them on every loop (23.06+ rules).
+
+        Shared IC clients get the same value from every engine sharing them: it depends
+        only on the shared IC-NB replica, the IC remotes and ``probe_interval``, which
+        :func:`check_shared` makes equal across those engines."""
         if not self.rules.probe_interval_option:
             return
         default = self.config.probe_interval
@@ -529,6 +575,7 @@ async def run_sync(
     once: bool = False,
     wait_sb: bool = False,
     report: Callable[[str], None] | None = None,
+    ic: SharedIc | None = None,
     task_status: trio.TaskStatus[SyncEngine] = trio.TASK_STATUS_IGNORED,
 ) -> SyncStats:
     """Run a :class:`SyncEngine` (``nursery.start(run_sync, config)`` gives the engine).
@@ -536,11 +583,142 @@ async def run_sync(
     ``wait_sb``: once the engine has settled, increment IC-NB ``nb_ic_cfg`` and wait
     until every AZ's agent has synced it (:meth:`SyncEngine.wait_ic_cfg`, what
     ``ovn-ic-nbctl --wait=sb sync`` waits for); with ``once`` the engine then stops,
-    otherwise it keeps running. ``stats.ic_cfg`` holds the value waited for.
+    otherwise it keeps running. ``stats.ic_cfg`` holds the value waited for. ``ic``:
+    IC connections shared with other engines (see :class:`SyncEngine`).
     """
-    engine = SyncEngine(config, report=report)
+    engine = SyncEngine(config, report=report, ic=ic)
     await engine.run_and_wait(once=once, wait_sb=wait_sb, task_status=task_status)
     return engine.stats
+
+
+_SHARED_FIELDS: Final = ("ssl_context", "probe_interval", "backoff", "leader_only")
+"""The :class:`SyncConfig` fields that say how the IC clients connect: engines sharing
+them must agree on each (``ssl_context``: the same object)."""
+
+
+def shared_options(config: SyncConfig) -> ConnectOptions:
+    """How IC connections shared by engines configured as ``config`` connect (its
+    ``ssl_context``, ``probe_interval``, ``backoff`` and ``leader_only``)."""
+    return ConnectOptions(ssl_context=config.ssl_context, probe_interval=config.probe_interval,
+                          backoff=config.backoff, leader_only=config.leader_only)
+
+
+def _disagreement(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
+                  options: ConnectOptions) -> tuple[str, Any, Any] | None:
+    """The first field where ``config`` differs from shared IC connections:
+    ``(field, config's value, theirs)``."""
+    pairs: tuple[tuple[str, DatabaseKey], ...] = (("ic_nb_db", "ic_nb"), ("ic_sb_db", "ic_sb"))
+    for field, key in pairs:
+        if getattr(config, field) != remotes.get(key):
+            return field, getattr(config, field), remotes.get(key)
+    for field in _SHARED_FIELDS:
+        mine, theirs = getattr(config, field), getattr(options, field)
+        if not (mine is theirs if field == "ssl_context" else mine == theirs):
+            return field, mine, theirs
+    return None
+
+
+def check_shared(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
+                 options: ConnectOptions) -> None:
+    """Raise :class:`~ovsdb_ic.errors.ConfigError` naming the field when ``config``
+    cannot use IC connections to ``remotes`` (by database key) made with ``options``:
+    its ``ic_nb_db``/``ic_sb_db`` differ, or its ``ssl_context`` (not the same object),
+    ``probe_interval``, ``backoff`` or ``leader_only`` do."""
+    found = _disagreement(config, remotes, options)
+    if found is not None:
+        field, mine, theirs = found
+        raise ConfigError(field, mine, f"differs from the shared IC connections' {theirs!r}")
+
+
+def group_configs(configs: Sequence[SyncConfig]) -> list[list[int]]:
+    """The indexes of ``configs`` grouped by their IC remotes (``ic_nb_db`` and
+    ``ic_sb_db``), in order of first appearance: each group can share one IC pair.
+
+    Raises :class:`~ovsdb_ic.errors.ConfigError` when configs of one group disagree on
+    how to connect; the field is named ``configs[i].<field>`` (``ssl_context``,
+    ``probe_interval``, ``backoff``, ``leader_only``)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault((config.ic_nb_db, config.ic_sb_db), []).append(i)
+    for indexes in groups.values():
+        first = configs[indexes[0]]
+        remotes: dict[DatabaseKey, str] = {"ic_nb": first.ic_nb_db, "ic_sb": first.ic_sb_db}
+        options = shared_options(first)
+        for i in indexes[1:]:
+            found = _disagreement(configs[i], remotes, options)
+            if found is not None:
+                field, mine, theirs = found
+                raise ConfigError(
+                    f"configs[{i}].{field}", mine,
+                    f"differs from configs[{indexes[0]}].{field} ({theirs!r}), which names "
+                    "the same IC databases: engines sharing IC connections must agree")
+    return list(groups.values())
+
+
+async def run_syncs(
+    configs: Sequence[SyncConfig],
+    *,
+    once: bool = False,
+    wait_sb: bool = False,
+    report: Callable[[str], None] | None = None,
+    task_status: trio.TaskStatus[list[SyncEngine]] = trio.TASK_STATUS_IGNORED,
+) -> list[SyncStats]:
+    """Run one :class:`SyncEngine` per config in this task, the engines whose configs
+    name the same IC-NB and IC-SB remotes over one shared pair of IC connections and
+    replicas (:func:`group_configs`, :func:`~ovsdb_ic.sync.session.open_shared_ic`).
+
+    ``nursery.start(run_syncs, configs)`` gives the engines, in the order of
+    ``configs``, once every engine's replicas are loaded. ``once``, ``wait_sb`` and
+    ``report`` as for :func:`run_sync`, for every engine. Returns each engine's stats
+    when all have returned (``once``); cancel it to stop them all. A config error
+    (:func:`group_configs`) is raised before anything connects; an error of one
+    engine (e.g. :class:`~ovsdb_ic.sync.session.UnreachableError`) or of a shared
+    connection stops every engine and is raised (alone, unless several failed).
+    """
+    if not configs:
+        raise ConfigError("configs", list(configs), "at least one config is needed")
+    groups = group_configs(configs)
+    engines: list[SyncEngine | None] = [None] * len(configs)
+
+    async def run_group(indexes: list[int], *,
+                        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        first = configs[indexes[0]]
+        extra = Requirements()
+        for i in indexes:
+            for _name, _planner, req in configs[i].extra_planners:
+                extra = extra | req
+        async with open_shared_ic(first.ic_nb_db, first.ic_sb_db,
+                                  options=shared_options(first), extra=extra) as ic, \
+                trio.open_nursery() as nursery:
+            mine = []
+            for i in indexes:
+                engine = SyncEngine(configs[i], report=report, ic=ic)
+                engines[i] = engine
+                mine.append(engine)
+                nursery.start_soon(functools.partial(engine.run_and_wait, once=once,
+                                                     wait_sb=wait_sb))
+            for engine in mine:
+                await engine._running.wait()
+            task_status.started()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for indexes in groups:
+                await nursery.start(run_group, indexes)
+            task_status.started([e for e in engines if e is not None])
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1:
+            raise leaves[0] from group
+        raise
+    return [e.stats for e in engines if e is not None]
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 def describe_tables(keys: Sequence[DatabaseKey] = tuple(DATABASES)) -> dict[str, list[str]]:

@@ -58,12 +58,13 @@ def test_root_reexports_are_the_layer_objects() -> None:
     from ovsdb_ic.client import Client, connect
     from ovsdb_ic.ic import Interconnection
     from ovsdb_ic.sync.routes import RouteFilters
-    from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
+    from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync, run_syncs
 
     assert ovsdb_ic.connect is connect and ovsdb_ic.Client is Client
     assert ovsdb_ic.Interconnection is Interconnection
     assert ovsdb_ic.SyncConfig is SyncConfig and ovsdb_ic.SyncEngine is SyncEngine
     assert ovsdb_ic.run_sync is run_sync and ovsdb_ic.RouteFilters is RouteFilters
+    assert ovsdb_ic.run_syncs is run_syncs
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -80,8 +81,9 @@ def test_every_package_exports_its_names_with_all(package: str) -> None:
 def test_the_sync_package_exports_the_engine() -> None:
     import ovsdb_ic.sync as sync
 
-    for name in ("SyncConfig", "SyncEngine", "SyncStats", "run_sync", "RouteFilters",
-                 "plan_routes", "empty_snapshot", "simulate"):
+    for name in ("SyncConfig", "SyncEngine", "SyncStats", "run_sync", "run_syncs",
+                 "open_shared_ic", "SharedIc", "RouteFilters", "plan_routes", "empty_snapshot",
+                 "simulate"):
         assert name in sync.__all__, name
     from ovsdb_ic.sync import runner
 
