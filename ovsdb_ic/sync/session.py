@@ -661,9 +661,12 @@ async def open_shared_ic(
     ``options`` as for :func:`open_databases`, without ``locks`` (the IC connections
     carry no lock; :class:`~ovsdb_ic.errors.ConfigError` otherwise). The remote lists
     are checked as the command-line options ``--ic-nb-db``/``--ic-sb-db``. Raises
-    :class:`UnreachableError` as :func:`open_databases`; a connection that fails later
-    (``reconnect=False``) ends the block, and so every engine running inside it.
-    Leaving the block closes both clients: run the engines inside it.
+    :class:`UnreachableError` as :func:`open_databases`. A lost connection (a Raft
+    leader change) is replaced as an engine's own would be: every engine sharing it
+    sees the same thing at once (a transaction in flight fails and is counted in its
+    ``stats.errors``, then it plans again on the resumed replica). Leaving the block
+    closes both clients: run the engines inside it (an engine that stops, in turn,
+    leaves them open for the others).
     """
     remote_list_validator("--ic-nb-db")(None, None, ic_nb_db)
     remote_list_validator("--ic-sb-db")(None, None, ic_sb_db)
