@@ -13,7 +13,10 @@ Agent kinds (``--agents``):
 * ``ovn-ic``: the C daemon, one process per AZ;
 * ``engine``: ``python -m ovsdb_ic sync``, one process per AZ;
 * ``embedded``: all N engines in ONE Python process (``run_sync`` per AZ in one trio
-  nursery), the "other tools embed the engine" case no C daemon offers.
+  nursery), the "other tools embed the engine" case no C daemon offers;
+* ``shared``: as ``embedded``, but the N engines share one IC-NB and one IC-SB
+  connection and replica (``run_syncs``): IC-SB is copied and each update decoded
+  once per process instead of once per engine.
 
 With ``--relays K`` (K >= 1) K OVSDB relays (``ovsdb-server`` with a
 ``relay:OVN_IC_Southbound:<cluster>`` database) sit in front of the cluster and the
@@ -94,7 +97,7 @@ from ovsdb_ic.testing.ovn import (
 )
 
 IC_SB = "OVN_IC_Southbound"
-AGENTS = ("ovn-ic", "engine", "embedded")
+AGENTS = ("ovn-ic", "engine", "embedded", "shared")
 TRACE_HOOK = Path(__file__).resolve().parent / "fleet_trace"
 
 
@@ -140,6 +143,18 @@ def embedded_worker(config_path: str) -> int:
                 nursery.start_soon(functools.partial(run_sync, config))
 
     trio.run(main)
+    return 0
+
+
+def shared_worker(config_path: str) -> int:
+    """Run one sync engine per entry of the JSON list at *config_path*, in one trio run,
+    over one shared IC-NB/IC-SB pair (``run_syncs``)."""
+    import trio
+
+    from ovsdb_ic.sync.runner import SyncConfig, run_syncs
+
+    configs = [SyncConfig(**c) for c in json.loads(Path(config_path).read_text())]
+    trio.run(run_syncs, configs)
     return 0
 
 
@@ -235,12 +250,13 @@ class Fleet:
         configs = [{"ovnnb_db": self.nb[az], "ovnsb_db": self.sb[az], "ic_nb_db": self.ic_nb,
                     "ic_sb_db": self.ic_sb_for(i), "leader_only": not self.relays}
                    for i, az in enumerate(self.azs)]
-        groups = [configs] if kind == "embedded" else [[c] for c in configs]
+        groups = [configs] if kind in ("embedded", "shared") else [[c] for c in configs]
+        worker = "--shared-worker" if kind == "shared" else "--embedded-worker"
         for j, group in enumerate(groups):
             path = self.sandbox.path / f"fleet-{j}.json"
             path.write_text(json.dumps(group))
             self.agents.append(start_python(
-                self.sandbox, args=[__file__, "--embedded-worker", str(path)],
+                self.sandbox, args=[__file__, worker, str(path)],
                 name=f"agents-{j}"))
 
     def agents_cpu(self) -> float:
@@ -518,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--routes", default="100",
                     help="comma-separated static routes per AZ (R, default 100)")
     ap.add_argument("--agents", default=",".join(AGENTS),
-                    help="comma-separated: ovn-ic, engine, embedded (default all)")
+                    help="comma-separated: ovn-ic, engine, embedded, shared (default all)")
     ap.add_argument("--relays", type=int, default=0,
                     help="OVSDB relays in front of IC-SB (engines only)")
     ap.add_argument("--repeat", type=int, default=10, help="routes added one at a time")
@@ -529,9 +545,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trace", type=Path, help="write a timeline per engine process here "
                     "and summarise where each engine's cold CPU went (engine kind only)")
     ap.add_argument("--embedded-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--shared-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.embedded_worker:
         return embedded_worker(args.embedded_worker)
+    if args.shared_worker:
+        return shared_worker(args.shared_worker)
     if args.trace is not None:
         # Python imports the hook (sitecustomize) from the agents' PYTHONPATH; it does
         # nothing unless FLEET_TRACE is set, which only the engines' start sees.
