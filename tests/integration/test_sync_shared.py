@@ -6,6 +6,7 @@
 * an engine cancelled while the others keep syncing leaves the shared connections open;
 * the IC-SB Raft leader killed while the shared engines write: one reconnect, seen by
   every engine, and they settle as without the fault;
+* engines following different OVN rules share one pair;
 * bad input: typed errors naming the field.
 """
 
@@ -16,8 +17,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ovsdb_ic.client import connect
 from ovsdb_ic.errors import ConfigError
@@ -25,6 +29,7 @@ from ovsdb_ic.ic.databases import Requirements
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.sync import SharedIc, SyncConfig, SyncEngine, open_shared_ic, run_sync, run_syncs
 from ovsdb_ic.sync.plan import Plan
+from ovsdb_ic.sync.rules import rules_for
 from ovsdb_ic.sync.runner import group_configs
 from ovsdb_ic.sync.session import ConnectOptions, Databases
 from ovsdb_ic.testing import IcDeployment, Sandbox
@@ -337,3 +342,40 @@ def test_engine_reading_what_the_shared_replicas_lack_names_it(sandbox: Sandbox)
         assert stats[0].settled == 1
 
     trio.run(main)
+
+
+def test_engines_of_different_rules_share_one_pair() -> None:
+    # 25.03 databases: az1's engine forced to the 23.03 rules, the others detect 25.03;
+    # the shared replicas hold the union, and every engine converges.
+    with Sandbox(ovn="25.03") as box:
+        dep = IcDeployment.start(box, azs=AZS, ic_sb_size=1)
+        setup(dep)
+        cfgs = configs(dep)
+        cfgs[0] = SyncConfig(**{**attrs.asdict(cfgs[0], recurse=False),
+                                "rules": rules_for("23.03")})
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                engines: list[SyncEngine] = await nursery.start(run_syncs, cfgs)
+                assert [e.rules.release for e in engines] == ["23.03", "25.03", "25.03"]
+                with trio.fail_after(60):
+                    await all_learned(engines)
+                    for e in engines:
+                        await e.wait_synced()
+                assert all(e.stats.errors == 0 for e in engines)
+                nursery.cancel_scope.cancel()
+
+        trio.run(main)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["tcp:127.0.0.1:1", "tcp:127.0.0.1:2"]),
+                          st.sampled_from(["tcp:127.0.0.1:3", "unix:/x"])), max_size=8))
+def test_group_configs_partitions_by_ic_remotes_in_order(pairs: list[tuple[str, str]]) -> None:
+    cfgs = [_cfg(ic_nb_db=nb, ic_sb_db=sb) for nb, sb in pairs]
+    groups = group_configs(cfgs)
+    assert sorted(i for g in groups for i in g) == list(range(len(cfgs)))
+    for g in groups:
+        assert g == sorted(g)
+        assert len({pairs[i] for i in g}) == 1
+    assert len(groups) == len(set(pairs))
+    assert [g[0] for g in groups] == sorted(g[0] for g in groups)
