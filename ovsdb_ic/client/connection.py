@@ -831,7 +831,7 @@ class Client:
         if self._closed is None:
             self._closed = error
         for mon in list(self._monitors.values()) + list(self._live_monitors):
-            mon.close()
+            mon.close(self._closed)
         self._monitors.clear()
         self._live_monitors.clear()
         self._notify()

@@ -48,6 +48,7 @@ from uuid import UUID
 import trio
 
 from ovsdb_ic.client.monitor import Monitor, UpdateBatch
+from ovsdb_ic.errors import ConnectionClosedError
 from ovsdb_ic.models.mapping import model_for, to_model
 from ovsdb_ic.replica import Change, Replica, gc_paused
 from ovsdb_ic.wire.monitor import RowUpdate
@@ -248,6 +249,7 @@ class LiveReplica:
         # only then may a batch be applied on arrival (_take), keeping the order.
         self._idle = False
         self._take_error: Exception | None = None
+        self._ended = False  # run() returned: the replica follows the server no more
 
     def model(self, table: str, uuid: UUID) -> Any:
         """The row as an instance of its typed model (``ovsdb_ic.models``), or the
@@ -275,10 +277,26 @@ class LiveReplica:
     async def wait_for(self, predicate: Callable[[Replica], bool]) -> None:
         """Return once ``predicate(replica)`` is true (checked after each transaction).
 
-        Bound it with ``trio.fail_after``: it waits as long as it takes.
+        Bound it with ``trio.fail_after``: it waits as long as it takes. Raises
+        :class:`~ovsdb_ic.errors.ConnectionClosedError` when the replica stops following
+        the server with ``predicate`` still false (its client closed, e.g. a lost
+        connection without ``reconnect``, or its monitor was cancelled).
         """
         while not predicate(self.replica):
+            if self._ended:
+                # A waiter being cancelled (its client's block is closing) sees the
+                # cancellation rather than this error.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                raise self._ended_error()
             await self._changed.wait()
+
+    def _ended_error(self) -> ConnectionClosedError:
+        cause = self.monitor.closed_by
+        why = f"its client closed ({cause})" if cause is not None else "its monitor ended"
+        error = ConnectionClosedError(
+            f"the replica of {self.replica.schema.name} no longer follows the server: {why}")
+        error.__cause__ = cause
+        return error
 
     def _publish(self, changes: list[Change], transactions: int = 1) -> None:
         self.transactions += transactions
@@ -461,4 +479,5 @@ class LiveReplica:
                 mon.sink = None
             for sub in self._subs:
                 sub._send.close()
-            self._changed.set()
+            self._ended = True
+            self._wake()

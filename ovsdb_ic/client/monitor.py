@@ -92,6 +92,9 @@ class Monitor:
         self._send, self._recv = trio.open_memory_channel[UpdateBatch](math.inf)
         self.batches_received = 0
         """Batches delivered so far (initial ones included)."""
+        self.closed_by: BaseException | None = None
+        """Why the stream ended, when the client closed it (its connection's error);
+        None while it runs and when the monitor was cancelled."""
         self.last_found: bool | None = None
         """The ``found`` answer of the last ``monitor_cond_since`` reply."""
         self.sink: Callable[[UpdateBatch], bool] | None = None
@@ -205,8 +208,11 @@ class Monitor:
         """The params of monitor_cond_change to ``changes``."""
         return monitor_cond_change_params(self.schema, self.id, new_id, changes)
 
-    def close(self) -> None:
-        """End the stream (iteration stops after the queued batches)."""
+    def close(self, error: BaseException | None = None) -> None:
+        """End the stream (iteration stops after the queued batches); ``error``: why
+        (kept in :attr:`closed_by`)."""
+        if error is not None and self.closed_by is None:
+            self.closed_by = error
         self._send.close()
 
     def __aiter__(self) -> Monitor:

@@ -7,12 +7,14 @@ import json
 import subprocess
 from typing import Any
 
+import pytest
 import trio
+import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.client import connect
-from ovsdb_ic.errors import TransactionError
+from ovsdb_ic.errors import ConnectionClosedError, TransactionError
 from ovsdb_ic.replica import Replica
 from ovsdb_ic.testing import Sandbox, Server
 from ovsdb_ic.wire import ops
@@ -209,3 +211,55 @@ def test_replica_equals_dump_after_every_transaction(sandbox: Sandbox,
 
     trio.run(main)
     server.kill()
+
+
+def test_wait_for_raises_once_the_client_closed(ic_sb_server: Server) -> None:
+    """Without reconnect a lost connection closes the client: a waiter on its replica
+    gets a ConnectionClosedError naming the cause (it used to wake up again and again,
+    a busy loop), and a predicate that already holds still returns."""
+    calls = 0
+
+    def never(_replica: Replica) -> bool:
+        nonlocal calls
+        calls += 1
+        return False
+
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB, reconnect=False) as reader:
+            live = await reader.replicate(TABLES)
+            ic_sb_server.kill()
+            with trio.fail_after(10), pytest.raises(ConnectionClosedError) as info:
+                await live.wait_for(never)
+            assert "no longer follows the server" in str(info.value)
+            assert "its client closed" in str(info.value)
+            assert info.value.__cause__ is not None
+            assert calls <= 3, calls
+            await live.wait_for(lambda r: True)  # already true: no error
+            with pytest.raises(ConnectionClosedError):
+                await reader.caught_up(live)
+
+    trio.run(main)
+
+
+def test_wait_for_raises_once_the_monitor_is_cancelled(ic_sb_server: Server) -> None:
+    async def main() -> None:
+        async with connect(ic_sb_server.remote, database=DB) as reader:
+            live = await reader.replicate(TABLES)
+            waiter_error: list[BaseException] = []
+
+            async def wait() -> None:
+                try:
+                    await live.wait_for(lambda r: len(r.table("Availability_Zone")) > 0)
+                except ConnectionClosedError as exc:
+                    waiter_error.append(exc)
+
+            with trio.fail_after(10):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait)
+                    await trio.testing.wait_all_tasks_blocked()
+                    await reader.monitor_cancel(live.monitor)
+            assert len(waiter_error) == 1
+            assert "its monitor ended" in str(waiter_error[0])
+            assert waiter_error[0].__cause__ is None
+
+    trio.run(main)
