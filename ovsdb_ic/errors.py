@@ -13,6 +13,8 @@ the protocol.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = [
@@ -312,3 +314,16 @@ def is_conflict(exc: BaseException, *, outcome_unknown: bool = False) -> bool:
     shows to have committed or not, so trying again never applies them twice.
     """
     return isinstance(exc, CONFLICTS) or (outcome_unknown and isinstance(exc, OutcomeUnknownError))
+
+
+@contextmanager
+def _one_error() -> Iterator[None]:
+    """Around a nursery of the library's own: an ExceptionGroup holding a single
+    exception is re-raised as that exception, as the caller's code raised it (the
+    nursery is an implementation detail; several errors stay a group)."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0]  # noqa: B904 - keep the original chain
+        raise

@@ -55,6 +55,7 @@ from ovsdb_ic.errors import (
     SchemaError,
     TransactionError,
     WaitTimedOutError,
+    _one_error,
 )
 from ovsdb_ic.models.mapping import MODULES, check_compatible, model_schema
 from ovsdb_ic.models.releases import newest_release, ovn_releases
@@ -989,7 +990,9 @@ async def connect(
     client = Client(parsed, database=database, ssl_context=ssl_context,
                     probe_interval=probe_interval, leader_only=leader_only, shuffle=shuffle,
                     reconnect=reconnect, backoff=backoff, seed=seed)
-    try:
+    # The nursery is ours, not the caller's: their exception is handed back as it
+    # was raised, not wrapped in a group.
+    with _one_error():
         async with trio.open_nursery() as nursery:
             client._nursery = nursery
             link = await client._establish(initial=True, last=None)
@@ -1003,12 +1006,6 @@ async def connect(
                 with trio.CancelScope(shield=True):
                     if client._link is not None:
                         await client._link.session.aclose()
-    except BaseExceptionGroup as group:
-        # The nursery is ours, not the caller's: hand back their exception as
-        # it was raised, not wrapped in a group.
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0]  # noqa: B904 - keep the original chain
-        raise
 
 
 def _check_models(schema: DatabaseSchema) -> list[str]:

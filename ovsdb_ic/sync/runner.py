@@ -41,7 +41,7 @@ import trio
 from ovsdb_ic.client import Client, LiveReplica
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
-from ovsdb_ic.errors import ConfigError, NotOwnerError
+from ovsdb_ic.errors import ConfigError, NotOwnerError, _one_error
 from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, first_row
 from ovsdb_ic.sync import passes, routes, seqno
 from ovsdb_ic.sync.keys import KeyHints, smap_get_int
@@ -375,15 +375,16 @@ class SyncEngine:
                        ) -> None:
             await self.run(once=once and not wait_sb, task_status=task_status)
 
-        async with trio.open_nursery() as nursery:
-            await nursery.start(body)
-            task_status.started(self)
-            if wait_sb:
-                await self.wait_settled()
-                self.stats.ic_cfg = await self.wait_ic_cfg()
-                self._report(f"every AZ has synced nb_ic_cfg={self.stats.ic_cfg}")
-                if once:
-                    nursery.cancel_scope.cancel()
+        with _one_error():
+            async with trio.open_nursery() as nursery:
+                await nursery.start(body)
+                task_status.started(self)
+                if wait_sb:
+                    await self.wait_settled()
+                    self.stats.ic_cfg = await self.wait_ic_cfg()
+                    self._report(f"every AZ has synced nb_ic_cfg={self.stats.ic_cfg}")
+                    if once:
+                        nursery.cancel_scope.cancel()
 
     async def run(
         self, *, once: bool = False, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -547,14 +548,15 @@ class SyncEngine:
         for one more pass)."""
         if self._dbs.versions() != versions or self._wake.is_set():
             return
-        async with trio.open_nursery() as nursery:
+        with _one_error():
+            async with trio.open_nursery() as nursery:
 
-            async def moved() -> None:
-                await self._dbs.changed(versions)
-                nursery.cancel_scope.cancel()
+                async def moved() -> None:
+                    await self._dbs.changed(versions)
+                    nursery.cancel_scope.cancel()
 
-            nursery.start_soon(moved)
-            nursery.start_soon(_wait_event, self._wake, nursery.cancel_scope)
+                nursery.start_soon(moved)
+                nursery.start_soon(_wait_event, self._wake, nursery.cancel_scope)
 
 
 async def _wait_event(event: trio.Event, scope: trio.CancelScope) -> None:

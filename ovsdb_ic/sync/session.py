@@ -51,6 +51,7 @@ from ovsdb_ic.errors import (
     NotOwnerError,
     OvsdbError,
     TransactionError,
+    _one_error,
     is_conflict,
 )
 from ovsdb_ic.ic.databases import DATABASES, LABELS, DatabaseKey, Requirements, Snapshot
@@ -354,9 +355,11 @@ class Databases:
         """Return once any replica moved past ``versions`` (at once if one has)."""
         if self.versions() != versions:
             return
-        async with trio.open_nursery() as nursery:
-            for key, live in self.replicas.items():
-                nursery.start_soon(_wait_version, live, versions[key], nursery.cancel_scope)
+        with _one_error():
+            async with trio.open_nursery() as nursery:
+                for key, live in self.replicas.items():
+                    nursery.start_soon(_wait_version, live, versions[key],
+                                       nursery.cancel_scope)
 
     async def caught_up(self, *keys: DatabaseKey) -> None:
         """Return once the replicas of ``keys`` (default: every one) show everything
@@ -386,14 +389,10 @@ async def _replicate(
     async def take(name: str) -> None:
         dbs.locks[key] = await client.lock(name)
 
-    try:
+    with _one_error():
         async with trio.open_nursery() as nursery:
             nursery.start_soon(take, lock)
             live = await client.replicate(spec)
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0]  # noqa: B904 - keep the original chain
-        raise
     return live
 
 
@@ -517,7 +516,7 @@ async def open_databases(
                 names = ", ".join(DATABASES[k] for k in pending)
                 options.progress(f"still waiting for {names} ({waited:.0f} s)")
 
-    try:
+    with _one_error():
         async with trio.open_nursery() as nursery:
             announcer = trio.CancelScope()
             nursery.start_soon(announce, announcer)
@@ -533,10 +532,6 @@ async def open_databases(
                 yield dbs
             finally:
                 stop.set()
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0]  # noqa: B904 - keep the original chain
-        raise
 
 
 # ------------------------------------------------------------------------ shared IC

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from ovsdb_ic.errors import ConnectionClosedError
 from ovsdb_ic.ic.databases import Requirements, index_name
 from ovsdb_ic.sync.plan import Insert, Plan
 from ovsdb_ic.sync.session import (
@@ -117,6 +118,26 @@ def test_locks_are_taken_while_the_tables_are_copied(ic_sb_server: Server) -> No
                 assert "Route" in second.replicas["ic_sb"].replica.tables
         async with open_databases(remotes, READS) as plain:
             assert plain.locks == {}
+
+    trio.run(main)
+
+
+def test_a_closed_client_ends_the_wait_for_a_change(sandbox: Sandbox,
+                                                     ic_sb_server: Server) -> None:
+    """Without reconnect, a database whose server dies ends ``Databases.changed`` with
+    the ConnectionClosedError itself (not a group), instead of a wait that never ends."""
+    ic_nb = sandbox.start_server(schema_path("ic-nb"), name="ic-nb")
+
+    async def main() -> None:
+        remotes = {"ic_sb": ic_sb_server.remote, "ic_nb": ic_nb.remote}
+        with pytest.raises(ConnectionClosedError) as info:
+            async with open_databases(remotes, READS,
+                                      options=ConnectOptions(reconnect=False)) as dbs:
+                versions = dbs.versions()
+                ic_nb.kill()
+                with trio.fail_after(10):
+                    await dbs.changed(versions)
+        assert "OVN_IC_Northbound no longer follows the server" in str(info.value)
 
     trio.run(main)
 

@@ -312,3 +312,22 @@ def test_three_azs_racing_for_tunnel_keys_settle_without_duplicates(sandbox: Any
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_run_sync_raises_an_unreachable_error_itself(tmp_path: Any) -> None:
+    """The engine's own nurseries do not wrap a lone error in an ExceptionGroup: a
+    caller catches UnreachableError (naming every database) as it is."""
+    from ovsdb_ic.sync.session import UnreachableError
+
+    cfg = SyncConfig(ovnnb_db=f"unix:{tmp_path}/nb.sock", ovnsb_db=f"unix:{tmp_path}/sb.sock",
+                     ic_nb_db=f"unix:{tmp_path}/ic-nb.sock",
+                     ic_sb_db=f"unix:{tmp_path}/ic-sb.sock")
+
+    async def main() -> None:
+        with trio.fail_after(30), pytest.raises(UnreachableError) as info:
+            await run_sync(cfg)
+        labels = sorted(line.split(":")[0] for line in info.value.problems)
+        assert labels == ["IC-NB", "IC-SB", "NB", "SB"]
+        assert "ic-sb.sock" in str(info.value)
+
+    trio.run(main)
