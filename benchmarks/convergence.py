@@ -382,6 +382,7 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
     result["cold_s"] = t1 - t0
     result["cold_idle_s"] = wait_idle(args.timeout) - t0
     result["cold_cpu_s"] = bench.cpu()
+    result["load1"] = os.getloadavg()[0]
     if args.cold_only:
         for conn in conns.values():
             conn.close()
@@ -491,6 +492,9 @@ def cold_report(results: list[dict[str, Any]]) -> str:
             if cpu and c_cpu and statistics.median(c_cpu) > 0:
                 text += f", {statistics.median(cpu) / statistics.median(c_cpu):.2f}x"
             line += f"   {text}"
+        loads = [r["load1"] for r in rs if "load1" in r]
+        if loads:
+            line += f"   (load {min(loads):.1f} to {max(loads):.1f})"
         lines.append(line)
     return "\n".join(lines)
 
@@ -535,21 +539,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--cold-only", action="store_true",
                     help="measure only (a), the cold convergence (and its CPU)")
-    ap.add_argument("--cold-repeat", type=int, default=1, metavar="K",
+    ap.add_argument("--cold-repeat", default="1", metavar="K[,K...]",
                     help="run each case K times (fresh deployments, the agents alternating) "
-                         "and report the cold times' best and median per agent")
+                         "and report the cold times' best and median per agent; one K per "
+                         "size of --routes (the last one repeats) to run big sizes fewer times")
     args = ap.parse_args(argv)  # fmt: skip
     agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     for a in agents:
         if a not in ("ovn-ic", "engine"):
             ap.error(f"unknown agent {a!r}")
     sizes = [int(x) for x in args.routes.split(",") if x.strip()]
+    repeats = [int(x) for x in args.cold_repeat.split(",") if x.strip()]
+    if not repeats or min(repeats) < 1:
+        ap.error(f"--cold-repeat: positive counts wanted, got {args.cold_repeat!r}")
+    repeats += [repeats[-1]] * (len(sizes) - len(repeats))
     print(f"# {platform.node()} {platform.python_implementation()} {platform.python_version()}",
           flush=True)  # fmt: skip
     compile_checkout()
     results = []
-    for n in sizes:
-        for rep in range(args.cold_repeat):
+    for n, times in zip(sizes, repeats):
+        for rep in range(times):
             for kind in agents:
                 print(f"# {kind}, {n} routes per AZ (run {rep + 1}) ...", flush=True)
                 results.append(run_case(kind, n, args))
@@ -558,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         print(cold_report(results))
     else:
         print(report(results, python_startup() if "engine" in agents else 0.0))
-        if args.cold_repeat > 1:
+        if max(repeats) > 1:
             print(cold_report(results))
     print(f"# load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json is not None:
