@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from ovsdb_ic.cli._common import (
     REMOTES_HELP,
@@ -17,7 +18,10 @@ from ovsdb_ic.cli._common import (
     usage,
 )
 
-__all__ = ["add_parsers"]
+if TYPE_CHECKING:
+    from ovsdb_ic.sync.runner import SyncEngine
+
+__all__ = ["add_parsers", "collector_paused_until_settled"]
 
 
 def add_parsers(sub: Any) -> None:
@@ -102,7 +106,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         else:
             wait_sb = args.wait == "sb"
             with client_log_to_stderr("sync"):
-                trio.run(lambda: engine.run_and_wait(once=args.once, wait_sb=wait_sb))
+                trio.run(lambda: collector_paused_until_settled(
+                    engine, lambda: engine.run_and_wait(once=args.once, wait_sb=wait_sb)))
     finally:
         if server is not None:
             server.close()
@@ -111,3 +116,54 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         say(args.command, f"{stats.passes} pass(es), {stats.commits} transaction(s), "
                           f"{stats.ops} operation(s), {stats.conflicts} conflict(s)")
     return 0
+
+
+async def collector_paused_until_settled(
+    engine: SyncEngine, run: Callable[[], Awaitable[None]]
+) -> None:
+    """Await ``run()`` (the engine's run) with the cyclic garbage collector paused
+    until the engine's first pass that plans nothing, or until it stands by for the
+    lock, or until ``run()`` ends, whichever comes first.
+
+    A cold start allocates the replicas' initial copies, the planners' derived state
+    and the commits' operations and echoes: all of it lives on, and none of it forms
+    cyclic garbage. At 1,000 routes per AZ the collections it set off (about 50 young
+    and 4 middle ones) freed nothing and cost about 10 ms of CPU. What the pause
+    allocated is promoted to the oldest generation when it ends (see
+    ``ovsdb_ic.replica.gc_paused``), unless the process keeps its imports frozen, as
+    this command does; then the next young collection walks it once.
+    """
+    import trio
+
+    from ovsdb_ic.replica import _gc
+
+    _gc.pause()
+    paused = True
+
+    def end() -> None:
+        nonlocal paused
+        if paused:
+            paused = False
+            _gc.resume(promote=True)
+
+    async def first(wait: Callable[[], Awaitable[None]], scope: trio.CancelScope) -> None:
+        await wait()
+        scope.cancel()
+
+    async def watch() -> None:
+        async with trio.open_nursery() as either:
+            either.start_soon(first, engine.wait_settled, either.cancel_scope)
+            either.start_soon(first, engine.wait_standing_by, either.cancel_scope)
+        end()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            await run()
+            nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0]  # noqa: B904 - keep the original chain
+        raise
+    finally:
+        end()
