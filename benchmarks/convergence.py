@@ -552,12 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     repeats = [int(x) for x in args.cold_repeat.split(",") if x.strip()]
     if not repeats or min(repeats) < 1:
         ap.error(f"--cold-repeat: positive counts wanted, got {args.cold_repeat!r}")
-    repeats += [repeats[-1]] * (len(sizes) - len(repeats))
+    repeats = (repeats + [repeats[-1]] * len(sizes))[: len(sizes)]
     print(f"# {platform.node()} {platform.python_implementation()} {platform.python_version()}",
           flush=True)  # fmt: skip
     compile_checkout()
     results = []
-    for n, times in zip(sizes, repeats):
+    for n, times in zip(sizes, repeats, strict=True):
         for rep in range(times):
             for kind in agents:
                 print(f"# {kind}, {n} routes per AZ (run {rep + 1}) ...", flush=True)

@@ -128,10 +128,9 @@ async def collector_paused_until_settled(
     A cold start allocates the replicas' initial copies, the planners' derived state
     and the commits' operations and echoes: all of it lives on, and none of it forms
     cyclic garbage. At 1,000 routes per AZ the collections it set off (about 50 young
-    and 4 middle ones) freed nothing and cost about 10 ms of CPU. What the pause
+    and 4 middle ones) freed nothing and cost 5 to 10 ms of CPU. What the pause
     allocated is promoted to the oldest generation when it ends (see
-    ``ovsdb_ic.replica.gc_paused``), unless the process keeps its imports frozen, as
-    this command does; then the next young collection walks it once.
+    ``ovsdb_ic.replica.gc_paused``).
     """
     import trio
 

@@ -31,10 +31,9 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["keeps_frozen", "pause", "paused", "promote_all", "resume"]
+__all__ = ["pause", "paused", "promote_all", "resume"]
 
 _depth = 0
-_program_keeps_frozen = False
 _disabled_by_us = False
 _promote_requested = False
 
@@ -72,22 +71,11 @@ def resume(*, promote: bool = False) -> None:
 def promote_all() -> None:
     """Move every tracked object to the oldest generation, without a collection.
 
-    Does nothing when the program keeps objects frozen (``gc.freeze()``) itself:
-    told so by :func:`keeps_frozen`, or found by ``gc.get_freeze_count()``.
+    Does nothing when the program keeps objects frozen (``gc.freeze()``) itself.
     """
-    if not _program_keeps_frozen and gc.get_freeze_count() == 0:
+    if gc.get_freeze_count() == 0:
         gc.freeze()
         gc.unfreeze()
-
-
-def keeps_frozen() -> None:
-    """Say that the program froze objects (``gc.freeze()``) and never unfreezes them,
-    so :func:`promote_all` does nothing without asking: ``gc.get_freeze_count()``
-    walks the frozen objects one by one (about 2.3 ms for the 27,000 objects of the
-    sync engine's imports, which ``ovsdb-ic sync`` freezes), and a cold start at 1,000
-    routes promotes twice."""
-    global _program_keeps_frozen
-    _program_keeps_frozen = True
 
 
 @contextmanager

@@ -76,3 +76,28 @@ def test_a_collector_the_program_disabled_stays_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_startup_imports_promote_instead_of_freezing() -> None:
+    """What the imports created ends in the oldest generation, nothing stays frozen (so
+    the replicas' pauses can promote their builds too), and the collector is back on."""
+    from ovsdb_ic.cli._common import startup_imports
+
+    gc.collect()
+    assert gc.get_freeze_count() == 0
+    with startup_imports():
+        assert not gc.isenabled()
+        made = [[i] for i in range(5000)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < 100  # not left young: promoted
+    assert made[-1] == [4999]
+    # the cold-start pause then promotes its own allocations the same way
+    engine: Any = _Engine()
+
+    async def run() -> None:
+        engine.settled.set()
+        engine.built = [[i] for i in range(5000)]
+        await trio.sleep(0.01)
+
+    trio.run(collector_paused_until_settled, engine, run)
+    assert gc.get_count()[0] < 100 and gc.get_freeze_count() == 0

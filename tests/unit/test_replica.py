@@ -1344,34 +1344,6 @@ def test_gc_paused_counts_and_restores() -> None:
         assert gc.get_freeze_count() == frozen and len(more) == 10
     finally:
         gc.unfreeze()
-    # a program that said it keeps objects frozen is not asked again (the count walks
-    # the frozen objects); promotion then leaves everything where it is
-    from ovsdb_ic.replica import _gc
-
-    counted: list[int] = []
-    real_count = gc.get_freeze_count
-
-    def count() -> int:
-        counted.append(real_count())
-        return counted[-1]
-
-    gc.freeze()
-    try:
-        frozen = real_count()
-        gc.get_freeze_count = count  # type: ignore[assignment]
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(_gc, "_program_keeps_frozen", False)
-            with gc_paused(promote=True):
-                pass
-            assert counted == [frozen]  # not told: asked
-            _gc.keeps_frozen()
-            with gc_paused(promote=True):
-                more = [[i] for i in range(10)]
-            assert counted == [frozen] and len(more) == 10  # told: not asked again
-    finally:
-        gc.get_freeze_count = real_count  # type: ignore[assignment]
-        gc.unfreeze()
-    assert not _gc._program_keeps_frozen
     # a staged step pauses only inside the step
     r = route_replica()
     staged = r.stage([ins("Route", U(i), route(ip_prefix=str(i))) for i in range(3000)])
