@@ -119,11 +119,13 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 async def collector_paused_until_settled(
-    engine: SyncEngine, run: Callable[[], Awaitable[None]]
+    engine: SyncEngine, run: Callable[[], Awaitable[None]], *, bound: float = 60.0
 ) -> None:
     """Await ``run()`` (the engine's run) with the cyclic garbage collector paused
     until the engine's first pass that plans nothing, or until it stands by for the
-    lock, or until ``run()`` ends, whichever comes first.
+    lock, or until ``run()`` ends, or for ``bound`` seconds at most (an engine that
+    cannot reach its servers retries without end, and its failed attempts may leave
+    cyclic garbage), whichever comes first.
 
     A cold start allocates the replicas' initial copies, the planners' derived state
     and the commits' operations and echoes: all of it lives on, and none of it forms
@@ -150,9 +152,10 @@ async def collector_paused_until_settled(
         scope.cancel()
 
     async def watch() -> None:
-        async with trio.open_nursery() as either:
-            either.start_soon(first, engine.wait_settled, either.cancel_scope)
-            either.start_soon(first, engine.wait_standing_by, either.cancel_scope)
+        with trio.move_on_after(bound):
+            async with trio.open_nursery() as either:
+                either.start_soon(first, engine.wait_settled, either.cancel_scope)
+                either.start_soon(first, engine.wait_standing_by, either.cancel_scope)
         end()
 
     try:

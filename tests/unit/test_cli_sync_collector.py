@@ -62,6 +62,22 @@ def test_given_back_when_the_run_ends_first_or_raises() -> None:
     assert gc.isenabled()
 
 
+def test_the_pause_is_bounded_in_time() -> None:
+    """An engine that never settles nor stands by (e.g. retrying unreachable servers)
+    gets its collector back after ``bound`` seconds."""
+    engine: Any = _Engine()
+    seen: list[bool] = []
+
+    async def run() -> None:
+        seen.append(gc.isenabled())
+        await trio.sleep(0.2)
+        seen.append(gc.isenabled())
+
+    trio.run(lambda: collector_paused_until_settled(engine, run, bound=0.05))
+    assert seen == [False, True]
+    assert gc.isenabled()
+
+
 def test_a_collector_the_program_disabled_stays_disabled() -> None:
     engine: Any = _Engine()
 
