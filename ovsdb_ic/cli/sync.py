@@ -136,6 +136,7 @@ async def collector_paused_until_settled(
     """
     import trio
 
+    from ovsdb_ic.errors import _one_error
     from ovsdb_ic.replica import _gc
 
     _gc.pause()
@@ -159,13 +160,10 @@ async def collector_paused_until_settled(
         end()
 
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch)
-            await run()
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0]  # noqa: B904 - keep the original chain
-        raise
+        with _one_error():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch)
+                await run()
+                nursery.cancel_scope.cancel()
     finally:
         end()
