@@ -689,38 +689,29 @@ async def run_syncs(
         for i in indexes:
             for _name, _planner, req in configs[i].extra_planners:
                 extra = extra | req
-        async with open_shared_ic(first.ic_nb_db, first.ic_sb_db,
-                                  options=shared_options(first), extra=extra) as ic, \
-                trio.open_nursery() as nursery:
-            mine = []
-            for i in indexes:
-                engine = SyncEngine(configs[i], report=report, ic=ic)
-                engines[i] = engine
-                mine.append(engine)
-                nursery.start_soon(functools.partial(engine.run_and_wait, once=once,
-                                                     wait_sb=wait_sb))
-            for engine in mine:
-                await engine._running.wait()
-            task_status.started()
+        # Each nursery of ours hands a lone error back as itself, so an engine's error
+        # leaves run_syncs as it was raised, its own __cause__ kept.
+        with _one_error():
+            async with open_shared_ic(first.ic_nb_db, first.ic_sb_db,
+                                      options=shared_options(first), extra=extra) as ic, \
+                    trio.open_nursery() as nursery:
+                mine = []
+                for i in indexes:
+                    engine = SyncEngine(configs[i], report=report, ic=ic)
+                    engines[i] = engine
+                    mine.append(engine)
+                    nursery.start_soon(functools.partial(engine.run_and_wait, once=once,
+                                                         wait_sb=wait_sb))
+                for engine in mine:
+                    await engine._running.wait()
+                task_status.started()
 
-    try:
+    with _one_error():
         async with trio.open_nursery() as nursery:
             for indexes in groups:
                 await nursery.start(run_group, indexes)
             task_status.started([e for e in engines if e is not None])
-    except BaseExceptionGroup as group:
-        leaves = _leaves(group)
-        if len(leaves) == 1:
-            raise leaves[0] from group
-        raise
     return [e.stats for e in engines if e is not None]
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
-    return out
 
 
 def describe_tables(keys: Sequence[DatabaseKey] = tuple(DATABASES)) -> dict[str, list[str]]:

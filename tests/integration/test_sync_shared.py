@@ -31,7 +31,7 @@ from ovsdb_ic.sync import SharedIc, SyncConfig, SyncEngine, open_shared_ic, run_
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import rules_for
 from ovsdb_ic.sync.runner import group_configs
-from ovsdb_ic.sync.session import ConnectOptions, Databases
+from ovsdb_ic.sync.session import ConnectOptions, Databases, UnreachableError
 from ovsdb_ic.testing import IcDeployment, Sandbox
 
 AZS = ("az1", "az2", "az3")
@@ -379,3 +379,37 @@ def test_group_configs_partitions_by_ic_remotes_in_order(pairs: list[tuple[str, 
         assert len({pairs[i] for i in g}) == 1
     assert len(groups) == len(set(pairs))
     assert [g[0] for g in groups] == sorted(g[0] for g in groups)
+
+
+def test_an_engine_error_leaves_run_syncs_as_itself_with_its_own_cause(
+        sandbox: Sandbox, tmp_path: Any) -> None:
+    """The error of one engine is raised as itself, not in a group and not re-chained:
+    its ``__cause__`` is the one it was raised with (as with ``run_sync``)."""
+    dep = IcDeployment.start(sandbox, azs=AZS[:1], ic_sb_size=1)
+    nbctl(dep.azs["az1"].nb, "init")
+    nbctl(dep.azs["az1"].nb, "set", "NB_Global", ".", "name=az1")  # planners run
+
+    def broken(_snap: Any) -> Plan:
+        raise ValueError("the planner broke") from KeyError("the row it wanted")
+
+    cfg = SyncConfig(ovnnb_db=dep.azs["az1"].nb.remote, ovnsb_db=dep.azs["az1"].sb.remote,
+                     ic_nb_db=dep.ic_nb.remote, ic_sb_db=dep.ic_sb.remote,
+                     extra_planners=(("broken", broken, Requirements()),))
+    unreachable = SyncConfig(ovnnb_db=f"unix:{tmp_path}/nb.sock",
+                             ovnsb_db=f"unix:{tmp_path}/sb.sock",
+                             ic_nb_db=f"unix:{tmp_path}/ic-nb.sock",
+                             ic_sb_db=f"unix:{tmp_path}/ic-sb.sock")
+
+    async def main() -> None:
+        with trio.fail_after(60), pytest.raises(ValueError, match="planner broke") as info:
+            await run_syncs([cfg], once=True)
+        assert isinstance(info.value.__cause__, KeyError)
+        with trio.fail_after(60), pytest.raises(UnreachableError) as own:
+            await run_sync(unreachable)
+        with trio.fail_after(60), pytest.raises(UnreachableError) as shared:
+            await run_syncs([unreachable])
+        assert own.value.__cause__ is None and shared.value.__cause__ is None
+        # The shared pair is opened first: only its databases are named.
+        assert [p.split(":")[0] for p in shared.value.problems] == ["IC-NB", "IC-SB"]
+
+    trio.run(main)
