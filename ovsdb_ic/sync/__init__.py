@@ -4,8 +4,8 @@
   availability zone's IC agent (what ``ovn-ic`` does), holding the ``ovn_ic`` lock;
   :class:`RouteFilters` adds an embedder's policy to route advertisement and learning;
   :func:`run_syncs` runs many AZs' engines in one task over one shared IC-NB/IC-SB pair
-  (:func:`open_shared_ic`, :class:`SharedIc`, :func:`shared_options`,
-  :func:`group_configs`);
+  (or, by hand, :func:`open_shared_ic` gives a :class:`SharedIc` for
+  ``SyncEngine(config, ic=shared)``);
 * the planners, pure functions from a :class:`Snapshot` to a :class:`Plan`:
   :func:`plan_az`, :func:`plan_transit_switches`, :func:`plan_gateways`,
   :func:`plan_port_bindings`, :func:`plan_routes`, and :func:`plan_pass` (all of them,
@@ -32,15 +32,14 @@ from ovsdb_ic.sync.routes import LEARNED_ROUTE_KEY, RouteFilters, RouteInfo, pla
 from ovsdb_ic.sync.runner import (
     LOCK_NAME,
     REQUIREMENTS,
+    SharedIc,
     SyncConfig,
     SyncEngine,
     SyncStats,
-    group_configs,
+    open_shared_ic,
     run_sync,
     run_syncs,
-    shared_options,
 )
-from ovsdb_ic.sync.session import SharedIc, open_shared_ic
 from ovsdb_ic.sync.transit_switches import plan_transit_switches
 
 if TYPE_CHECKING:
@@ -68,7 +67,6 @@ __all__ = [
     "SyncStats",
     "Update",
     "empty_snapshot",
-    "group_configs",
     "open_shared_ic",
     "plan_az",
     "plan_gateways",
@@ -79,7 +77,6 @@ __all__ = [
     "run_sync",
     "run_syncs",
     "metrics",
-    "shared_options",
     "simulate",
     "wait_ic_synced",
 ]

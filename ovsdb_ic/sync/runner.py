@@ -17,10 +17,10 @@ runner wait for its replicas to move and plan again. Without the lock it only wa
 the key hints, the route planner's cache).
 
 Engines of one process may share their IC-NB and IC-SB connections and replicas
-(:func:`~ovsdb_ic.sync.session.open_shared_ic`, ``SyncEngine(config, ic=shared)``, or
-:func:`run_syncs`, which groups configs by their IC remotes): the lock is on each AZ's
-own SB, so nothing on the IC connections belongs to one AZ, and N engines then copy
-and decode IC-SB once instead of N times. Only the connections and replicas are
+(:func:`open_shared_ic` and ``SyncEngine(config, ic=shared)``, or :func:`run_syncs`,
+which groups configs by their IC remotes): the lock is on each AZ's own SB, so nothing
+on the IC connections belongs to one AZ, and N engines then copy and decode IC-SB once
+instead of N times. Only the connections and replicas are
 shared; each engine still plans with its own memo, hints and route cache.
 
 See docs/sync.md.
@@ -32,7 +32,8 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Final, final
 
 import attrs
@@ -42,7 +43,14 @@ from ovsdb_ic.client import Client, LiveReplica
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
 from ovsdb_ic.errors import ConfigError, NotOwnerError, _one_error
-from ovsdb_ic.ic.databases import DATABASES, DatabaseKey, Requirements, Snapshot, first_row
+from ovsdb_ic.ic.databases import (
+    DATABASES,
+    LABELS,
+    DatabaseKey,
+    Requirements,
+    Snapshot,
+    first_row,
+)
 from ovsdb_ic.sync import passes, routes, seqno
 from ovsdb_ic.sync.keys import KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Plan
@@ -53,28 +61,25 @@ from ovsdb_ic.sync.session import (
     CommitPolicy,
     ConnectOptions,
     Databases,
-    SharedIc,
     commit_plan,
     open_databases,
-    open_shared_ic,
 )
 from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
-    "LOCK_NAME",
     "ALL_RULES_REQUIREMENTS",
+    "LOCK_NAME",
     "REQUIREMENTS",
+    "SharedIc",
     "SyncConfig",
     "SyncEngine",
     "SyncStats",
-    "check_shared",
-    "group_configs",
+    "open_shared_ic",
     "probe_seconds",
     "requirements_for",
     "run_sync",
     "run_syncs",
-    "shared_options",
 ]
 
 log = logging.getLogger("ovsdb_ic.sync")
@@ -102,8 +107,8 @@ def requirements_for(rules: IcRules) -> Requirements:
 ALL_RULES_REQUIREMENTS: Final[Requirements] = requirements_for(
     IcRules(release="25.03", **dict.fromkeys(FEATURES, True)))
 """What the engine replicates under any rules (every switch on): the union
-:func:`~ovsdb_ic.sync.session.open_shared_ic` replicates of IC-NB and IC-SB, so that
-engines of different releases can share it."""
+:func:`open_shared_ic` replicates of IC-NB and IC-SB, so that engines of different
+releases can share it."""
 
 
 def probe_seconds(options: Any, default: float | None, remote: str) -> float | None:
@@ -237,12 +242,14 @@ class SyncEngine:
         ``report`` receives one line per planned operation in dry-run mode and a
         line per committed transaction otherwise (default: the ``ovsdb_ic.sync`` logger).
         ``ic``: IC-NB and IC-SB connections shared with other engines
-        (:func:`~ovsdb_ic.sync.session.open_shared_ic`); the engine then opens only its
-        NB and SB, and must run inside the block that opened ``ic``. Its config must
-        name the same IC remotes and connect options (:func:`check_shared`).
+        (:func:`open_shared_ic`); the engine then opens only its NB and SB, and must run
+        inside the block that opened ``ic``. Its config must name the same IC remotes,
+        ``ssl_context`` (the same object), ``probe_interval``, ``backoff`` and
+        ``leader_only`` (:class:`~ovsdb_ic.errors.ConfigError` naming the field
+        otherwise).
         """
         if ic is not None:
-            check_shared(config, ic.remotes, ic.options)
+            _check_shared(config, ic)
         self.config = config
         self.ic = ic
         """The shared IC connections, or None when the engine opens its own."""
@@ -401,8 +408,7 @@ class SyncEngine:
         # sets it before its first loop.
         locks: tuple[tuple[DatabaseKey, str], ...] = (
             (("sb", LOCK_NAME),) if cfg.take_lock and not cfg.dry_run else ())
-        options = ConnectOptions(ssl_context=cfg.ssl_context, probe_interval=cfg.probe_interval,
-                                 backoff=cfg.backoff, leader_only=cfg.leader_only, locks=locks)
+        options = _connect_options(cfg, locks)
         shared = self.ic
         remotes: AzRemotes | dict[DatabaseKey, str] = cfg
         if shared is not None:
@@ -425,7 +431,7 @@ class SyncEngine:
             async with open_databases(remotes, choose, options=options) as dbs:
                 if shared is not None:
                     assert self._required is not None
-                    shared.attach(dbs, self._required)
+                    shared._attach(dbs, self._required)
                 self._dbs = dbs
                 self.clients = dbs.clients
                 self.replicas = dbs.replicas
@@ -523,7 +529,7 @@ class SyncEngine:
 
         Shared IC clients get the same value from every engine sharing them: it depends
         only on the shared IC-NB replica, the IC remotes and ``probe_interval``, which
-        :func:`check_shared` makes equal across those engines."""
+        ``SyncEngine(config, ic=...)`` makes equal across those engines."""
         if not self.rules.probe_interval_option:
             return
         default = self.config.probe_interval
@@ -593,16 +599,153 @@ async def run_sync(
     return engine.stats
 
 
+# ------------------------------------------------------------------------ shared IC
+
+_IC_DATABASES: Final[tuple[DatabaseKey, ...]] = ("ic_nb", "ic_sb")
 _SHARED_FIELDS: Final = ("ssl_context", "probe_interval", "backoff", "leader_only")
 """The :class:`SyncConfig` fields that say how the IC clients connect: engines sharing
 them must agree on each (``ssl_context``: the same object)."""
 
 
-def shared_options(config: SyncConfig) -> ConnectOptions:
-    """How IC connections shared by engines configured as ``config`` connect (its
-    ``ssl_context``, ``probe_interval``, ``backoff`` and ``leader_only``)."""
+def _connect_options(config: SyncConfig,
+                     locks: tuple[tuple[DatabaseKey, str], ...] = ()) -> ConnectOptions:
+    """How an engine configured as ``config`` connects (its ``ssl_context``,
+    ``probe_interval``, ``backoff`` and ``leader_only``), asking for ``locks``."""
     return ConnectOptions(ssl_context=config.ssl_context, probe_interval=config.probe_interval,
-                          backoff=config.backoff, leader_only=config.leader_only)
+                          backoff=config.backoff, leader_only=config.leader_only, locks=locks)
+
+
+@final
+class SharedIc:
+    """IC-NB and IC-SB connected and replicated once, for several sync engines of one
+    process that name the same IC remotes (made by :func:`open_shared_ic`).
+
+    The engines read the same two live replicas and commit through the same two
+    clients; each still opens its own NB and SB (and takes ``ovn_ic`` on its SB).
+    Nothing in here belongs to one engine: an engine that stops leaves the connections
+    to the others, and they close when the :func:`open_shared_ic` block ends.
+    """
+
+    def __init__(self, dbs: Databases, remotes: Mapping[DatabaseKey, str],
+                 requirements: Requirements, options: ConnectOptions) -> None:
+        """Wrap what :func:`open_shared_ic` opened (use that)."""
+        self._dbs = dbs
+        self.remotes: dict[DatabaseKey, str] = dict(remotes)
+        """The remote list of each database, as given."""
+        self.requirements = requirements
+        """What the replicas hold: the tables and columns monitored, the indexes added."""
+        self.options = options
+        """How the clients connected (an engine's config must agree on these)."""
+
+    @property
+    def clients(self) -> dict[DatabaseKey, Client]:
+        """The failover client of each IC database (``ic_nb``, ``ic_sb``)."""
+        return self._dbs.clients
+
+    @property
+    def replicas(self) -> dict[DatabaseKey, LiveReplica]:
+        """The live replica of each IC database (``ic_nb``, ``ic_sb``)."""
+        return self._dbs.replicas
+
+    @property
+    def schemas(self) -> dict[DatabaseKey, DatabaseSchema]:
+        """The servers' schemas, by database key (what the engines detect rules from)."""
+        return {k: c.schema for k, c in self.clients.items() if c.schema is not None}
+
+    def _missing(self, requirements: Requirements) -> list[str]:
+        """What ``requirements`` asks of IC-NB and IC-SB that the replicas do not hold,
+        one line per table (empty: everything is there)."""
+        lines: list[str] = []
+        for key in _IC_DATABASES:
+            have = self.requirements.tables_for(key)
+            for table, columns in sorted(requirements.tables_for(key).items()):
+                if table not in have:
+                    lines.append(f"{LABELS[key]} {table}")
+                    continue
+                got = have[table]
+                if got is None:
+                    continue
+                if columns is None:
+                    lines.append(f"{LABELS[key]} {table}: every column")
+                    continue
+                lacking = [c for c in columns if c not in got]
+                if lacking:
+                    lines.append(f"{LABELS[key]} {table}: {', '.join(lacking)}")
+        return lines
+
+    def _attach(self, dbs: Databases, requirements: Requirements) -> None:
+        """Put the shared clients and replicas into ``dbs`` (an engine's own
+        :class:`Databases`, holding its NB and SB) and add ``requirements``' IC client
+        indexes to the shared replicas (idempotent: an index over the same columns is
+        kept). Raises :class:`~ovsdb_ic.errors.ConfigError` (field ``requirements``)
+        naming every table or column the replicas lack."""
+        lacking = self._missing(requirements)
+        if lacking:
+            raise ConfigError("requirements", lacking,
+                              "the shared IC replicas do not hold what this engine reads; "
+                              "open them with open_shared_ic(extra=...) covering it")
+        for key in _IC_DATABASES:
+            live = self.replicas[key]
+            requirements.install_on(live.replica, key)
+            dbs.clients[key] = self.clients[key]
+            dbs.replicas[key] = live
+
+
+def _restricted(req: Requirements, schemas: Mapping[DatabaseKey, DatabaseSchema]
+                ) -> Requirements:
+    """``req``'s IC tables, columns and indexes that the servers' schemas have."""
+    tables: dict[DatabaseKey, dict[str, tuple[str, ...] | None]] = {}
+    for key in _IC_DATABASES:
+        schema = schemas.get(key)
+        for table, columns in req.tables_for(key).items():
+            if schema is None or table not in schema.tables:
+                continue
+            have = schema.tables[table].columns
+            kept = None if columns is None else tuple(c for c in columns if c in have)
+            if kept == ():
+                continue
+            tables.setdefault(key, {})[table] = kept
+    indexes = tuple(ix for ix in req.indexes
+                    if ix[1] in tables.get(ix[0], {})
+                    and all((c if isinstance(c, str) else c[0]) in
+                            schemas[ix[0]].tables[ix[1]].columns for c in ix[3]))
+    return Requirements(tables, indexes)
+
+
+@asynccontextmanager
+async def open_shared_ic(
+    config: SyncConfig, *, extra: Requirements | None = None
+) -> AsyncIterator[SharedIc]:
+    """Connect to the IC-NB and IC-SB of ``config`` once, as its engine would (its
+    ``ssl_context``, ``probe_interval``, ``backoff`` and ``leader_only``), and replicate
+    what the sync engine of every OVN release reads there (and the IC tables of
+    ``config.extra_planners`` and of ``extra``, e.g. other engines' extra planners),
+    limited to the tables and columns the servers' schemas have; yields a
+    :class:`SharedIc` to hand to the engines of every config that agrees with
+    ``config`` on those remotes and fields (``SyncEngine(other, ic=shared)``).
+
+    Raises :class:`~ovsdb_ic.sync.session.UnreachableError` as
+    :func:`~ovsdb_ic.sync.session.open_databases`. A lost connection (a Raft leader
+    change) is replaced as an engine's own would be: every engine sharing it sees the
+    same thing at once (a transaction in flight fails and is counted in its
+    ``stats.errors``, then it plans again on the resumed replica). Leaving the block
+    closes both clients: run the engines inside it (an engine that stops, in turn,
+    leaves them open for the others). :func:`run_syncs` does all of this for a list of
+    configs.
+    """
+    wanted = ALL_RULES_REQUIREMENTS | config.requirements()
+    if extra is not None:
+        wanted = wanted | extra
+    chosen: list[Requirements] = []
+
+    def choose(schemas: Mapping[DatabaseKey, DatabaseSchema]) -> Requirements:
+        chosen.append(_restricted(wanted, schemas))
+        return chosen[0]
+
+    remotes: dict[DatabaseKey, str] = {"ic_nb": config.ic_nb_db, "ic_sb": config.ic_sb_db}
+    options = _connect_options(config)
+    async with open_databases(remotes, choose, options=options) as dbs:
+        yield SharedIc(dbs, remotes, chosen[0], options)
 
 
 def _disagreement(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
@@ -620,19 +763,17 @@ def _disagreement(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
     return None
 
 
-def check_shared(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
-                 options: ConnectOptions) -> None:
+def _check_shared(config: SyncConfig, shared: SharedIc) -> None:
     """Raise :class:`~ovsdb_ic.errors.ConfigError` naming the field when ``config``
-    cannot use IC connections to ``remotes`` (by database key) made with ``options``:
-    its ``ic_nb_db``/``ic_sb_db`` differ, or its ``ssl_context`` (not the same object),
-    ``probe_interval``, ``backoff`` or ``leader_only`` do."""
-    found = _disagreement(config, remotes, options)
+    cannot use ``shared``: its ``ic_nb_db``/``ic_sb_db`` differ, or its ``ssl_context``
+    (not the same object), ``probe_interval``, ``backoff`` or ``leader_only`` do."""
+    found = _disagreement(config, shared.remotes, shared.options)
     if found is not None:
         field, mine, theirs = found
         raise ConfigError(field, mine, f"differs from the shared IC connections' {theirs!r}")
 
 
-def group_configs(configs: Sequence[SyncConfig]) -> list[list[int]]:
+def _group_configs(configs: Sequence[SyncConfig]) -> list[list[int]]:
     """The indexes of ``configs`` grouped by their IC remotes (``ic_nb_db`` and
     ``ic_sb_db``), in order of first appearance: each group can share one IC pair.
 
@@ -645,7 +786,7 @@ def group_configs(configs: Sequence[SyncConfig]) -> list[list[int]]:
     for indexes in groups.values():
         first = configs[indexes[0]]
         remotes: dict[DatabaseKey, str] = {"ic_nb": first.ic_nb_db, "ic_sb": first.ic_sb_db}
-        options = shared_options(first)
+        options = _connect_options(first)
         for i in indexes[1:]:
             found = _disagreement(configs[i], remotes, options)
             if found is not None:
@@ -667,19 +808,22 @@ async def run_syncs(
 ) -> list[SyncStats]:
     """Run one :class:`SyncEngine` per config in this task, the engines whose configs
     name the same IC-NB and IC-SB remotes over one shared pair of IC connections and
-    replicas (:func:`group_configs`, :func:`~ovsdb_ic.sync.session.open_shared_ic`).
+    replicas (:func:`open_shared_ic`); configs naming the same IC remotes must agree on
+    ``ssl_context`` (the same object), ``probe_interval``, ``backoff`` and
+    ``leader_only``.
 
     ``nursery.start(run_syncs, configs)`` gives the engines, in the order of
     ``configs``, once every engine's replicas are loaded. ``once``, ``wait_sb`` and
     ``report`` as for :func:`run_sync`, for every engine. Returns each engine's stats
     when all have returned (``once``); cancel it to stop them all. A config error
-    (:func:`group_configs`) is raised before anything connects; an error of one
-    engine (e.g. :class:`~ovsdb_ic.sync.session.UnreachableError`) or of a shared
-    connection stops every engine and is raised (alone, unless several failed).
+    (:class:`~ovsdb_ic.errors.ConfigError` naming the field, ``configs[2].backoff``) is
+    raised before anything connects; an error of one engine (e.g.
+    :class:`~ovsdb_ic.sync.session.UnreachableError`) or of a shared connection stops
+    every engine and is raised as itself (a group only when several failed at once).
     """
     if not configs:
         raise ConfigError("configs", list(configs), "at least one config is needed")
-    groups = group_configs(configs)
+    groups = _group_configs(configs)
     engines: list[SyncEngine | None] = [None] * len(configs)
 
     async def run_group(indexes: list[int], *,
@@ -692,8 +836,7 @@ async def run_syncs(
         # Each nursery of ours hands a lone error back as itself, so an engine's error
         # leaves run_syncs as it was raised, its own __cause__ kept.
         with _one_error():
-            async with open_shared_ic(first.ic_nb_db, first.ic_sb_db,
-                                      options=shared_options(first), extra=extra) as ic, \
+            async with open_shared_ic(first, extra=extra) as ic, \
                     trio.open_nursery() as nursery:
                 mine = []
                 for i in indexes:

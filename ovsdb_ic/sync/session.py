@@ -10,10 +10,6 @@ routes).
   database holding what the readers' :class:`~ovsdb_ic.ic.Requirements` list, their
   client indexes installed. It yields a :class:`Databases` once every replica holds its
   initial copy, or raises :class:`UnreachableError` naming every remote that failed.
-* :func:`open_shared_ic` connects to IC-NB and IC-SB once for several sync engines of
-  one process (a :class:`SharedIc`): the ``ovn_ic`` lock is on each AZ's own SB, so the
-  IC connections carry nothing of one AZ and every engine can read the same replicas
-  and write through the same clients; each engine then opens only its NB and SB.
 * :func:`commit_plan` commits a :class:`~ovsdb_ic.sync.plan.Plan`: one transaction per
   database (two where :attr:`CommitPolicy.apart` sets inserts apart), guarded by
   ``wait`` checks (:func:`~ovsdb_ic.sync.commit.transaction_ops`)
@@ -65,7 +61,6 @@ from ovsdb_ic.wire.schema import DatabaseSchema
 
 __all__ = [
     "ALL_DATABASES",
-    "IC_DATABASES",
     "LOCK_NAME",
     "ApplyError",
     "AzRemotes",
@@ -75,12 +70,10 @@ __all__ = [
     "ConnectOptions",
     "ConvergeResult",
     "Databases",
-    "SharedIc",
     "UnreachableError",
     "commit_plan",
     "converge",
     "open_databases",
-    "open_shared_ic",
 ]
 
 ALL_DATABASES: Final[tuple[DatabaseKey, ...]] = ("ic_nb", "ic_sb", "nb", "sb")
@@ -532,154 +525,6 @@ async def open_databases(
                 yield dbs
             finally:
                 stop.set()
-
-
-# ------------------------------------------------------------------------ shared IC
-
-IC_DATABASES: Final[tuple[DatabaseKey, ...]] = ("ic_nb", "ic_sb")
-"""The keys of the two databases every AZ shares."""
-
-
-@final
-class SharedIc:
-    """IC-NB and IC-SB connected and replicated once, for several sync engines of one
-    process that name the same IC remotes (made by :func:`open_shared_ic`).
-
-    The engines read the same two live replicas and commit through the same two
-    clients; each still opens its own NB and SB (and takes ``ovn_ic`` on its SB).
-    Nothing in here belongs to one engine: an engine that stops leaves the connections
-    to the others, and they close when the :func:`open_shared_ic` block ends.
-    """
-
-    def __init__(self, dbs: Databases, remotes: Mapping[DatabaseKey, str],
-                 requirements: Requirements, options: ConnectOptions) -> None:
-        """Wrap what :func:`open_shared_ic` opened (use that)."""
-        self.databases = dbs
-        """The two clients and replicas, by database key (``ic_nb``, ``ic_sb``)."""
-        self.remotes: dict[DatabaseKey, str] = dict(remotes)
-        """The remote list of each database, as given."""
-        self.requirements = requirements
-        """What the replicas hold: the tables and columns monitored, the indexes added."""
-        self.options = options
-        """How the clients connected (``probe_interval`` is the default inactivity probe
-        the engines' ``options:ic_probe_interval`` handling falls back to)."""
-
-    @property
-    def clients(self) -> dict[DatabaseKey, Client]:
-        """The failover client of each IC database."""
-        return self.databases.clients
-
-    @property
-    def replicas(self) -> dict[DatabaseKey, LiveReplica]:
-        """The live replica of each IC database."""
-        return self.databases.replicas
-
-    @property
-    def schemas(self) -> dict[DatabaseKey, DatabaseSchema]:
-        """The servers' schemas, by database key (what the engines detect rules from)."""
-        return {k: c.schema for k, c in self.clients.items() if c.schema is not None}
-
-    def missing(self, requirements: Requirements) -> list[str]:
-        """What ``requirements`` asks of IC-NB and IC-SB that the replicas do not hold,
-        one line per table (empty: everything is there)."""
-        lines: list[str] = []
-        for key in IC_DATABASES:
-            have = self.requirements.tables_for(key)
-            for table, columns in sorted(requirements.tables_for(key).items()):
-                if table not in have:
-                    lines.append(f"{LABELS[key]} {table}")
-                    continue
-                got = have[table]
-                if got is None:
-                    continue
-                if columns is None:
-                    lines.append(f"{LABELS[key]} {table}: every column")
-                    continue
-                lacking = [c for c in columns if c not in got]
-                if lacking:
-                    lines.append(f"{LABELS[key]} {table}: {', '.join(lacking)}")
-        return lines
-
-    def attach(self, dbs: Databases, requirements: Requirements) -> None:
-        """Put the shared clients and replicas into ``dbs`` (a reader's own
-        :class:`Databases`, holding its NB and SB) and add ``requirements``' IC client
-        indexes to the shared replicas (idempotent: an index over the same columns is
-        kept). Raises :class:`~ovsdb_ic.errors.ConfigError` (field ``requirements``)
-        naming every table or column the replicas lack."""
-        lacking = self.missing(requirements)
-        if lacking:
-            raise ConfigError("requirements", lacking,
-                              "the shared IC replicas do not hold what this engine reads; "
-                              "open them with open_shared_ic(extra=...) covering it")
-        for key in IC_DATABASES:
-            live = self.replicas[key]
-            requirements.install_on(live.replica, key)
-            dbs.clients[key] = self.clients[key]
-            dbs.replicas[key] = live
-
-
-def _restricted(req: Requirements, schemas: Mapping[DatabaseKey, DatabaseSchema]
-                ) -> Requirements:
-    """``req``'s IC tables, columns and indexes that the servers' schemas have."""
-    tables: dict[DatabaseKey, dict[str, tuple[str, ...] | None]] = {}
-    for key in IC_DATABASES:
-        schema = schemas.get(key)
-        for table, columns in req.tables_for(key).items():
-            if schema is None or table not in schema.tables:
-                continue
-            have = schema.tables[table].columns
-            kept = None if columns is None else tuple(c for c in columns if c in have)
-            if kept == ():
-                continue
-            tables.setdefault(key, {})[table] = kept
-    indexes = tuple(ix for ix in req.indexes
-                    if ix[1] in tables.get(ix[0], {})
-                    and all((c if isinstance(c, str) else c[0]) in
-                            schemas[ix[0]].tables[ix[1]].columns for c in ix[3]))
-    return Requirements(tables, indexes)
-
-
-@asynccontextmanager
-async def open_shared_ic(
-    ic_nb_db: str,
-    ic_sb_db: str,
-    *,
-    options: ConnectOptions = ConnectOptions(),
-    extra: Requirements | None = None,
-) -> AsyncIterator[SharedIc]:
-    """Connect to IC-NB and IC-SB once and replicate what the sync engine of every OVN
-    release reads there (and ``extra``'s IC tables, e.g. extra planners'), limited to
-    the tables and columns the servers' schemas have; yields a :class:`SharedIc` to
-    hand to any number of engines (``SyncEngine(config, ic=shared)``,
-    :func:`~ovsdb_ic.sync.runner.run_syncs`).
-
-    ``options`` as for :func:`open_databases`, without ``locks`` (the IC connections
-    carry no lock; :class:`~ovsdb_ic.errors.ConfigError` otherwise). The remote lists
-    are checked as the command-line options ``--ic-nb-db``/``--ic-sb-db``. Raises
-    :class:`UnreachableError` as :func:`open_databases`. A lost connection (a Raft
-    leader change) is replaced as an engine's own would be: every engine sharing it
-    sees the same thing at once (a transaction in flight fails and is counted in its
-    ``stats.errors``, then it plans again on the resumed replica). Leaving the block
-    closes both clients: run the engines inside it (an engine that stops, in turn,
-    leaves them open for the others).
-    """
-    remote_list_validator("--ic-nb-db")(None, None, ic_nb_db)
-    remote_list_validator("--ic-sb-db")(None, None, ic_sb_db)
-    if options.locks:
-        raise ConfigError("locks", options.locks,
-                          "the shared IC connections carry no lock (ovn_ic is on each AZ's SB)")
-    from ovsdb_ic.sync.runner import ALL_RULES_REQUIREMENTS  # the planners' union
-
-    wanted = ALL_RULES_REQUIREMENTS if extra is None else ALL_RULES_REQUIREMENTS | extra
-    chosen: list[Requirements] = []
-
-    def choose(schemas: Mapping[DatabaseKey, DatabaseSchema]) -> Requirements:
-        chosen.append(_restricted(wanted, schemas))
-        return chosen[0]
-
-    remotes: dict[DatabaseKey, str] = {"ic_nb": ic_nb_db, "ic_sb": ic_sb_db}
-    async with open_databases(remotes, choose, options=options) as dbs:
-        yield SharedIc(dbs, remotes, chosen[0], options)
 
 
 # ---------------------------------------------------------------------------- commit

@@ -30,7 +30,7 @@ from ovsdb_ic.replica import Replica
 from ovsdb_ic.sync import SharedIc, SyncConfig, SyncEngine, open_shared_ic, run_sync, run_syncs
 from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import rules_for
-from ovsdb_ic.sync.runner import group_configs
+from ovsdb_ic.sync.runner import _group_configs as group_configs
 from ovsdb_ic.sync.session import ConnectOptions, Databases, UnreachableError
 from ovsdb_ic.testing import IcDeployment, Sandbox
 
@@ -201,8 +201,7 @@ def test_one_engine_cancelled_while_the_others_keep_syncing(sandbox: Sandbox) ->
     cfgs = configs(dep)
 
     async def main() -> None:
-        async with open_shared_ic(cfgs[0].ic_nb_db, cfgs[0].ic_sb_db,
-                                  options=ConnectOptions(probe_interval=2.0)) as ic, \
+        async with open_shared_ic(cfgs[0]) as ic, \
                 trio.open_nursery() as nursery:
             scopes = [trio.CancelScope() for _ in cfgs]
             engines = [SyncEngine(c, ic=ic) for c in cfgs]
@@ -302,21 +301,6 @@ def test_engine_with_shared_connections_to_other_databases_names_the_field() -> 
     assert caught.value.field == "probe_interval"
 
 
-def test_open_shared_ic_bad_input() -> None:
-    async def main() -> None:
-        with pytest.raises(ConfigError) as caught:
-            async with open_shared_ic("tcp:127.0.0.1:6645", "nonsense:x"):
-                pass
-        assert caught.value.field == "--ic-sb-db"
-        with pytest.raises(ConfigError) as caught:
-            async with open_shared_ic("tcp:127.0.0.1:6645", "tcp:127.0.0.1:6646",
-                                      options=ConnectOptions(locks=(("ic_sb", "x"),))):
-                pass
-        assert caught.value.field == "locks"
-
-    trio.run(main)
-
-
 def test_engine_reading_what_the_shared_replicas_lack_names_it(sandbox: Sandbox) -> None:
     dep = IcDeployment.start(sandbox, azs=AZS[:1], ic_sb_size=1)
     nbctl(dep.azs["az1"].nb, "init")
@@ -331,13 +315,18 @@ def test_engine_reading_what_the_shared_replicas_lack_names_it(sandbox: Sandbox)
                      extra_planners=(("extra", nothing, extra),))
 
     async def main() -> None:
-        async with open_shared_ic(cfg.ic_nb_db, cfg.ic_sb_db) as ic:
-            assert ic.missing(extra) == ["IC-SB Encap: every column"]
+        # A pair opened for a config without the extra planner lacks its tables.
+        plain = SyncConfig(**{**attrs.asdict(cfg, recurse=False), "extra_planners": ()})
+        async with open_shared_ic(plain) as ic:
             with pytest.raises(ConfigError) as caught:
                 await SyncEngine(cfg, ic=ic).run(once=True)
             assert caught.value.field == "requirements"
             assert "IC-SB Encap: every column" in str(caught.value)
-        # run_syncs replicates the extra planners' tables too.
+            async with open_shared_ic(plain, extra=extra) as wider:
+                assert wider.requirements.tables_for("ic_sb")["Encap"] is None
+        # open_shared_ic(cfg) and run_syncs replicate the extra planners' tables too.
+        async with open_shared_ic(cfg) as own:
+            assert own.requirements.tables_for("ic_sb")["Encap"] is None
         stats = await run_syncs([cfg], once=True)
         assert stats[0].settled == 1
 
