@@ -42,7 +42,7 @@ import trio
 from ovsdb_ic.client import Client, LiveReplica
 from ovsdb_ic.client.failover import Backoff
 from ovsdb_ic.client.monitor import Lock
-from ovsdb_ic.errors import ConfigError, NotOwnerError, _one_error
+from ovsdb_ic.errors import ConfigError, ConnectionClosedError, NotOwnerError, _one_error
 from ovsdb_ic.ic.databases import (
     DATABASES,
     LABELS,
@@ -279,6 +279,8 @@ class SyncEngine:
         self._synced_changed = trio.Event()
         self._wake = trio.Event()
         self._running = trio.Event()
+        # run() is unwinding with an error of its own (set before its clients close).
+        self._failing = False
         self.rules: IcRules = config.rules or IcRules()
         """The rules followed (detected from the schemas once :meth:`run` connected)."""
         self._ic_cfg = seqno.IcCfg()
@@ -387,8 +389,15 @@ class SyncEngine:
                 await nursery.start(body)
                 task_status.started(self)
                 if wait_sb:
-                    await self.wait_settled()
-                    self.stats.ic_cfg = await self.wait_ic_cfg()
+                    try:
+                        await self.wait_settled()
+                        self.stats.ic_cfg = await self.wait_ic_cfg()
+                    except ConnectionClosedError:
+                        if not self._failing:
+                            raise
+                        # run() failed and closed its clients under this wait: its own
+                        # error, on its way to this nursery, is the one to raise.
+                        await trio.sleep_forever()
                     self._report(f"every AZ has synced nb_ic_cfg={self.stats.ic_cfg}")
                     if once:
                         nursery.cancel_scope.cancel()
@@ -404,6 +413,7 @@ class SyncEngine:
         on what earlier ones created), or after one plan in dry-run mode.
         """
         cfg = self.config
+        self._failing = False
         # The ovn_ic lock is asked for while the tables are copied, as the C daemon
         # sets it before its first loop.
         locks: tuple[tuple[DatabaseKey, str], ...] = (
@@ -437,7 +447,11 @@ class SyncEngine:
                 self.replicas = dbs.replicas
                 self._running.set()
                 task_status.started()
-                await self._loop(once)
+                try:
+                    await self._loop(once)
+                except BaseException:
+                    self._failing = True
+                    raise
         finally:
             # What the route planner derived holds the replicas: a stopped engine keeps
             # none of it.

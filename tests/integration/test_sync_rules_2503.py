@@ -28,6 +28,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ovsdb_ic.client import connect
+from ovsdb_ic.ic.databases import Requirements
+from ovsdb_ic.sync.plan import Plan
 from ovsdb_ic.sync.rules import RULES_23_03, RULES_25_03
 from ovsdb_ic.sync.runner import SyncConfig, SyncEngine, run_sync
 from ovsdb_ic.sync.waiting import wait_ic_synced
@@ -324,3 +326,28 @@ def test_2503_ic_probe_interval_sets_the_client_probes() -> None:
 
         probes = trio.run(main)
     assert probes == {"nb": 1.0, "sb": 1.0, "ic_nb": None, "ic_sb": None}
+
+
+def test_wait_sb_gives_the_engine_error_alone_when_the_engine_fails_during_the_wait() -> None:
+    """``run_sync(wait_sb=True)``: an engine that fails while the wait for the AZs is on
+    raises its own error, not a group with the ConnectionClosedError its closing clients
+    gave that wait (a replica that stops following ends ``wait_for`` with it)."""
+    with Sandbox(ovn="25.03") as box:
+        d = IcDeployment.start(box, azs=("az1",), ic_sb_size=1)
+        ovn_nbctl(d.azs["az1"].nb.remote, "init", "--", "set", "NB_Global", ".", "name=az1")
+
+        def broken(snap: Any) -> Plan:
+            if any(int(row["nb_ic_cfg"]) > 0 for row in snap.ic_nb.table("IC_NB_Global")):
+                raise RuntimeError("the planner broke once nb_ic_cfg moved")
+            return Plan()
+
+        reads = Requirements(tables={"ic_nb": {"IC_NB_Global": ("nb_ic_cfg",)}})
+        config = SyncConfig(ovnnb_db=d.azs["az1"].nb.remote, ovnsb_db=d.azs["az1"].sb.remote,
+                            ic_nb_db=d.ic_nb_remote, ic_sb_db=d.ic_sb_remote,
+                            extra_planners=(("broken", broken, reads),))
+
+        async def main() -> None:
+            with trio.fail_after(60), pytest.raises(RuntimeError, match="planner broke"):
+                await run_sync(config, wait_sb=True)
+
+        trio.run(main)
