@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -33,20 +32,17 @@ from ovsdb_ic.sync.rules import rules_for
 from ovsdb_ic.sync.runner import _group_configs as group_configs
 from ovsdb_ic.sync.session import ConnectOptions, Databases, UnreachableError
 from ovsdb_ic.testing import IcDeployment, Sandbox
+from ovsdb_ic.testing.ovn import ovn_ic_nbctl, ovn_nbctl
 
 AZS = ("az1", "az2", "az3")
 
 
 def nbctl(server: Any, *args: str) -> str:
-    return subprocess.run(
-        ["ovn-nbctl", f"--db={server.unix_remote or server.remote}", *args],
-        check=True, capture_output=True, text=True, timeout=30,
-    ).stdout
+    return ovn_nbctl(server.unix_remote or server.remote, *args)
 
 
 def icnbctl(dep: IcDeployment, *args: str) -> None:
-    subprocess.run(["ovn-ic-nbctl", f"--db={dep.ic_nb.unix_remote or dep.ic_nb.remote}", *args],
-                   check=True, capture_output=True, text=True, timeout=30)
+    ovn_ic_nbctl(dep.ic_nb.unix_remote or dep.ic_nb.remote, *args)
 
 
 def subnets(index: int) -> list[str]:
