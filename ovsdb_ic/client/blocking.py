@@ -65,7 +65,10 @@ class BlockingReplica:
         return self._owner._call(call)
 
     def wait_for(self, predicate: Callable[[Replica], bool]) -> None:
-        """Block until ``predicate(replica)`` holds (bounded by the client's timeout)."""
+        """Block until ``predicate(replica)`` holds (bounded by the client's timeout);
+        :class:`~ovsdb_ic.errors.ConnectionClosedError` once the replica no longer follows
+        the server (see :meth:`LiveReplica.wait_for
+        <ovsdb_ic.client.live.LiveReplica.wait_for>`)."""
         self._owner._call(lambda: self.live.wait_for(predicate))
 
     def caught_up(self) -> None:
