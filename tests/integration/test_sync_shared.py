@@ -398,3 +398,31 @@ def test_an_engine_error_leaves_run_syncs_as_itself_with_its_own_cause(
         assert [p.split(":")[0] for p in shared.value.problems] == ["IC-NB", "IC-SB"]
 
     trio.run(main)
+
+
+def test_configs_of_two_ic_deployments_share_one_pair_per_deployment(sandbox: Sandbox) -> None:
+    """``run_syncs`` over the AZs of two IC deployments, their configs interleaved: one
+    pair per deployment, the engines in the order of the configs, all converging."""
+    first = IcDeployment.start(sandbox, azs=AZS, ic_sb_size=1)
+    setup(first)
+    with Sandbox() as box:
+        second = IcDeployment.start(box, azs=AZS, ic_sb_size=1)
+        setup(second)
+        cfgs = [c for pair in zip(configs(first), configs(second), strict=True) for c in pair]
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                engines: list[SyncEngine] = await nursery.start(run_syncs, cfgs)
+                assert [e.config for e in engines] == cfgs
+                ones, twos = engines[0::2], engines[1::2]
+                pairs = {id(e.clients["ic_sb"]) for e in ones}, {id(e.clients["ic_sb"])
+                                                                for e in twos}
+                assert len(pairs[0]) == len(pairs[1]) == 1 and pairs[0] != pairs[1]
+                assert all(e.replicas["ic_nb"] is ones[0].replicas["ic_nb"] for e in ones)
+                with trio.fail_after(60):
+                    await all_learned(ones)
+                    await all_learned(twos)
+                assert all(e.stats.errors == 0 for e in engines)
+                nursery.cancel_scope.cancel()
+
+        trio.run(main)
