@@ -243,7 +243,8 @@ class SyncEngine:
         line per committed transaction otherwise (default: the ``ovsdb_ic.sync`` logger).
         ``ic``: IC-NB and IC-SB connections shared with other engines
         (:func:`open_shared_ic`); the engine then opens only its NB and SB, and must run
-        inside the block that opened ``ic``. Its config must name the same IC remotes,
+        inside the block that opened ``ic`` (:class:`~ovsdb_ic.errors.ConfigError`, field
+        ``ic``, once it has ended). Its config must name the same IC remotes,
         ``ssl_context`` (the same object), ``probe_interval``, ``backoff`` and
         ``leader_only`` (:class:`~ovsdb_ic.errors.ConfigError` naming the field
         otherwise).
@@ -422,6 +423,7 @@ class SyncEngine:
         shared = self.ic
         remotes: AzRemotes | dict[DatabaseKey, str] = cfg
         if shared is not None:
+            _check_open(shared)
             remotes = {"nb": cfg.ovnnb_db, "sb": cfg.ovnsb_db}
 
         def choose(schemas: Mapping[DatabaseKey, DatabaseSchema]) -> Requirements:
@@ -644,6 +646,7 @@ class SharedIc:
                  requirements: Requirements, options: ConnectOptions) -> None:
         """Wrap what :func:`open_shared_ic` opened (use that)."""
         self._dbs = dbs
+        self._ended = False  # the open_shared_ic block has ended: the clients are closed
         self.remotes: dict[DatabaseKey, str] = dict(remotes)
         """The remote list of each database, as given."""
         self.requirements = requirements
@@ -692,7 +695,9 @@ class SharedIc:
         :class:`Databases`, holding its NB and SB) and add ``requirements``' IC client
         indexes to the shared replicas (idempotent: an index over the same columns is
         kept). Raises :class:`~ovsdb_ic.errors.ConfigError` (field ``requirements``)
-        naming every table or column the replicas lack."""
+        naming every table or column the replicas lack, or (field ``ic``) when the
+        :func:`open_shared_ic` block has ended."""
+        _check_open(self)
         lacking = self._missing(requirements)
         if lacking:
             raise ConfigError("requirements", lacking,
@@ -759,7 +764,11 @@ async def open_shared_ic(
     remotes: dict[DatabaseKey, str] = {"ic_nb": config.ic_nb_db, "ic_sb": config.ic_sb_db}
     options = _connect_options(config)
     async with open_databases(remotes, choose, options=options) as dbs:
-        yield SharedIc(dbs, remotes, chosen[0], options)
+        shared = SharedIc(dbs, remotes, chosen[0], options)
+        try:
+            yield shared
+        finally:
+            shared._ended = True
 
 
 def _disagreement(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
@@ -777,10 +786,19 @@ def _disagreement(config: SyncConfig, remotes: Mapping[DatabaseKey, str],
     return None
 
 
+def _check_open(shared: SharedIc) -> None:
+    if shared._ended:
+        raise ConfigError("ic", shared.remotes,
+                          "the shared IC connections are closed (their open_shared_ic block "
+                          "has ended): run the engines inside that block")
+
+
 def _check_shared(config: SyncConfig, shared: SharedIc) -> None:
     """Raise :class:`~ovsdb_ic.errors.ConfigError` naming the field when ``config``
     cannot use ``shared``: its ``ic_nb_db``/``ic_sb_db`` differ, or its ``ssl_context``
-    (not the same object), ``probe_interval``, ``backoff`` or ``leader_only`` do."""
+    (not the same object), ``probe_interval``, ``backoff`` or ``leader_only`` do, or
+    ``shared``'s block has ended (field ``ic``)."""
+    _check_open(shared)
     found = _disagreement(config, shared.remotes, shared.options)
     if found is not None:
         field, mine, theirs = found

@@ -320,6 +320,15 @@ def test_engine_reading_what_the_shared_replicas_lack_names_it(sandbox: Sandbox)
             assert "IC-SB Encap: every column" in str(caught.value)
             async with open_shared_ic(plain, extra=extra) as wider:
                 assert wider.requirements.tables_for("ic_sb")["Encap"] is None
+            early = SyncEngine(plain, ic=ic)
+        # Once the block has ended, its connections are closed: a typed error, before
+        # anything is planned or committed through them.
+        with pytest.raises(ConfigError) as caught:
+            await early.run(once=True)
+        assert caught.value.field == "ic" and "block has ended" in str(caught.value)
+        with pytest.raises(ConfigError) as caught:
+            SyncEngine(plain, ic=ic)
+        assert caught.value.field == "ic"
         # open_shared_ic(cfg) and run_syncs replicate the extra planners' tables too.
         async with open_shared_ic(cfg) as own:
             assert own.requirements.tables_for("ic_sb")["Encap"] is None
