@@ -33,6 +33,7 @@ from ovsdb_ic.sync.runner import _group_configs as group_configs
 from ovsdb_ic.sync.session import ConnectOptions, Databases, UnreachableError
 from ovsdb_ic.testing import IcDeployment, Sandbox
 from ovsdb_ic.testing.ovn import ovn_ic_nbctl, ovn_nbctl
+from tests.integration.test_sync_runner import attach_ts
 
 AZS = ("az1", "az2", "az3")
 
@@ -63,12 +64,7 @@ def setup(dep: IcDeployment) -> None:
             nbctl(nb, "lrp-add", "lr", f"lrp-pod{k}", f"00:00:00:00:0{index}:1{k}", cidr)
         nbctl(nb, "ls-add", "ts1", "--", "set", "Logical_Switch", "ts1",
               "other_config:interconn-ts=ts1")
-        nbctl(nb, "lrp-add", "lr", f"lrp-ts1-{name}", f"00:00:00:00:0{index}:01",
-              f"169.254.100.{index}/24")
-        nbctl(nb, "lsp-add", "ts1", f"lsp-ts1-{name}", "--",
-              "lsp-set-type", f"lsp-ts1-{name}", "router", "--",
-              "lsp-set-addresses", f"lsp-ts1-{name}", "router", "--",
-              "lsp-set-options", f"lsp-ts1-{name}", f"router-port=lrp-ts1-{name}")
+        attach_ts(nb, name, index)
 
 
 def wanted(index: int, extra: Sequence[str] = ()) -> set[tuple[str, str]]:
