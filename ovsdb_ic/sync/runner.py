@@ -857,9 +857,17 @@ async def run_syncs(
         raise ConfigError("configs", list(configs), "at least one config is needed")
     groups = _group_configs(configs)
     engines: list[SyncEngine | None] = [None] * len(configs)
+    # The groups connect at the same time; the engines are handed out once all loaded.
+    waiting = len(groups)
+    all_loaded = trio.Event()
 
-    async def run_group(indexes: list[int], *,
-                        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    def loaded() -> None:
+        nonlocal waiting
+        waiting -= 1
+        if not waiting:
+            all_loaded.set()
+
+    async def run_group(indexes: list[int]) -> None:
         first = configs[indexes[0]]
         extra = Requirements()
         for i in indexes:
@@ -879,12 +887,13 @@ async def run_syncs(
                                                          wait_sb=wait_sb))
                 for engine in mine:
                     await engine._running.wait()
-                task_status.started()
+                loaded()
 
     with _one_error():
         async with trio.open_nursery() as nursery:
             for indexes in groups:
-                await nursery.start(run_group, indexes)
+                nursery.start_soon(run_group, indexes)
+            await all_loaded.wait()
             task_status.started([e for e in engines if e is not None])
     return [e.stats for e in engines if e is not None]
 
