@@ -833,6 +833,8 @@ class Client:
             self._closed = error
         for mon in list(self._monitors.values()) + list(self._live_monitors):
             mon.close(self._closed)
+        for lk in self._locks.values():
+            lk._close(self._closed)
         self._monitors.clear()
         self._live_monitors.clear()
         self._notify()

@@ -19,7 +19,7 @@ from typing import Any, Literal, final
 import attrs
 import trio
 
-from ovsdb_ic.errors import RemoteProtocolError
+from ovsdb_ic.errors import ConnectionClosedError, RemoteProtocolError
 from ovsdb_ic.replica import gc_paused
 from ovsdb_ic.wire._attrs import attrs_eq, attrs_hash, attrs_repr
 from ovsdb_ic.wire.monitor import (
@@ -256,6 +256,8 @@ class Lock:
         self.stolen = 0
         self._acquired = trio.Event()
         self._lost = trio.Event()
+        self.closed_by: BaseException | None = None
+        """Why the client closed, once it has: the lock is then gone for good."""
 
     def _set_held(self) -> None:
         self.held = True
@@ -275,10 +277,28 @@ class Lock:
             self._acquired = trio.Event()
             self._lost.set()
 
+    def _close(self, error: BaseException) -> None:
+        """The client closed: the lock is gone and will not come back."""
+        if self.closed_by is None:
+            self.closed_by = error
+        self.held = False
+        self._acquired.set()
+        self._lost.set()
+
     async def wait_acquired(self) -> None:
-        """Wait until this client holds the lock."""
-        await self._acquired.wait()
+        """Wait until this client holds the lock.
+
+        Raises :class:`~ovsdb_ic.errors.ConnectionClosedError` when the client closes
+        first (e.g. a lost connection without ``reconnect``)."""
+        while not self.held:
+            if self.closed_by is not None:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                error = ConnectionClosedError(
+                    f"lock {self.name}: its client closed ({self.closed_by})")
+                error.__cause__ = self.closed_by
+                raise error
+            await self._acquired.wait()
 
     async def wait_lost(self) -> None:
-        """Wait until the lock is stolen from this client."""
+        """Wait until the lock is stolen from this client (or lost with its client)."""
         await self._lost.wait()

@@ -351,6 +351,27 @@ def test_locks_between_two_clients(ic_sb_server: Server) -> None:
     run(main)
 
 
+def test_a_lock_waiter_learns_that_its_client_closed(ic_sb_server: Server) -> None:
+    """Without reconnect, a lost connection ends ``wait_acquired`` with
+    ConnectionClosedError (it used to wait for ever); ``wait_lost`` returns."""
+    async def main() -> None:
+        async with connect(ic_sb_server.remote) as first, \
+                connect(ic_sb_server.remote, reconnect=False) as mine:
+            await first.lock("ovn_ic")
+            lock = await mine.lock("ovn_ic")
+            assert not lock.held
+            ic_sb_server.kill()
+            with trio.fail_after(10), pytest.raises(ConnectionClosedError) as info:
+                await lock.wait_acquired()
+            assert "lock ovn_ic: its client closed" in str(info.value)
+            assert info.value.__cause__ is lock.closed_by is not None
+            with trio.fail_after(10):
+                await lock.wait_lost()
+            assert not lock.held
+
+    run(main)
+
+
 def test_schema_conversion_while_monitoring(sandbox: Sandbox, ic_sb_server: Server) -> None:
     from ovsdb_ic.testing import schema_path
 
