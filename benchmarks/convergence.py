@@ -499,14 +499,16 @@ def cold_report(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def compile_checkout() -> None:
-    """Byte-compile this checkout's ``ovsdb_ic`` (``__pycache__``), as installing the
-    package does: with ``PYTHONDONTWRITEBYTECODE`` set in the environment and no cache,
-    every engine process would compile the library from source at start (~0.1 s of
-    its cold time that an installed engine never pays)."""
+def compile_checkout(tree: Path | None = None) -> bool:
+    """Byte-compile the ``ovsdb_ic`` of checkout ``tree`` (default: this one) into
+    ``__pycache__``, as installing the package does: with ``PYTHONDONTWRITEBYTECODE``
+    set in the environment and no cache, every engine process would compile the
+    library from source at start (~0.1 s of its cold time that an installed engine
+    never pays). False when some module did not compile."""
     import compileall
 
-    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "ovsdb_ic"), quiet=1)
+    root = Path(__file__).resolve().parents[1] if tree is None else tree
+    return bool(compileall.compile_dir(str(root / "ovsdb_ic"), quiet=1))
 
 
 def python_startup() -> float:

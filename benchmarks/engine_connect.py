@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import statistics
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline is not None:
         trees["baseline"] = args.baseline.resolve()
     for tree in trees.values():  # as installed: no compiling in the timed processes
-        if not compileall.compile_dir(str(tree / "ovsdb_ic"), quiet=1):
+        if not cv.compile_checkout(tree):
             ap.error(f"{tree}: cannot byte-compile its ovsdb_ic")
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     with cv.Sandbox() as sandbox:

@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import resource
 import statistics
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline is not None:
         trees["sync --once (baseline)"] = args.baseline.resolve()
     for tree in trees.values():
-        if not compileall.compile_dir(str(tree / "ovsdb_ic"), quiet=1):
+        if not cv.compile_checkout(tree):
             ap.error(f"{tree}: cannot byte-compile its ovsdb_ic")
         where = subprocess.run(
             [sys.executable, "-c", "import ovsdb_ic; print(ovsdb_ic.__file__)"],

@@ -16,12 +16,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import convergence as cv
 
 CHILD = r"""
 import contextlib, io, time
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     trees = [t.resolve() for t in args.trees]
     for tree in trees:
-        if not compileall.compile_dir(str(tree / "ovsdb_ic"), quiet=1):
+        if not cv.compile_checkout(tree):
             ap.error(f"{tree}: cannot byte-compile its ovsdb_ic")
     results: dict[Path, list[list[float]]] = {t: [] for t in trees}
     for _ in range(args.runs):
