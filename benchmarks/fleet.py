@@ -98,6 +98,13 @@ from ovsdb_ic.testing.ovn import (
 
 IC_SB = "OVN_IC_Southbound"
 AGENTS = ("ovn-ic", "engine", "embedded", "shared")
+PLOT_LABELS = {
+    "ovn-ic": "C ovn-ic, one per AZ",
+    "engine": "engine, one process per AZ",
+    "embedded": "engines in one process",
+    "shared": "engines in one process, shared IC pair",
+}
+"""How the plots name each agent kind."""
 TRACE_HOOK = Path(__file__).resolve().parent / "fleet_trace"
 
 
@@ -509,7 +516,7 @@ def plot(results: list[dict[str, Any]], directory: Path) -> list[Path]:
                     pts = sorted((r[x], r[key]) for r in chosen
                                  if r["agent"] == agent and r["relays"] == relays)
                     if pts:
-                        label = agent + (f" + {relays} relays" if relays else "")
+                        label = PLOT_LABELS[agent] + (f" + {relays} relays" if relays else "")
                         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
                                 label=label)
             where = f"R = {fixed}" if fixed_key == "routes" else f"N = {fixed}"
