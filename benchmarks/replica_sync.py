@@ -585,10 +585,11 @@ def add_probed_remote(server: Any, path: str, probe_ms: int) -> str:
     return f"unix:{sock}"
 
 
-def c_dump_seconds(remote: str) -> float:
-    """Seconds the C ``ovsdb-client dump --format=json`` of the Route table takes."""
+def c_dump_seconds(remote: str, client: list[str] | None = None) -> float:
+    """Seconds the C ``ovsdb-client dump --format=json`` of the Route table takes
+    (*client*: the ``ovsdb-client`` command of the sandbox's OVS; the host's by default)."""
     t0 = time.perf_counter()
-    subprocess.run(["ovsdb-client", "dump", "--format=json", remote, DB, "Route"],
+    subprocess.run([*(client or ["ovsdb-client"]), "dump", "--format=json", remote, DB, "Route"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
     return time.perf_counter() - t0
 
@@ -726,6 +727,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="connections the updates are pipelined over")
     ap.add_argument("--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS))
     ap.add_argument("--skip-ovsdbapp", action="store_true")
+    ap.add_argument("--ovn", choices=("23.03", "25.03"), default="23.03",
+                    help="whose ovsdb-server to run: the host's OVS 3.1 (OVN 23.03) or the "
+                         "OVS 3.5 of the OVN 25.03 root that ./dev setup provisions")
     ap.add_argument("--probe-ms", type=int, default=0,
                     help="connect the clients through a remote with this inactivity probe")
     ap.add_argument("--hold", type=float, default=0.0,
@@ -762,14 +766,14 @@ def main(argv: list[str] | None = None) -> int:
     dumps: dict[int, float] = {}
     rnd = 0
     for rows in args.rows:
-        with Sandbox() as sb:
+        with Sandbox(ovn=args.ovn) as sb:
             srv = sb.start_server("ic-sb", name="icsb", unix=True)
             path = srv.remote.split(":", 1)[1]
             setup = RawClient(path)
             t = populate(setup, rows)
             setup.close()
             remote = add_probed_remote(srv, path, args.probe_ms) if args.probe_ms else srv.remote
-            dumps[rows] = c_dump_seconds(srv.remote)
+            dumps[rows] = c_dump_seconds(srv.remote, sb.ovn.command("ovsdb-client"))
             print(f"# {rows} Route rows inserted in {t:.1f}s; C ovsdb-client dump of Route "
                   f"{dumps[rows]:.3f}s", flush=True)
             writer = Writer(path, args.writers)
