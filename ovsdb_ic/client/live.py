@@ -40,6 +40,7 @@ hands out the lists themselves.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, final
@@ -250,6 +251,8 @@ class LiveReplica:
         self._idle = False
         self._take_error: Exception | None = None
         self._ended = False  # run() returned: the replica follows the server no more
+        # Watches of several replicas at once (_AnyChange), woken with our waiters.
+        self._watches: weakref.WeakSet[_AnyChange] = weakref.WeakSet()
 
     def model(self, table: str, uuid: UUID) -> Any:
         """The row as an instance of its typed model (``ovsdb_ic.models``), or the
@@ -352,6 +355,8 @@ class LiveReplica:
     def _wake(self) -> None:
         changed, self._changed = self._changed, trio.Event()
         changed.set()
+        for watch in self._watches:
+            watch.poke()
 
     async def _apply_staged(self, updates: Sequence[RowUpdate], initial: bool) -> list[Change]:
         """Apply a big batch in steps of about :attr:`step_budget` seconds."""
@@ -481,3 +486,45 @@ class LiveReplica:
                 sub._send.close()
             self._ended = True
             self._wake()
+
+
+@final
+class _AnyChange:
+    """Wakes one task when any of several live replicas applies a transaction or ends.
+
+    One task waiting on one event, instead of a task per replica and a cancel scope
+    around them: the sync engine's loop waits here between passes, and that wake-up
+    is on the path of every change it relays (docs/performance.md, "One added route").
+    The replicas hold it weakly: it goes away with its owner.
+    """
+
+    __slots__ = ("__weakref__", "_event", "replicas")
+
+    def __init__(self, replicas: Sequence[LiveReplica]) -> None:
+        self.replicas = tuple(replicas)
+        self._event = trio.Event()
+        for live in self.replicas:
+            live._watches.add(self)
+
+    def poke(self) -> None:
+        """Wake the task in :meth:`wait` (if any)."""
+        event, self._event = self._event, trio.Event()
+        event.set()
+
+    async def wait(self) -> None:
+        """Return at the next :meth:`poke` (any of the replicas changing or ending).
+
+        Raises :class:`~ovsdb_ic.errors.ConnectionClosedError` at once when one of the
+        replicas has ended (as :meth:`LiveReplica.wait_for` does). Check what you wait
+        for before each call: a change before the call does not count.
+        """
+        for live in self.replicas:
+            if live._ended:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                raise live._ended_error()
+        await self._event.wait()
+
+
+def watch_any(replicas: Sequence[LiveReplica]) -> _AnyChange:
+    """A watch woken whenever any of ``replicas`` changes or ends (see :class:`_AnyChange`)."""
+    return _AnyChange(replicas)

@@ -367,6 +367,7 @@ class SyncEngine:
         await self._dbs.caught_up()
         after = self._pass_seq
         self._wake.set()
+        self._dbs._any_change().poke()
         while self._synced_seq <= after:
             await self._synced_changed.wait()
 
@@ -568,22 +569,10 @@ class SyncEngine:
     async def _changed(self, versions: dict[DatabaseKey, int]) -> None:
         """Wait until any replica moved past ``versions`` (or :meth:`wait_synced` asks
         for one more pass)."""
-        if self._dbs.versions() != versions or self._wake.is_set():
-            return
-        with _one_error():
-            async with trio.open_nursery() as nursery:
-
-                async def moved() -> None:
-                    await self._dbs.changed(versions)
-                    nursery.cancel_scope.cancel()
-
-                nursery.start_soon(moved)
-                nursery.start_soon(_wait_event, self._wake, nursery.cancel_scope)
-
-
-async def _wait_event(event: trio.Event, scope: trio.CancelScope) -> None:
-    await event.wait()
-    scope.cancel()
+        dbs = self._dbs
+        watch = dbs._any_change()
+        while dbs.versions() == versions and not self._wake.is_set():
+            await watch.wait()
 
 
 def _az_name(snap: Snapshot) -> str | None:

@@ -38,6 +38,7 @@ import trio
 
 from ovsdb_ic.client import Client, LiveReplica, Lock, connect
 from ovsdb_ic.client.failover import Backoff
+from ovsdb_ic.client.live import _AnyChange, watch_any
 from ovsdb_ic.client.remotes import remote_list_validator
 from ovsdb_ic.constants import LOCK_NAME
 from ovsdb_ic.errors import (
@@ -323,6 +324,7 @@ class Databases:
         self.locks: dict[DatabaseKey, Lock] = {}
         """The locks requested through ``ConnectOptions.locks``, by database key."""
         self._empty: dict[DatabaseKey, Replica] = {}
+        self._watch: _AnyChange | None = None
 
     def snapshot(self) -> Snapshot:
         """The replicas as a planner snapshot; a database that was not opened is an
@@ -345,14 +347,22 @@ class Databases:
         return {k: v.replica.version for k, v in self.replicas.items()}
 
     async def changed(self, versions: Mapping[DatabaseKey, int]) -> None:
-        """Return once any replica moved past ``versions`` (at once if one has)."""
-        if self.versions() != versions:
-            return
-        with _one_error():
-            async with trio.open_nursery() as nursery:
-                for key, live in self.replicas.items():
-                    nursery.start_soon(_wait_version, live, versions[key],
-                                       nursery.cancel_scope)
+        """Return once any replica moved past ``versions`` (at once if one has).
+
+        Raises :class:`~ovsdb_ic.errors.ConnectionClosedError` when a replica has
+        stopped following its server (its client closed) before that."""
+        watch = self._any_change()
+        while self.versions() == versions:
+            await watch.wait()
+
+    def _any_change(self) -> _AnyChange:
+        """The watch over the current replicas (made anew if they changed)."""
+        watch = self._watch
+        lives = tuple(self.replicas.values())
+        if watch is None or len(watch.replicas) != len(lives) or any(
+                a is not b for a, b in zip(watch.replicas, lives, strict=True)):
+            watch = self._watch = watch_any(lives)
+        return watch
 
     async def caught_up(self, *keys: DatabaseKey) -> None:
         """Return once the replicas of ``keys`` (default: every one) show everything
@@ -363,11 +373,6 @@ class Databases:
         """
         for k in keys or tuple(self.replicas):
             await self.clients[k].caught_up(self.replicas[k])
-
-
-async def _wait_version(live: LiveReplica, seen: int, scope: trio.CancelScope) -> None:
-    await live.wait_for(lambda r: r.version != seen)
-    scope.cancel()
 
 
 async def _replicate(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from ovsdb_ic.errors import ConnectionClosedError
 from ovsdb_ic.ic.databases import Requirements, index_name
@@ -138,6 +139,74 @@ def test_a_closed_client_ends_the_wait_for_a_change(sandbox: Sandbox,
                 with trio.fail_after(10):
                     await dbs.changed(versions)
         assert "OVN_IC_Northbound no longer follows the server" in str(info.value)
+
+    trio.run(main)
+
+
+def test_a_change_in_any_database_ends_the_wait(sandbox: Sandbox,
+                                                ic_sb_server: Server) -> None:
+    """``Databases.changed`` returns at a transaction on either database, at once when
+    the versions already moved, and not before."""
+    ic_nb = sandbox.start_server(schema_path("ic-nb"), name="ic-nb")
+
+    async def main() -> None:
+        remotes = {"ic_sb": ic_sb_server.remote, "ic_nb": ic_nb.remote}
+        async with open_databases(remotes, READS) as dbs:
+            for key, table, row in (("ic_nb", "Transit_Switch", {"name": "ts1"}),
+                                    ("ic_sb", "Availability_Zone", {"name": "az1"}),
+                                    ("ic_nb", "Transit_Switch", {"name": "ts2"})):
+                versions = dbs.versions()
+                returned = trio.Event()
+
+                async def wait(versions: dict[str, int] = versions,
+                               returned: trio.Event = returned) -> None:
+                    await dbs.changed(versions)
+                    returned.set()
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait)
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert not returned.is_set()
+                    await dbs.clients[key].transact(
+                        [{"op": "insert", "table": table, "row": row}])
+                    with trio.fail_after(10):
+                        await returned.wait()
+                assert dbs.versions()[key] != versions[key]  # type: ignore[index]
+                # Moved already: no wait at all.
+                with trio.fail_after(1):
+                    await dbs.changed(versions)
+
+    trio.run(main)
+
+
+def test_the_watch_of_a_closed_set_of_databases_goes_with_it(ic_sb_server: Server) -> None:
+    """A replica shared by several engines (``SharedIc``) holds the watches of their
+    ``Databases`` weakly: a set that is gone leaves nothing behind on the replica."""
+    import gc
+
+    async def main() -> None:
+        async with open_databases({"ic_sb": ic_sb_server.remote}, READS) as dbs:
+            live = dbs.replicas["ic_sb"]
+            versions = dbs.versions()
+            with trio.move_on_after(0.01):
+                await dbs.changed(versions)
+            assert len(live._watches) == 1
+            # A second set over the same replica (as an engine given a shared pair).
+            from ovsdb_ic.sync.session import Databases
+
+            async def engine() -> None:
+                other = Databases()
+                other.clients["ic_sb"] = dbs.clients["ic_sb"]
+                other.replicas["ic_sb"] = live
+                await other.changed(versions)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(engine)
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(live._watches) == 2
+                nursery.cancel_scope.cancel()
+            gc.collect()
+            assert len(live._watches) == 1
 
     trio.run(main)
 
