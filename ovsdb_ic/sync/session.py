@@ -611,10 +611,12 @@ async def _commit_plan(dbs: Databases, plan: Plan, policy: CommitPolicy,
             return False
         return True
 
-    if policy.order is None:
+    if policy.order is None and len(txns) > 1:
         async with trio.open_nursery() as nursery:
             for db, ops, n in txns:
                 nursery.start_soon(one, db, ops, n)
+    elif len(txns) == 1:  # the common case: no task to start and schedule first
+        await one(*txns[0])
     else:
         for db, ops, n in txns:
             if not await one(db, ops, n):
