@@ -225,7 +225,9 @@ def ovsdb_client_dump(remote: str, repeat: int) -> list[float]:
 
 def capture(rows: int, *, repeat: int = 3, quiet: bool = False) -> dict[str, Any]:
     """Capture the replies for *rows* routes into ``benchmarks/data``; return the metadata."""
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    def say(*words: object) -> None:
+        if not quiet:
+            print(*words, file=sys.stderr)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     paths = data_paths(rows)
     meta: dict[str, Any] = {"rows": rows, "captured": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -191,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         ratio = ""
         if name in base and times[base[name]]:
             ratio = f"{min(ts) / min(times[base[name]]):.2f}x {base[name]}"
-        cpu = CPU.get(name)
-        cpu_s = f"{min(cpu):.3f}" if cpu else ""
+        cpus = CPU.get(name)
+        cpu_s = f"{min(cpus):.3f}" if cpus else ""
         cpu_ratio = ""
-        if cpu and name in base and CPU.get(base[name]):
-            cpu_ratio = f"{min(cpu) / min(CPU[base[name]]):.2f}x"
+        if cpus and name in base and CPU.get(base[name]):
+            cpu_ratio = f"{min(cpus) / min(CPU[base[name]]):.2f}x"
         print(f"| {name} | {len(ts)} | {min(ts):.3f} | {statistics.median(ts):.3f} | {ratio} "
               f"| {cpu_s} | {cpu_ratio} |")
     return 0

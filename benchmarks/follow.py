@@ -110,7 +110,7 @@ def notifications(uuids: list[str], count: int, per: int, nexthop: str) -> bytes
 def one_round(replica: Replica, mon: Monitor, data: bytes, read: int, count: int,
               nexthop: str, gcs: GcStats, merge: bool) -> dict[str, Any]:
     conn = Connection()
-    t = {"framing": 0.0, "decode": 0.0, "apply": 0.0, "consume": 0.0}
+    t: dict[str, Any] = {"framing": 0.0, "decode": 0.0, "apply": 0.0, "consume": 0.0}
     seen = 0
     g0 = gcs.snapshot()
     start = clock()

@@ -152,7 +152,7 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
 
     # Decoding: every decode_update2 call of the client's monitor (a big reply is
     # decoded in parts by handle_reply_async, a small one by handle_reply).
-    decode_update2 = monitor_mod.decode_update2
+    decode_update2 = monitor_mod.decode_update2  # type: ignore[attr-defined]
 
     def timed_decode(*args: Any, **kwargs: Any) -> Any:
         t = clock()
@@ -212,7 +212,7 @@ def _instrument_ovsdb_ic() -> dict[str, Any]:
         steady["framing"] += cpu_clock() - c
         calls["framing"] += 1
 
-    jsonrpc.Connection.receive_data = timed_receive_all  # type: ignore[method-assign]
+    jsonrpc.Connection.receive_data = timed_receive_all  # type: ignore[method-assign, assignment]
     monitor_mod.Monitor.params = timed_params  # type: ignore[method-assign]
     monitor_mod.decode_update2 = timed_decode  # type: ignore[attr-defined]
     monitor_mod.Monitor.handle_reply_async = timed_reply  # type: ignore[method-assign]
@@ -335,7 +335,7 @@ def worker_ovsdb_ic(args: argparse.Namespace) -> None:
 
 
 def _counting_idl(base: type) -> type:
-    class CountingIdl(base):  # type: ignore[misc, valid-type]
+    class CountingIdl(base):  # type: ignore[misc]
         target_nexthop = ""
         target = 0
         seen = 0

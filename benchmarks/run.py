@@ -68,7 +68,7 @@ try:
     import ovs.json
     import ovs.jsonrpc
 except ImportError:  # python-ovs is a test extra
-    ovs = None  # type: ignore[assignment]
+    ovs = None
 
 try:
     from ovsdb_ic.wire import monitor
