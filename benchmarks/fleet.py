@@ -18,6 +18,10 @@ Agent kinds (``--agents``):
   connection and replica (``run_syncs``): IC-SB is copied and each update decoded
   once per process instead of once per engine.
 
+With ``--processes K`` the ``embedded`` and ``shared`` kinds split the N AZs over K such
+processes (contiguous groups of N / K), the way to use more than one core once one
+process is the limit.
+
 With ``--relays K`` (K >= 1) K OVSDB relays (``ovsdb-server`` with a
 ``relay:OVN_IC_Southbound:<cluster>`` database) sit in front of the cluster and the
 engines read IC-SB from them (AZ i from relay i mod K; writes are forwarded by the relay
@@ -240,8 +244,9 @@ class Fleet:
                 rpc.transact("OVN_Northbound", *ops)
                 rpc.close()
 
-    def start_agents(self, kind: str) -> None:
-        """Start the agents of *kind* for every AZ."""
+    def start_agents(self, kind: str, processes: int = 1) -> None:
+        """Start the agents of *kind* for every AZ (``embedded`` and ``shared``: in
+        *processes* processes)."""
         if kind == "ovn-ic":
             for az in self.azs:
                 self.agents.append(start_ovn_ic(
@@ -257,7 +262,12 @@ class Fleet:
         configs = [{"ovnnb_db": self.nb[az], "ovnsb_db": self.sb[az], "ic_nb_db": self.ic_nb,
                     "ic_sb_db": self.ic_sb_for(i), "leader_only": not self.relays}
                    for i, az in enumerate(self.azs)]
-        groups = [configs] if kind in ("embedded", "shared") else [[c] for c in configs]
+        if kind in ("embedded", "shared"):
+            k = len(configs)
+            groups = [configs[j * k // processes:(j + 1) * k // processes]
+                      for j in range(processes)]
+        else:
+            groups = [[c] for c in configs]
         worker = "--shared-worker" if kind == "shared" else "--embedded-worker"
         for j, group in enumerate(groups):
             path = self.sandbox.path / f"fleet-{j}.json"
@@ -383,8 +393,9 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
     members = fleet.members()
     want = (n - 1) * (args.routes + 1)
     leader = fleet.cluster.leader()
+    processes = args.processes if kind in ("embedded", "shared") else 1
     result: dict[str, Any] = {"agent": kind, "azs": n, "routes": args.routes,
-                              "relays": args.relays}
+                              "relays": args.relays, "processes": processes}
     ic_cpu0 = {m.name: proc_cpu(m.pid) for m in members}
     relay_cpu0 = sum(proc_cpu(r.pid) for r in fleet.relays)
     trace_dir = None
@@ -393,7 +404,7 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
         trace_dir.mkdir(parents=True, exist_ok=True)
         os.environ["FLEET_TRACE"] = str(trace_dir)
     t0 = time.monotonic()
-    fleet.start_agents(kind)
+    fleet.start_agents(kind, processes)
     os.environ.pop("FLEET_TRACE", None)
     t1 = pump_until(lambda: all(len(c.rows) >= want for c in learned_in.values()), args.timeout)
     result["all_learned_s"] = t1 - t0
@@ -447,6 +458,12 @@ def _run_case(sandbox: Sandbox, kind: str, n: int, args: argparse.Namespace) -> 
 # --------------------------------------------------------------------------------------
 
 
+def _agent_label(result: dict[str, Any]) -> str:
+    """The agent kind, and "x K" when its engines ran in K processes."""
+    k = result.get("processes", 1)
+    return str(result["agent"]) + (f" x{k}" if k > 1 else "")
+
+
 def report(results: list[dict[str, Any]]) -> str:
     """A markdown table, one line per (relays, R, N, agent)."""
     lines = [
@@ -457,7 +474,7 @@ def report(results: list[dict[str, Any]]) -> str:
     ]
     for r in sorted(results, key=lambda r: (r["relays"], r["routes"], r["azs"], r["agent"])):
         lines.append(
-            f"| {r['azs']} | {r['routes']} | {r['agent']} | {r['relays']} | "
+            f"| {r['azs']} | {r['routes']} | {_agent_label(r)} | {r['relays']} | "
             f"{r['all_learned_s']:.2f} | "
             f"{r['add_p50_s'] * 1000:.0f} / {r['add_p99_s'] * 1000:.0f} | "
             f"{r['cold_agents_cpu_s']:.2f} | {r['cold_leader_cpu_s']:.2f} | "
@@ -514,7 +531,8 @@ def plot(results: list[dict[str, Any]], directory: Path) -> list[Path]:
             for agent in AGENTS:
                 for relays in sorted({r["relays"] for r in chosen}):
                     pts = sorted((r[x], r[key]) for r in chosen
-                                 if r["agent"] == agent and r["relays"] == relays)
+                                 if r["agent"] == agent and r["relays"] == relays
+                                 and r.get("processes", 1) == 1)
                     if pts:
                         label = PLOT_LABELS[agent] + (f" + {relays} relays" if relays else "")
                         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
@@ -544,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated: ovn-ic, engine, embedded, shared (default all)")
     ap.add_argument("--relays", type=int, default=0,
                     help="OVSDB relays in front of IC-SB (engines only)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="embedded and shared: split the AZs over this many processes")
     ap.add_argument("--repeat", type=int, default=10, help="routes added one at a time")
     ap.add_argument("--timeout", type=float, default=600.0, help="per convergence wait")
     ap.add_argument("--json", type=Path, help="write the results as JSON here (appends to a "
@@ -570,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown agent {a!r}")
         if a == "ovn-ic" and args.relays:
             ap.error("the C ovn-ic cannot read from relays (its IDL is leader-only)")
+    if args.processes < 1:
+        ap.error("--processes must be at least 1")
     sizes = [int(x) for x in args.azs.split(",") if x]
     route_counts = [int(x) for x in args.routes.split(",") if x]
     print(f"# {platform.node()} {platform.python_version()}, {os.cpu_count()} CPUs, load "
