@@ -40,6 +40,12 @@ How it stays linear and fast:
   accepted only when it parses as one whole JSON value (no proper prefix of a
   JSON object is one), and whatever is not accepted goes to the scan, so the
   outcome is the same, only cheaper.
+* So do bursts: once the scan has seen a value end inside a feed, the messages
+  back to back after it (a busy connection's read holds many) are cut the same
+  way, before each ``}{``, as long as the pieces parse; the last value of the
+  feed is left to the scan. The next ``}{`` is searched for once and
+  remembered, so a feed is still examined a bounded number of times per byte
+  however the scan and the parser take turns in it.
 
 Errors: any byte sequence that is not a series of JSON objects/arrays raises
 :class:`~ovsdb_ic.errors.FramingError`; a value growing beyond
@@ -94,6 +100,9 @@ _QUICK_MIN: Final = 512
 _BIG_MESSAGE: Final = 1 << 20
 # Chunks up to this size that start a value are first tried with the parser alone.
 _WHOLE_MAX: Final = 1 << 16
+# After a value ended inside a feed, at least this many bytes left are first tried
+# with the parser alone too (fewer are cheaper to scan).
+_WHOLE_MIN_REST: Final = 512
 _MAX_REDUCE: Final = 24
 # A member keyed by a (lower-case) UUID whose value is an object: one row of an OVSDB
 # table update. Matched at the byte before it: the object's "{" for its first
@@ -260,6 +269,39 @@ class JsonFramer:
             used = stop
         return used
 
+    def _whole_run(self, buf: bytearray, pos: int, end: int, out: list[Any],
+                   pair: int) -> tuple[int, int]:
+        """:meth:`_whole_values` for the messages back to back that follow, in the same
+        feed, one that the scan saw end (a burst read at once): returns where the whole
+        values taken end and the cached position of the next ``}{``.
+
+        Only candidates that end before a ``}{`` are tried (the last value of the feed
+        is left to the scan, which also tells a value that continues in the next feed),
+        and the next ``}{`` is searched for once and remembered (``pair``: its
+        position, or ``end`` when there is none), so however often the scan and this
+        take turns in one feed, each byte is searched and handed to the parser a
+        bounded number of times. Candidates are parsed through a view of ``buf``.
+        """
+        with memoryview(buf) as view:
+            while pos < end and buf[pos] == 0x7B:
+                if pair < pos:
+                    pair = buf.find(b"}{", pos, end)
+                    if pair < 0:
+                        pair = end
+                if pair >= end:
+                    break
+                stop = pair + 1
+                if stop - pos > self._max:
+                    break
+                if stop - pos > self.largest_parse:
+                    self.largest_parse = stop - pos
+                try:
+                    out.append(_loads(view[pos:stop]))
+                except _PARSE_ERRORS:
+                    break
+                pos = stop
+        return pos, pair
+
     def _feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         buf = self._buf
         out: list[Any] = []
@@ -279,6 +321,7 @@ class JsonFramer:
         end = len(buf)
         pos = self._scan
         quick = True
+        pair = -1  # where the next "}{" is, once _whole_run looked (end: none)
         while pos < end:
             if self._start < 0:
                 # Between values: skip whitespace, expect { or [.
@@ -291,6 +334,14 @@ class JsonFramer:
                     raise self._error(
                         f"expected '{{' or '[' to start a message, found {bytes([c])!r}", pos
                     )
+                if c == 0x7B and end - pos >= _WHOLE_MIN_REST:
+                    # Messages back to back after one that ended in this feed: the
+                    # parser alone takes the whole ones.
+                    taken, pair = self._whole_run(buf, pos, end, out, pair)
+                    if taken > pos:
+                        self.bytes_examined += taken - pos
+                        pos = taken
+                        continue
                 self._start = pos
                 self._depth = 1
                 self._in_str = False

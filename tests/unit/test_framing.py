@@ -249,3 +249,79 @@ def test_small_chunks_of_whole_messages() -> None:
     with pytest.raises(FramingError) as exc:
         f.feed(b"{]")
     assert exc.value.offset == len(data)
+
+
+# Messages big enough (hundreds of bytes) that a feed holds several of them after the end
+# of one that began in an earlier feed: the parser takes those whole (``_whole_run``).
+_padded = st.builds(
+    lambda body, pad, k: {"id": k, "result": body, "pad": pad},
+    _json, st.text(alphabet=st.sampled_from('x}{"\\ ab'), max_size=300), st.integers(0, 99),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(_padded, min_size=2, max_size=12),
+    sep=st.sampled_from(["", "", "", " ", "\n"]),
+    cuts=st.lists(st.integers(0, 6000), max_size=6),
+)
+def test_bursts_after_a_split_message_give_the_same_values(
+    values: list[Any], sep: str, cuts: list[int]
+) -> None:
+    stream = b"".join(_encode(v, "", False) + sep.encode() for v in values)
+    assert _feed_all(_split(stream, cuts)) == values
+    # The first message split in two: the second feed ends it and holds all the rest.
+    first = len(_encode(values[0], "", False))
+    for cut in (1, first // 2, first - 1):
+        assert _feed_all([stream[:cut], stream[cut:]]) == values
+
+
+def _parsed_bytes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the bytes handed to the JSON parser, failed attempts included."""
+    from ovsdb_ic.wire import framing
+
+    sizes: list[int] = []
+    loads = framing._loads
+
+    def counting(data: Any) -> Any:
+        sizes.append(len(data))
+        return loads(data)
+
+    monkeypatch.setattr(framing, "_loads", counting)
+    return sizes
+
+
+@pytest.mark.parametrize("sep", [b"", b"\n"])
+@pytest.mark.parametrize("inner", ["plain", "x}{y"])
+def test_a_burst_after_a_split_message_is_parsed_linearly(
+    monkeypatch: pytest.MonkeyPatch, sep: bytes, inner: str
+) -> None:
+    """20,000 messages in the feed that ends a split one: whatever separates them and
+    whatever their strings hold, the parser sees each byte a bounded number of times
+    (no candidate running to the end of the feed is retried after each message)."""
+    sizes = _parsed_bytes(monkeypatch)
+    msgs = [{"id": i, "result": {"s": inner}, "error": None} for i in range(20_000)]
+    data = sep.join(json.dumps(m).encode() for m in msgs)
+    f = JsonFramer()
+    assert f.feed(data[:10]) == []
+    assert f.feed(data[10:]) == msgs
+    assert sum(sizes) <= 3 * len(data)
+    assert f.bytes_examined <= 3 * len(data)
+
+
+def test_bursts_keep_the_error_offsets_and_the_size_limit() -> None:
+    msgs = [json.dumps({"id": i, "result": "x" * 200}).encode() for i in range(5)]
+    data = b"".join(msgs)
+    # Malformed after whole messages taken by the parser: the error is at the start of
+    # the malformed value, counted from the stream's start.
+    f = JsonFramer()
+    assert f.feed(data[:10]) == []
+    with pytest.raises(FramingError) as exc:
+        f.feed(data[10:] + b"{]")
+    assert exc.value.offset == len(data)
+    # A message over the limit among them is refused, not parsed.
+    big = json.dumps({"id": 9, "result": "y" * 2000}).encode()
+    f = JsonFramer(max_message_size=1000)
+    assert f.feed(msgs[0][:10]) == []
+    with pytest.raises(MessageTooLargeError):
+        f.feed(msgs[0][10:] + msgs[1] + big + msgs[2])
