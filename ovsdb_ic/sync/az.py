@@ -32,6 +32,7 @@ from ovsdb_ic.sync.plan import Delete, Insert, Op, Plan, Update
 
 __all__ = [
     "DEPENDENT_TABLES",
+    "LOCAL_AZ_REQUIREMENTS",
     "REQUIREMENTS",
     "az_name",
     "find_rows",
@@ -56,6 +57,14 @@ REQUIREMENTS: Final = Requirements(
     indexes=tuple(("ic_sb", t, _BY_AZ, ("availability_zone",)) for t in DEPENDENT_TABLES),
 )
 """What :func:`plan_az` reads (and :func:`local_az`, which every planner uses)."""
+
+LOCAL_AZ_REQUIREMENTS: Final = Requirements(
+    tables={"nb": {"NB_Global": ("name",)}, "ic_sb": {"Availability_Zone": ("name",)}},
+)
+"""What :func:`local_az` reads: the part of :data:`REQUIREMENTS` the other planners
+depend on (not the tables whose rows refer to an AZ, which only :func:`plan_az` reads
+to delete an AZ), so a new IC-SB route does not re-run them (their memo key in
+:func:`~ovsdb_ic.sync.passes.plan_pass`)."""
 
 
 def smap_get_bool(smap: Mapping[str, str], key: str, default: bool = False) -> bool:

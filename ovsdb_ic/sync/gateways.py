@@ -34,14 +34,13 @@ from typing import Final
 
 from ovsdb_ic.ic.databases import DatabaseKey, Requirements, Snapshot
 from ovsdb_ic.replica import Replica, Row
-from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
-from ovsdb_ic.sync.az import local_az, smap_get_bool
+from ovsdb_ic.sync.az import LOCAL_AZ_REQUIREMENTS, local_az, smap_get_bool
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.wire.data import NamedUUID
 
 __all__ = ["REQUIREMENTS", "encaps_differ", "plan_gateways"]
 
-REQUIREMENTS: Final = AZ_REQUIREMENTS | Requirements(
+REQUIREMENTS: Final = LOCAL_AZ_REQUIREMENTS | Requirements(
     tables={
         "sb": {
             "Chassis": ("name", "hostname", "other_config", "encaps"),

@@ -50,8 +50,7 @@ from typing import Any, Final
 
 from ovsdb_ic.ic.databases import Requirements, Snapshot
 from ovsdb_ic.replica import Row
-from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
-from ovsdb_ic.sync.az import find_rows, local_az
+from ovsdb_ic.sync.az import LOCAL_AZ_REQUIREMENTS, find_rows, local_az
 from ovsdb_ic.sync.keys import PORT_KEY_MAX, PORT_KEY_MIN, KeyAllocator, KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
@@ -69,7 +68,7 @@ __all__ = ["REQUIREMENTS", "plan_port_bindings", "redirect_port_name"]
 _PB_BY_TS: Final = "transit_switch"
 _PB_BY_AZ: Final = "availability_zone"
 
-REQUIREMENTS: Final = AZ_REQUIREMENTS | TS_REQUIREMENTS | Requirements(
+REQUIREMENTS: Final = LOCAL_AZ_REQUIREMENTS | TS_REQUIREMENTS | Requirements(
     tables={
         "nb": {
             "Logical_Switch": ("name", "other_config", "ports"),

@@ -34,8 +34,7 @@ from typing import Final
 
 from ovsdb_ic.ic.databases import TS_KEY, Requirements, Snapshot, first_row, index_name
 from ovsdb_ic.replica import Row
-from ovsdb_ic.sync.az import REQUIREMENTS as AZ_REQUIREMENTS
-from ovsdb_ic.sync.az import find_rows, local_az, smap_get_bool
+from ovsdb_ic.sync.az import LOCAL_AZ_REQUIREMENTS, find_rows, local_az, smap_get_bool
 from ovsdb_ic.sync.keys import DP_KEY_MAX, DP_KEY_MIN, KeyAllocator, KeyHints, smap_get_int
 from ovsdb_ic.sync.plan import Delete, Insert, Mutate, Op, Plan, Update
 from ovsdb_ic.sync.rules import RULES_23_03, IcRules
@@ -53,7 +52,7 @@ __all__ = [
 
 _LS_BY_TS: Final = index_name((("other_config", TS_KEY),))
 
-REQUIREMENTS: Final = AZ_REQUIREMENTS | Requirements(
+REQUIREMENTS: Final = LOCAL_AZ_REQUIREMENTS | Requirements(
     tables={
         "ic_nb": {"Transit_Switch": ("name",)},
         "ic_sb": {"Datapath_Binding": ("transit_switch", "tunnel_key")},
